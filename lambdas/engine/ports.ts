@@ -1,0 +1,148 @@
+/**
+ * The narrow ports the engine talks through. Adapters in `lambdas/adapters/` implement them with the
+ * AWS SDK v3; tests implement them in memory. The engine never imports the SDK.
+ */
+import type { Command, LifecycleEvent, PluginMessage, Registration, StageName } from '../contracts/index.js';
+import type { PluginState, RunState, StageState } from '../contracts/states.js';
+import type {
+  PluginKey,
+  PluginRecord,
+  RunKey,
+  RunRecord,
+  RunSnapshot,
+  StageKey,
+  StageRecord,
+} from './records.js';
+
+/** The outcome of a conditional write. `applied: false` means the condition did not hold. */
+export type Transition<R> =
+  | { readonly applied: true; readonly record: R }
+  | { readonly applied: false; readonly current: R | undefined };
+
+export interface PluginPatch {
+  readonly state?: PluginState;
+  readonly attempt?: number;
+  readonly deadline?: string | null;
+  readonly message?: string | null;
+  readonly result?: unknown;
+  readonly mandatory?: boolean;
+}
+
+export interface StagePatch {
+  readonly state?: StageState;
+  readonly message?: string | null;
+  readonly failedPlugin?: string | null;
+}
+
+export interface RunPatch {
+  readonly state?: RunState;
+  readonly message?: string | null;
+  readonly position?: { readonly activity: string; readonly stage: StageName };
+  readonly generation?: number;
+  readonly metadata?: Record<string, unknown>;
+  readonly endedAt?: string | null;
+}
+
+/** A plugin reaching a final state, counted down on its stage in the same atomic write. */
+export interface FinalOutcome {
+  readonly key: PluginKey;
+  readonly generation: number;
+  /** The plugin must be in one of these states... */
+  readonly from: readonly PluginState[];
+  /** ...with exactly this attempt (omit to accept any attempt). */
+  readonly attempt?: number;
+  readonly patch: PluginPatch & { readonly state: PluginState };
+  /** Which stage counter this outcome counts down (none for plugins that were never awaited). */
+  readonly countDown: 'mandatory' | 'optional' | 'none';
+}
+
+export interface ActiveRunPage {
+  readonly runs: readonly RunRecord[];
+  readonly nextToken?: string;
+}
+
+export interface StatusStore {
+  /** Creates the run if no run exists for (workflow, uid). Otherwise returns the existing one. */
+  createRunIfAbsent(run: RunRecord): Promise<{ readonly created: boolean; readonly run: RunRecord }>;
+  getRun(key: RunKey): Promise<RunRecord | undefined>;
+  /** Moves the run if it is in one of `from` (and in `generation`, when given). */
+  transitionRun(
+    key: RunKey,
+    from: readonly RunState[],
+    patch: RunPatch,
+    options?: { readonly generation?: number },
+  ): Promise<Transition<RunRecord>>;
+
+  /**
+   * Creates the stage record unless one exists for this generation or a newer one (an older
+   * generation's record is replaced). Returns the record now stored.
+   */
+  createStageIfAbsent(stage: StageRecord): Promise<{ readonly created: boolean; readonly stage: StageRecord }>;
+  /**
+   * Writes each plugin record unless one exists for its generation or a newer one. Safe to repeat:
+   * a record that a report has already moved is never overwritten.
+   */
+  putPluginsIfAbsent(plugins: readonly PluginRecord[]): Promise<void>;
+  getStage(key: StageKey): Promise<StageRecord | undefined>;
+  transitionStage(
+    key: StageKey,
+    from: readonly StageState[],
+    patch: StagePatch,
+    options: { readonly generation: number; readonly requireNothingPending?: boolean },
+  ): Promise<Transition<StageRecord>>;
+
+  getPlugin(key: PluginKey): Promise<PluginRecord | undefined>;
+  /** Moves a plugin that is in one of `from` (and at `attempt`, when given). */
+  transitionPlugin(
+    key: PluginKey,
+    from: readonly PluginState[],
+    patch: PluginPatch,
+    options: { readonly generation: number; readonly attempt?: number },
+  ): Promise<Transition<PluginRecord>>;
+  /**
+   * Applies final outcomes of plugins of one stage atomically with their count-down. Each outcome is
+   * applied at most once: an outcome whose condition fails is reported as not applied and counts
+   * nothing; a counter never goes below zero. Returns the outcomes applied and the stage after them.
+   */
+  recordFinalOutcomes(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }>;
+  /** Counts a report that changed nothing because it came too late. */
+  recordLateReport(key: PluginKey): Promise<void>;
+
+  /** The whole run in one (paginated) query. */
+  readRun(key: RunKey): Promise<RunSnapshot | undefined>;
+  /** Plugins of a run still `In Progress` whose deadline is before `now` (for the sweeper). */
+  listOverduePlugins(key: RunKey, now: string): Promise<readonly PluginRecord[]>;
+  /** Plugin records of one stage, in storage order. */
+  listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]>;
+  /** Runs not yet finished, through the sparse active-runs index (no scans), newest first. */
+  listActiveRuns(workflow: string, options?: { readonly limit?: number; readonly nextToken?: string }): Promise<ActiveRunPage>;
+  /** Every run of a workflow, newest first (for the CLI's list). */
+  listRuns(workflow: string, options?: { readonly limit?: number; readonly nextToken?: string }): Promise<ActiveRunPage>;
+}
+
+export interface Registry {
+  put(registration: Registration): Promise<void>;
+  remove(activity: string, stage: StageName, plugin: string): Promise<void>;
+  list(activity: string, stage: StageName): Promise<readonly Registration[]>;
+}
+
+/** Publishes a plugin message to a stage's topic with the targeting attributes. */
+export interface Dispatcher {
+  publish(message: PluginMessage): Promise<void>;
+}
+
+/** Sends engine commands to stage inboxes, optionally delayed (≤ 900 s). */
+export interface CommandBus {
+  send(command: Command, options?: { readonly delaySeconds?: number }): Promise<void>;
+}
+
+export interface EventPublisher {
+  publish(event: LifecycleEvent): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}

@@ -1,0 +1,85 @@
+/**
+ * What the status store keeps: one record per run, per stage and per plugin execution.
+ * The DynamoDB layout (keys, indexes) lives in the adapter; these are the engine's view.
+ */
+import type { Metadata, Registration, StageName } from '../contracts/index.js';
+import type { PluginState, RunState, StageState } from '../contracts/states.js';
+
+/** ISO-8601 timestamps of every state a component has entered (the latest entry wins). */
+export type StateTimes<S extends string> = Partial<Record<S, string>>;
+
+export interface RunKey {
+  readonly workflow: string;
+  readonly uid: string;
+}
+
+export interface StageKey extends RunKey {
+  readonly activity: string;
+  readonly stage: StageName;
+}
+
+export interface PluginKey extends StageKey {
+  readonly plugin: string;
+}
+
+export interface RunRecord extends RunKey {
+  readonly state: RunState;
+  /** 1 for the first run; +1 on every rerun. Commands and reports of older generations are stale. */
+  readonly generation: number;
+  /** The workflow's activities, frozen at start so a config change never breaks a run in flight. */
+  readonly activities: readonly string[];
+  readonly metadata: Metadata;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly endedAt?: string;
+  readonly message?: string;
+  /** Where the run is now (the stage last started). */
+  readonly position?: { readonly activity: string; readonly stage: StageName };
+  readonly stateTimes: StateTimes<RunState>;
+}
+
+export interface StageRecord extends StageKey {
+  readonly generation: number;
+  readonly state: StageState;
+  readonly mode: 'sequential' | 'parallel';
+  /** Sequential stages only: the awaited plugins in dispatch order. */
+  readonly sequence?: readonly string[];
+  /** Awaited mandatory plugins that have not reached a final state. Never below zero. */
+  readonly mandatoryPending: number;
+  /** Awaited optional plugins that have not reached a final state. Never below zero. */
+  readonly optionalPending: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly message?: string;
+  /** The mandatory plugin whose failure failed the stage. */
+  readonly failedPlugin?: string;
+  readonly stateTimes: StateTimes<StageState>;
+}
+
+export interface PluginRecord extends PluginKey {
+  readonly generation: number;
+  readonly state: PluginState;
+  readonly mandatory: boolean;
+  readonly order: number;
+  /** The current attempt (0 before the first dispatch). */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly deadlineSeconds: number;
+  /** ISO time after which the current attempt is timed out. */
+  readonly deadline?: string;
+  readonly message?: string;
+  readonly result?: unknown;
+  /** Reports that arrived after the plugin or its stage had finished: recorded, never acted on. */
+  readonly lateReports?: number;
+  readonly updatedAt: string;
+  readonly stateTimes: StateTimes<PluginState>;
+}
+
+/** A run as one consistent read: the run, its stages and its plugin executions. */
+export interface RunSnapshot {
+  readonly run: RunRecord;
+  readonly stages: readonly StageRecord[];
+  readonly plugins: readonly PluginRecord[];
+}
+
+export type { Registration };
