@@ -1,3 +1,2 @@
-export * from './limits.js';
+export * from '../../plugin-kit/src/contracts/index.js';
 export * from './schemas.js';
-export * from './states.js';

@@ -1,61 +1,18 @@
 /**
- * The public contracts, validated at every boundary. docs/contracts.md explains each field.
- * A message that fails these schemas is never half-processed: it is quarantined with the reason.
+ * Orchestrator-internal contracts: the start request, engine commands and lifecycle events.
+ * The plugin-facing ones live in the plugin kit and are re-exported from `./index.ts`.
  */
 import { z } from 'zod';
 import {
-  ATTRIBUTE_NAME,
-  byteLength,
-  LIMITS,
-  PLUGIN_NAME,
-  RESERVED_ATTRIBUTES,
-  RESOURCE_NAME,
-  SCHEMA_VERSION,
-  UID,
-} from './limits.js';
-import { STAGE_NAMES } from './states.js';
-
-const schemaVersion = z.literal(SCHEMA_VERSION).default(SCHEMA_VERSION);
-export const resourceName = z
-  .string()
-  .regex(RESOURCE_NAME, 'must be lower-case letters, digits and dashes, start with a letter, at most 40 characters');
-export const pluginName = z
-  .string()
-  .regex(PLUGIN_NAME, 'must be letters, digits, "_", "." or "-", start with a letter or digit, at most 64 characters');
-export const uid = z
-  .string({ error: 'uid is required' })
-  .regex(UID, 'must be 1-128 characters of letters, digits and ._:@/+=- (no "#" or spaces), starting with a letter or digit');
-export const stageName = z.enum(STAGE_NAMES);
-const isoTime = z.iso.datetime();
-
-export const metadataSchema = z
-  .record(z.string(), z.unknown())
-  .superRefine((metadata, ctx) => {
-    const size = byteLength(metadata);
-    if (size > LIMITS.metadataBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `metadata is ${size} bytes of JSON; the limit is ${LIMITS.metadataBytes} bytes. Store large documents elsewhere (e.g. S3) and pass a reference.`,
-      });
-    }
-    for (const key of Object.keys(metadata)) {
-      if ((RESERVED_ATTRIBUTES as readonly string[]).includes(key)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: `"${key}" is reserved (${RESERVED_ATTRIBUTES.join(', ')} are set by Plugboard); rename the key`,
-        });
-      } else if (!ATTRIBUTE_NAME.test(key)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message:
-            'is not a legal SNS message attribute name: use letters, digits, "_", "-" and ".", no leading, trailing or double dots, no "AWS."/"Amazon." prefix, at most 256 characters',
-        });
-      }
-    }
-  });
-export type Metadata = z.infer<typeof metadataSchema>;
+  isoTime,
+  metadataSchema,
+  pluginName,
+  reportSchema,
+  resourceName,
+  schemaVersion,
+  stageName,
+  uid,
+} from '../../plugin-kit/src/contracts/index.js';
 
 /** What the start queue and the start function accept. */
 export const startRequestSchema = z.strictObject({
@@ -67,111 +24,6 @@ export const startRequestSchema = z.strictObject({
   rerun: z.boolean().default(false),
 });
 export type StartRequest = z.infer<typeof startRequestSchema>;
-
-/** How a plugin is registered: the predecessor's `PluginInfo`, with Plugboard's additions. */
-export const pluginInfoSchema = z.strictObject({
-  name: pluginName,
-  description: z.string().max(1024).optional(),
-  default: z.strictObject({
-    mandatory: z.boolean(),
-  }),
-  /** Per-activity overrides, keyed by activity name. */
-  overrides: z.record(resourceName, z.strictObject({ mandatory: z.boolean().optional() })).default({}),
-  /** Sequential stages run plugins by ascending order; ties are broken by name. */
-  order: z.number().int().min(0).max(1_000_000).default(90),
-  /** Read the status before running and skip if already done (plugin kit). */
-  idempotent: z.boolean().default(true),
-  /** Run even if the status says the plugin is done or must not run (plugin kit). */
-  alwaysRun: z.boolean().default(false),
-  /** Seconds from dispatch until the plugin is timed out. Default: the activity's setting. */
-  deadlineSeconds: z.number().int().min(1).max(86_400).optional(),
-  /** Attempts in all (1 = no retry). Default: the activity's setting. */
-  maxAttempts: z.number().int().min(1).max(20).optional(),
-  /** Literal FIFO MessageGroupId for the queue bridge (default: the run's uid). */
-  fifoKey: z.string().min(1).max(128).optional(),
-  /** Whether the plugin kit reports `In Progress` when the handler starts (costs one SQS message). */
-  reportInProgress: z.boolean().default(true),
-});
-export type PluginInfo = z.infer<typeof pluginInfoSchema>;
-export type PluginInfoInput = z.input<typeof pluginInfoSchema>;
-
-/** Whether a plugin gates the given activity, honouring `overrides[activity].mandatory`. */
-export function isMandatoryFor(info: Pick<PluginInfo, 'default' | 'overrides'>, activity: string): boolean {
-  return info.overrides?.[activity]?.mandatory ?? info.default.mandatory;
-}
-
-const filterPolicyScope = z.enum(['MessageAttributes', 'MessageBody']);
-
-/** A registration: what the registrar stores for one plugin in one activity stage. */
-export const registrationSchema = z.strictObject({
-  schemaVersion,
-  activity: resourceName,
-  stage: stageName,
-  info: pluginInfoSchema,
-  /** The plugin's own SNS filter policy (without the `plugins` targeting, which Plugboard adds). */
-  filterPolicy: z.record(z.string(), z.unknown()).optional(),
-  filterPolicyScope: filterPolicyScope.default('MessageAttributes'),
-  /** ARN of the plugin's function, when known (for `plugboard plugins` and the initialize call). */
-  functionArn: z.string().optional(),
-});
-export type Registration = z.infer<typeof registrationSchema>;
-
-/** Where a plugin sends its reports. */
-export const replyToSchema = z.strictObject({ queueUrl: z.string().min(1) });
-
-/** What a plugin receives (the SNS message body). */
-export const pluginMessageSchema = z.strictObject({
-  schemaVersion,
-  kind: z.literal('plugin-task'),
-  workflow: resourceName,
-  uid,
-  generation: z.number().int().min(1),
-  activity: resourceName,
-  stage: stageName,
-  /** The plugins this publish targets (also the `plugins` message attribute). */
-  plugins: z.array(pluginName).min(1),
-  /** The attempt number of every targeted plugin in this publish (1 = first). */
-  attempt: z.number().int().min(1),
-  dispatchedAt: isoTime,
-  /** Deadline of each targeted plugin (ISO time); no report by then ⇒ Timed Out. */
-  deadlines: z.record(pluginName, isoTime),
-  metadata: metadataSchema,
-  replyTo: replyToSchema,
-});
-export type PluginMessage = z.infer<typeof pluginMessageSchema>;
-
-export const resultSchema = z.unknown().superRefine((result, ctx) => {
-  const size = byteLength(result);
-  if (size > LIMITS.resultBytes) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `result is ${size} bytes of JSON; the limit is ${LIMITS.resultBytes} bytes. Store large outputs elsewhere and return a reference.`,
-    });
-  }
-});
-
-const reportBase = {
-  schemaVersion,
-  kind: z.literal('report'),
-  workflow: resourceName,
-  uid,
-  generation: z.number().int().min(1),
-  activity: resourceName,
-  stage: stageName,
-  plugin: pluginName,
-  attempt: z.number().int().min(1),
-  reportedAt: isoTime,
-  message: z.string().max(64 * 1024).optional(),
-};
-
-/** What a plugin sends to its stage's inbox. */
-export const reportSchema = z.discriminatedUnion('status', [
-  z.strictObject({ ...reportBase, status: z.literal('In Progress') }),
-  z.strictObject({ ...reportBase, status: z.literal('Complete'), result: z.unknown().optional() }),
-  z.strictObject({ ...reportBase, status: z.literal('Error'), retryable: z.boolean().default(true) }),
-]);
-export type Report = z.infer<typeof reportSchema>;
-export type ReportInput = z.input<typeof reportSchema>;
 
 const commandBase = {
   schemaVersion,
@@ -186,7 +38,12 @@ const commandBase = {
 export const commandSchema = z.discriminatedUnion('kind', [
   z.strictObject({ ...commandBase, kind: z.literal('start-stage') }),
   z.strictObject({ ...commandBase, kind: z.literal('retry'), plugins: z.array(pluginName).min(1) }),
-  z.strictObject({ ...commandBase, kind: z.literal('timeout'), plugin: pluginName, attempt: z.number().int().min(1) }),
+  z.strictObject({
+    ...commandBase,
+    kind: z.literal('timeout'),
+    plugin: pluginName,
+    attempt: z.number().int().min(1),
+  }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
 
@@ -222,10 +79,3 @@ export const lifecycleEventSchema = z.strictObject({
   message: z.string().optional(),
 });
 export type LifecycleEvent = z.infer<typeof lifecycleEventSchema>;
-
-/** Formats zod issues as one line per problem, naming the field: `metadata.foo: is not …`. */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
-}

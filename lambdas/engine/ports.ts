@@ -2,8 +2,16 @@
  * The narrow ports the engine talks through. Adapters in `lambdas/adapters/` implement them with the
  * AWS SDK v3; tests implement them in memory. The engine never imports the SDK.
  */
-import type { Command, LifecycleEvent, PluginMessage, Registration, StageName } from '../contracts/index.js';
-import type { PluginState, RunState, StageState } from '../contracts/states.js';
+import type {
+  Command,
+  LifecycleEvent,
+  PluginMessage,
+  PluginState,
+  Registration,
+  RunState,
+  StageName,
+  StageState,
+} from '../contracts/index.js';
 import type {
   PluginKey,
   PluginRecord,
@@ -77,7 +85,9 @@ export interface StatusStore {
    * Creates the stage record unless one exists for this generation or a newer one (an older
    * generation's record is replaced). Returns the record now stored.
    */
-  createStageIfAbsent(stage: StageRecord): Promise<{ readonly created: boolean; readonly stage: StageRecord }>;
+  createStageIfAbsent(
+    stage: StageRecord,
+  ): Promise<{ readonly created: boolean; readonly stage: StageRecord }>;
   /**
    * Writes each plugin record unless one exists for its generation or a newer one. Safe to repeat:
    * a record that a report has already moved is never overwritten.
@@ -118,9 +128,15 @@ export interface StatusStore {
   /** Plugin records of one stage, in storage order. */
   listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]>;
   /** Runs not yet finished, through the sparse active-runs index (no scans), newest first. */
-  listActiveRuns(workflow: string, options?: { readonly limit?: number; readonly nextToken?: string }): Promise<ActiveRunPage>;
+  listActiveRuns(
+    workflow: string,
+    options?: { readonly limit?: number; readonly nextToken?: string },
+  ): Promise<ActiveRunPage>;
   /** Every run of a workflow, newest first (for the CLI's list). */
-  listRuns(workflow: string, options?: { readonly limit?: number; readonly nextToken?: string }): Promise<ActiveRunPage>;
+  listRuns(
+    workflow: string,
+    options?: { readonly limit?: number; readonly nextToken?: string },
+  ): Promise<ActiveRunPage>;
 }
 
 export interface Registry {

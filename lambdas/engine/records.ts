@@ -2,8 +2,14 @@
  * What the status store keeps: one record per run, per stage and per plugin execution.
  * The DynamoDB layout (keys, indexes) lives in the adapter; these are the engine's view.
  */
-import type { Metadata, Registration, StageName } from '../contracts/index.js';
-import type { PluginState, RunState, StageState } from '../contracts/states.js';
+import type {
+  Metadata,
+  PluginState,
+  Registration,
+  RunState,
+  StageName,
+  StageState,
+} from '../contracts/index.js';
 
 /** ISO-8601 timestamps of every state a component has entered (the latest entry wins). */
 export type StateTimes<S extends string> = Partial<Record<S, string>>;
