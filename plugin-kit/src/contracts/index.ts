@@ -1,3 +1,4 @@
 export * from './limits.js';
 export * from './schemas.js';
 export * from './states.js';
+export * from './table-layout.js';

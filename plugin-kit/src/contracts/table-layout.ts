@@ -1,4 +1,5 @@
 /**
+ * Part of the plugin API: the plugin kit reads plugin status with these keys (read-only).
  * The status table's physical layout, shared by the DynamoDB adapters and the CDK table construct so
  * the two can never disagree. One table holds runs, stages, plugin executions and the plugin registry.
  *
