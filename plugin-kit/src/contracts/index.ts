@@ -1,3 +1,4 @@
+export * from './exports.js';
 export * from './limits.js';
 export * from './schemas.js';
 export * from './states.js';

@@ -1,0 +1,44 @@
+/**
+ * Names of the CloudFormation exports that make up the plugin API (docs/exports.md). The core and
+ * activity stacks create them; plugin stacks import them. A released name never changes.
+ */
+import type { StageName } from './states.js';
+
+/** Which deployment of Plugboard: `systemName` (default `plugboard`) and the deployment stage (`dev`, `prod`…). */
+export interface DeploymentRef {
+  readonly systemName: string;
+  readonly stage: string;
+}
+
+const prefix = (d: DeploymentRef): string => `${d.systemName}-${d.stage}`;
+
+export const EXPORTS = {
+  statusTableName: (d: DeploymentRef) => `${prefix(d)}-status-table-name`,
+  statusTableArn: (d: DeploymentRef) => `${prefix(d)}-status-table-arn`,
+  eventsTopicArn: (d: DeploymentRef) => `${prefix(d)}-events-topic-arn`,
+  startQueueUrl: (d: DeploymentRef) => `${prefix(d)}-start-queue-url`,
+  startQueueArn: (d: DeploymentRef) => `${prefix(d)}-start-queue-arn`,
+  startFunctionArn: (d: DeploymentRef) => `${prefix(d)}-start-function-arn`,
+  startFunctionName: (d: DeploymentRef) => `${prefix(d)}-start-function-name`,
+  registrarServiceToken: (d: DeploymentRef) => `${prefix(d)}-registrar-service-token`,
+  /** The KMS key that encrypts topics and queues; plugins that send reports need to use it. */
+  keyArn: (d: DeploymentRef) => `${prefix(d)}-key-arn`,
+  /** The stage topic ARN: `-pre-processing`, `-parallel-processing`, `-post-processing` (predecessor's names). */
+  stageTopicArn: (d: DeploymentRef, activity: string, stage: StageName) =>
+    `${prefix(d)}-${activity}-${stage}-processing`,
+  inboxArn: (d: DeploymentRef, activity: string, stage: StageName) =>
+    `${prefix(d)}-${activity}-${stage}-inbox-arn`,
+  inboxUrl: (d: DeploymentRef, activity: string, stage: StageName) =>
+    `${prefix(d)}-${activity}-${stage}-inbox-url`,
+} as const;
+
+/** Physical name of a stage inbox queue (deterministic: the engine routes commands by it). */
+export const inboxQueueName = (d: DeploymentRef, activity: string, stage: StageName): string =>
+  `${prefix(d)}-${activity}-${stage}-inbox`;
+
+/** Tag that marks a function as a plugin of one deployment; the registrar may invoke only those. */
+export const PLUGIN_TAG_KEY = 'plugboard:system';
+export const pluginTagValue = (d: DeploymentRef): string => prefix(d);
+
+/** CloudFormation resource type of a plugin registration. */
+export const REGISTRATION_RESOURCE_TYPE = 'Custom::PlugboardPluginRegistration';
