@@ -22,6 +22,8 @@ export const startRequestSchema = z.strictObject({
   metadata: metadataSchema.default({}),
   /** Re-run a finished run: completed plugins are kept, failed ones run again. */
   rerun: z.boolean().default(false),
+  /** Allow a rerun with metadata that differs from the stored run's (it then replaces it). */
+  metadataOverride: z.boolean().default(false),
 });
 export type StartRequest = z.infer<typeof startRequestSchema>;
 
@@ -36,8 +38,19 @@ const commandBase = {
 
 /** Commands the engine sends to stage inboxes (never plugins). */
 export const commandSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ ...commandBase, kind: z.literal('start-stage') }),
-  z.strictObject({ ...commandBase, kind: z.literal('retry'), plugins: z.array(pluginName).min(1) }),
+  z.strictObject({
+    ...commandBase,
+    kind: z.literal('start-stage'),
+    /** When the previous stage's last awaited report was handled (for the stage-overhead metric). */
+    triggeredAt: isoTime.optional(),
+  }),
+  /** Dispatch `plugins` again: each failed (or timed out) its attempt number `attempt`. */
+  z.strictObject({
+    ...commandBase,
+    kind: z.literal('retry'),
+    plugins: z.array(pluginName).min(1),
+    attempt: z.number().int().min(1),
+  }),
   z.strictObject({
     ...commandBase,
     kind: z.literal('timeout'),
@@ -57,7 +70,6 @@ export const LIFECYCLE_EVENT_TYPES = [
   'run.completed',
   'run.failed',
   'run.cancelled',
-  'stage.completed',
   'plugin.failed',
   'plugin.timed-out',
   'plugin.retrying',

@@ -1,0 +1,11 @@
+export * from './attributes.js';
+export * from './config.js';
+export * from './deps.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './operator.js';
+export type * from './ports.js';
+export type * from './records.js';
+export * from './stage.js';
+export * from './start.js';
+export * from './sweeper.js';

@@ -1,0 +1,113 @@
+/**
+ * Operator overrides, used by the CLI: cancel a run, skip a plugin.
+ */
+import { isFinalRunState, STATES, type StageName, truncateMessage } from '../contracts/index.js';
+import type { EngineDeps } from './deps.js';
+import { UnknownRunError, ValidationError } from './errors.js';
+import { lifecycleEvent } from './events.js';
+import type { RunKey, RunRecord } from './records.js';
+
+/** Stops a run. Reports that arrive later are still recorded, and change nothing. */
+export async function cancelRun(
+  deps: Pick<EngineDeps, 'store' | 'events' | 'clock'>,
+  key: RunKey,
+  reason?: string,
+): Promise<RunRecord> {
+  const run = await deps.store.getRun(key);
+  if (!run) throw new UnknownRunError(key.workflow, key.uid);
+  if (isFinalRunState(run.state)) {
+    throw new ValidationError(
+      `Run "${key.uid}" of "${key.workflow}" is already ${run.state}; there is nothing to cancel.`,
+    );
+  }
+  const now = deps.clock.now().toISOString();
+  const moved = await deps.store.transitionRun(
+    run,
+    [STATES.inProgress],
+    {
+      state: STATES.cancelled,
+      endedAt: now,
+      message: truncateMessage(reason ?? 'cancelled by an operator') ?? null,
+    },
+    { generation: run.generation },
+  );
+  if (!moved.applied) {
+    throw new ValidationError(
+      `Run "${key.uid}" of "${key.workflow}" changed while cancelling (now ${moved.current?.state}); look again.`,
+    );
+  }
+  await deps.events.publish(
+    lifecycleEvent('run.cancelled', moved.record, now, reason ? { message: reason } : {}),
+  );
+  return moved.record;
+}
+
+/**
+ * Marks a plugin `Do Not Run` for the run's current generation. Before its stage starts, the stage
+ * will not dispatch it; while its stage waits for it (not yet dispatched, or waiting for a retry), it
+ * stops being awaited. A plugin that is running or finished cannot be skipped.
+ */
+export async function skipPlugin(
+  deps: Pick<EngineDeps, 'store' | 'clock' | 'commands'>,
+  key: RunKey & { readonly activity: string; readonly stage: StageName; readonly plugin: string },
+): Promise<'skipped'> {
+  const run = await deps.store.getRun(key);
+  if (!run) throw new UnknownRunError(key.workflow, key.uid);
+  if (isFinalRunState(run.state)) {
+    throw new ValidationError(`Run "${key.uid}" is ${run.state}; skip plugins before a rerun instead.`);
+  }
+  const now = deps.clock.now().toISOString();
+  const existing = await deps.store.getPlugin(key);
+  if (!existing || existing.generation < run.generation) {
+    // Its stage has not started in this generation: record the decision for the dispatch to respect.
+    await deps.store.putPluginsIfAbsent([
+      {
+        ...key,
+        generation: run.generation,
+        state: STATES.doNotRun,
+        mandatory: existing?.mandatory ?? false,
+        order: existing?.order ?? 90,
+        attempt: 0,
+        maxAttempts: existing?.maxAttempts ?? 1,
+        deadlineSeconds: existing?.deadlineSeconds ?? 300,
+        message: 'skipped by an operator',
+        updatedAt: now,
+        stateTimes: { [STATES.doNotRun]: now },
+      },
+    ]);
+    const stored = await deps.store.getPlugin(key);
+    if (stored?.generation === run.generation && stored.state === STATES.doNotRun) return 'skipped';
+    throw new ValidationError(
+      `Plugin "${key.plugin}" was dispatched meanwhile; it can no longer be skipped.`,
+    );
+  }
+  if (existing.state !== STATES.notStarted) {
+    throw new ValidationError(
+      `Plugin "${key.plugin}" is ${existing.state}; only a plugin that has not started can be skipped.`,
+    );
+  }
+  const { applied } = await deps.store.recordFinalOutcomes({ ...key, generation: existing.generation }, [
+    {
+      key,
+      generation: existing.generation,
+      from: [STATES.notStarted],
+      attempt: existing.attempt,
+      countDown: existing.mandatory ? 'mandatory' : 'optional',
+      patch: { state: STATES.doNotRun, message: 'skipped by an operator', deadline: null },
+    },
+  ]);
+  if (applied.length === 0) {
+    throw new ValidationError(`Plugin "${key.plugin}" changed meanwhile; look at the run again.`);
+  }
+  // Nudge the stage: it may now dispatch its next plugin or be complete.
+  await deps.commands.send({
+    schemaVersion: 1,
+    kind: 'start-stage',
+    workflow: key.workflow,
+    uid: key.uid,
+    generation: existing.generation,
+    activity: key.activity,
+    stage: key.stage,
+  });
+  return 'skipped';
+}
