@@ -166,7 +166,7 @@ const reportBase = {
 /** What a plugin sends to its stage's inbox. */
 export const reportSchema = z.discriminatedUnion('status', [
   z.strictObject({ ...reportBase, status: z.literal('In Progress') }),
-  z.strictObject({ ...reportBase, status: z.literal('Complete'), result: z.unknown().optional() }),
+  z.strictObject({ ...reportBase, status: z.literal('Complete'), result: resultSchema.optional() }),
   z.strictObject({ ...reportBase, status: z.literal('Error'), retryable: z.boolean().default(true) }),
 ]);
 export type Report = z.infer<typeof reportSchema>;
