@@ -41,9 +41,11 @@ export class InvalidPageTokenError extends StoreError {
     readonly listing: string,
     readonly workflow: string,
     problem: string,
+    options?: { cause?: unknown },
   ) {
     super(
       `The nextToken is not a page token of ${listing} for workflow "${workflow}" (${problem}). Pass the nextToken of the previous page unchanged, or omit it to start from the first page.`,
+      options,
     );
   }
 }
@@ -92,16 +94,17 @@ export class CountDownRefusedError extends StoreError {
   }
 }
 
-/** DynamoDB kept cancelling a transaction for a transient reason (conflict, throttling). */
-export class TransactionContentionError extends StoreError {
+/** A write kept failing for a transient reason (transaction conflicts, throttling, a racing delete). */
+export class ContentionError extends StoreError {
   readonly retryable = true;
   constructor(
+    readonly operation: string,
     readonly attempts: number,
-    readonly codes: readonly string[],
+    readonly reasons: readonly string[],
     options?: { cause?: unknown },
   ) {
     super(
-      `A count-down transaction was cancelled ${attempts} times (${codes.join(', ')}); giving up for now. The message will be delivered again.`,
+      `${operation} failed ${attempts} times (${reasons.join(', ')}); giving up for now. The message will be delivered again.`,
       options,
     );
   }

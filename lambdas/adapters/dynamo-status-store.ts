@@ -1,0 +1,741 @@
+/**
+ * The status store on one DynamoDB table (layout: plugin-kit's TABLE_LAYOUT). Every primitive is a
+ * single conditional write, or one transaction per 99 outcomes for the count-down; nothing reads,
+ * modifies and writes back. A refused condition reports the item as it was, taken from the failed
+ * write itself (ReturnValuesOnConditionCheckFailure), so it costs no extra read.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  byteLength,
+  isFinalRunState,
+  LIMITS,
+  type PluginState,
+  pluginSkPrefix,
+  type RunState,
+  runPk,
+  STATES,
+  type StageState,
+  TABLE_LAYOUT,
+} from '../contracts/index.js';
+import type {
+  ActiveRunPage,
+  Clock,
+  FinalOutcome,
+  PluginPatch,
+  RunPatch,
+  StagePatch,
+  StatusStore,
+  Transition,
+} from '../engine/ports.js';
+import type {
+  PluginKey,
+  PluginRecord,
+  RunKey,
+  RunRecord,
+  RunSnapshot,
+  StageKey,
+  StageRecord,
+} from '../engine/records.js';
+import { defaultDocumentClient } from './ddb-client.js';
+import { ExpressionBuilder } from './ddb-expression.js';
+import {
+  ContentionError,
+  CorruptItemError,
+  CountDownRefusedError,
+  InvalidPageTokenError,
+  InvalidStoreRequestError,
+  ResultTooLargeError,
+} from './errors.js';
+import {
+  type Item,
+  type ItemKey,
+  itemKind,
+  keyAttributes,
+  pluginItem,
+  pluginItemKey,
+  runItem,
+  runItemKey,
+  stageItem,
+  stageItemKey,
+  toPluginRecord,
+  toRunRecord,
+  toStageRecord,
+} from './status-items.js';
+
+export interface DynamoStatusStoreOptions {
+  /** The status table (created by the core stack's table construct). */
+  readonly tableName: string;
+  /** @default - the module-scope client of `ddb-client.ts` */
+  readonly client?: DynamoDBDocumentClient;
+  /** Days every item is kept after it is created (the table's TTL on `expiresAt`). @default 90 */
+  readonly retentionDays?: number;
+  /** Source of `updatedAt` and `stateTimes` entries. @default - the system clock */
+  readonly clock?: Clock;
+  /** Conditional puts in flight at once in `putPluginsIfAbsent`. @default 25 */
+  readonly writeConcurrency?: number;
+}
+
+const PK = TABLE_LAYOUT.partitionKey;
+const SK = TABLE_LAYOUT.sortKey;
+const ACTIVE = TABLE_LAYOUT.activeIndex;
+const RUNS = TABLE_LAYOUT.runsIndex;
+
+/** A transaction holds at most 100 items: 99 plugin outcomes and the stage's count-down. */
+const OUTCOMES_PER_TRANSACTION = 99;
+/** Transaction attempts when DynamoDB cancels for a transient reason (conflict, throttling). */
+const TRANSACTION_ATTEMPTS = 6;
+const TRANSIENT_CANCELLATION_CODES = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+]);
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+const SECONDS_PER_DAY = 86_400;
+
+const systemClock: Clock = { now: () => new Date() };
+
+export class DynamoStatusStore implements StatusStore {
+  private readonly tableName: string;
+  private readonly client: DynamoDBDocumentClient;
+  private readonly retentionSeconds: number;
+  private readonly clock: Clock;
+  private readonly writeConcurrency: number;
+
+  constructor(options: DynamoStatusStoreOptions) {
+    const retentionDays = options.retentionDays ?? 90;
+    const writeConcurrency = options.writeConcurrency ?? 25;
+    const problems = [
+      options.tableName ? '' : 'tableName must not be empty',
+      retentionDays > 0 ? '' : `retentionDays must be positive (got ${retentionDays})`,
+      Number.isInteger(writeConcurrency) && writeConcurrency >= 1
+        ? ''
+        : `writeConcurrency must be a positive integer (got ${writeConcurrency})`,
+    ].filter(Boolean);
+    if (problems.length) throw new InvalidStoreRequestError(`DynamoStatusStore: ${problems.join('; ')}.`);
+    this.tableName = options.tableName;
+    this.client = options.client ?? defaultDocumentClient();
+    this.retentionSeconds = Math.round(retentionDays * SECONDS_PER_DAY);
+    this.clock = options.clock ?? systemClock;
+    this.writeConcurrency = writeConcurrency;
+  }
+
+  // ---- runs ----------------------------------------------------------------------------------
+
+  async createRunIfAbsent(run: RunRecord): Promise<{ readonly created: boolean; readonly run: RunRecord }> {
+    const existing = await this.putIfAbsent(
+      runItem(run, this.expiresAt(run.createdAt)),
+      'attribute_not_exists(#pk)',
+      { '#pk': PK },
+      undefined,
+    );
+    if (existing === undefined) return { created: true, run };
+    return { created: false, run: toRunRecord(existing) };
+  }
+
+  async getRun(key: RunKey): Promise<RunRecord | undefined> {
+    const item = await this.getItem(runItemKey(key));
+    return item && toRunRecord(item);
+  }
+
+  async transitionRun(
+    key: RunKey,
+    from: readonly RunState[],
+    patch: RunPatch,
+    options: { readonly generation?: number } = {},
+  ): Promise<Transition<RunRecord>> {
+    const now = this.now();
+    const update = this.stateCondition('transitionRun', from);
+    if (options.generation !== undefined) update.condition(equals(update, 'generation', options.generation));
+    update.set(['updatedAt'], now);
+    if (patch.state !== undefined) {
+      setState(update, patch.state, now);
+      if (isFinalRunState(patch.state)) {
+        update.remove([ACTIVE.partitionKey]).remove([ACTIVE.sortKey]);
+      } else {
+        // Back in the sparse active index (a rerun): same sort value as the `runs` index.
+        update.set([ACTIVE.partitionKey], key.workflow).copy([ACTIVE.sortKey], [RUNS.sortKey]);
+      }
+    }
+    setOrRemove(update, 'message', patch.message);
+    setOrRemove(update, 'endedAt', patch.endedAt);
+    setOrRemove(update, 'position', patch.position);
+    if (patch.generation !== undefined) update.set(['generation'], patch.generation);
+    if (patch.metadata !== undefined) update.set(['metadata'], patch.metadata);
+    return this.conditionalUpdate(runItemKey(key), update, toRunRecord);
+  }
+
+  // ---- stages --------------------------------------------------------------------------------
+
+  async createStageIfAbsent(
+    stage: StageRecord,
+  ): Promise<{ readonly created: boolean; readonly stage: StageRecord }> {
+    const existing = await this.putIfAbsent(
+      stageItem(stage, this.expiresAt(stage.createdAt)),
+      'attribute_not_exists(#pk) OR #generation < :generation',
+      { '#pk': PK, '#generation': 'generation' },
+      { ':generation': stage.generation },
+    );
+    if (existing === undefined) return { created: true, stage };
+    return { created: false, stage: toStageRecord(existing) };
+  }
+
+  async putPluginsIfAbsent(plugins: readonly PluginRecord[]): Promise<void> {
+    for (const plugin of plugins) checkResultSize(plugin.plugin, plugin.result);
+    await forEachLimited(plugins, this.writeConcurrency, async (plugin) => {
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: pluginItem(plugin, this.expiresAt(plugin.updatedAt)),
+            ConditionExpression: 'attribute_not_exists(#pk) OR #generation < :generation',
+            ExpressionAttributeNames: { '#pk': PK, '#generation': 'generation' },
+            ExpressionAttributeValues: { ':generation': plugin.generation },
+          }),
+        );
+      } catch (error) {
+        // A record of this generation (or a newer one) exists: it is authoritative, leave it.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    });
+  }
+
+  async getStage(key: StageKey): Promise<StageRecord | undefined> {
+    const item = await this.getItem(stageItemKey(key));
+    return item && toStageRecord(item);
+  }
+
+  async transitionStage(
+    key: StageKey,
+    from: readonly StageState[],
+    patch: StagePatch,
+    options: { readonly generation: number; readonly requireNothingPending?: boolean },
+  ): Promise<Transition<StageRecord>> {
+    const now = this.now();
+    const update = this.stateCondition('transitionStage', from);
+    update.condition(equals(update, 'generation', options.generation));
+    if (options.requireNothingPending) {
+      update.condition(equals(update, 'mandatoryPending', 0)).condition(equals(update, 'optionalPending', 0));
+    }
+    update.set(['updatedAt'], now);
+    if (patch.state !== undefined) setState(update, patch.state, now);
+    setOrRemove(update, 'message', patch.message);
+    setOrRemove(update, 'failedPlugin', patch.failedPlugin);
+    return this.conditionalUpdate(stageItemKey(key), update, toStageRecord);
+  }
+
+  // ---- plugins -------------------------------------------------------------------------------
+
+  async getPlugin(key: PluginKey): Promise<PluginRecord | undefined> {
+    const item = await this.getItem(pluginItemKey(key));
+    return item && toPluginRecord(item);
+  }
+
+  async transitionPlugin(
+    key: PluginKey,
+    from: readonly PluginState[],
+    patch: PluginPatch,
+    options: { readonly generation: number; readonly attempt?: number },
+  ): Promise<Transition<PluginRecord>> {
+    checkResultSize(key.plugin, patch.result);
+    const update = this.pluginUpdate('transitionPlugin', from, patch, options, this.now());
+    return this.conditionalUpdate(pluginItemKey(key), update, toPluginRecord);
+  }
+
+  async recordFinalOutcomes(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
+    const stagePrefix = pluginSkPrefix(stage.activity, stage.stage);
+    const stagePk = runPk(stage.workflow, stage.uid);
+    for (const outcome of outcomes) {
+      const key = pluginItemKey(outcome.key);
+      if (key.pk !== stagePk || !key.sk.startsWith(stagePrefix)) {
+        throw new InvalidStoreRequestError(
+          `recordFinalOutcomes: the outcome of plugin "${outcome.key.plugin}" belongs to ${outcome.key.activity}/${outcome.key.stage} of run "${outcome.key.uid}", not to ${stage.activity}/${stage.stage} of run "${stage.uid}".`,
+        );
+      }
+      if (outcome.from.length === 0) {
+        throw new InvalidStoreRequestError(
+          `recordFinalOutcomes: "from" must name at least one state (plugin "${outcome.key.plugin}").`,
+        );
+      }
+      checkResultSize(outcome.key.plugin, outcome.patch.result);
+    }
+    // The same plugin twice in one call: the first outcome is tried, the others are refused.
+    const unique: FinalOutcome[] = [];
+    const refused: PluginKey[] = [];
+    const seen = new Set<string>();
+    for (const outcome of outcomes) {
+      const { sk } = pluginItemKey(outcome.key);
+      if (seen.has(sk)) {
+        refused.push(outcome.key);
+      } else {
+        seen.add(sk);
+        unique.push(outcome);
+      }
+    }
+    const applied: PluginKey[] = [];
+    for (let start = 0; start < unique.length; start += OUTCOMES_PER_TRANSACTION) {
+      const chunk = unique.slice(start, start + OUTCOMES_PER_TRANSACTION);
+      const result = await this.countDown(stage, chunk, applied);
+      applied.push(...result.applied);
+      refused.push(...result.refused);
+    }
+    return { applied, refused };
+  }
+
+  async recordLateReport(key: PluginKey): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keyAttributes(pluginItemKey(key)),
+          UpdateExpression: 'ADD #late :one',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#late': 'lateReports', '#pk': PK },
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+    } catch (error) {
+      // No such plugin execution: there is nothing to count the report on.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  async readRun(key: RunKey): Promise<RunSnapshot | undefined> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':pk': runPk(key.workflow, key.uid) },
+    });
+    let run: RunRecord | undefined;
+    const stages: StageRecord[] = [];
+    const plugins: PluginRecord[] = [];
+    for (const item of items) {
+      const sk = String(item[SK]);
+      switch (itemKind(sk)) {
+        case 'run':
+          run = toRunRecord(item);
+          break;
+        case 'stage':
+          stages.push(toStageRecord(item));
+          break;
+        case 'plugin':
+          plugins.push(toPluginRecord(item));
+          break;
+        default:
+          throw new CorruptItemError(String(item[PK]), sk, 'its sort key names no run, stage or plugin');
+      }
+    }
+    return run && { run, stages, plugins };
+  }
+
+  async listOverduePlugins(key: RunKey, now: string): Promise<readonly PluginRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      FilterExpression: '#state = :inProgress AND #deadline < :now',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#state': 'state', '#deadline': 'deadline' },
+      ExpressionAttributeValues: {
+        ':pk': runPk(key.workflow, key.uid),
+        ':prefix': 'PLUGIN#',
+        ':inProgress': STATES.inProgress,
+        ':now': now,
+      },
+    });
+    return items.map(toPluginRecord);
+  }
+
+  async listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+      ExpressionAttributeValues: {
+        ':pk': runPk(key.workflow, key.uid),
+        ':prefix': pluginSkPrefix(key.activity, key.stage),
+      },
+    });
+    return items.map(toPluginRecord);
+  }
+
+  listActiveRuns(
+    workflow: string,
+    options: { readonly limit?: number; readonly nextToken?: string } = {},
+  ): Promise<ActiveRunPage> {
+    return this.listIndex('listActiveRuns', ACTIVE, workflow, options);
+  }
+
+  listRuns(
+    workflow: string,
+    options: { readonly limit?: number; readonly nextToken?: string } = {},
+  ): Promise<ActiveRunPage> {
+    return this.listIndex('listRuns', RUNS, workflow, options);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  /** TTL of an item created at `createdAt` (ISO); the clock's time when it cannot be parsed. */
+  private expiresAt(createdAt: string): number {
+    const parsed = Date.parse(createdAt);
+    const millis = Number.isNaN(parsed) ? this.clock.now().getTime() : parsed;
+    return Math.floor(millis / 1000) + this.retentionSeconds;
+  }
+
+  private stateCondition(operation: string, from: readonly string[]): ExpressionBuilder {
+    if (from.length === 0) {
+      throw new InvalidStoreRequestError(`${operation}: "from" must name at least one state.`);
+    }
+    const update = new ExpressionBuilder();
+    return update.condition(update.in('state', from));
+  }
+
+  private pluginUpdate(
+    operation: string,
+    from: readonly PluginState[],
+    patch: PluginPatch,
+    options: { readonly generation: number; readonly attempt?: number },
+    now: string,
+  ): ExpressionBuilder {
+    const update = this.stateCondition(operation, from);
+    update.condition(equals(update, 'generation', options.generation));
+    if (options.attempt !== undefined) update.condition(equals(update, 'attempt', options.attempt));
+    update.set(['updatedAt'], now);
+    if (patch.state !== undefined) setState(update, patch.state, now);
+    if (patch.attempt !== undefined) update.set(['attempt'], patch.attempt);
+    if (patch.mandatory !== undefined) update.set(['mandatory'], patch.mandatory);
+    setOrRemove(update, 'deadline', patch.deadline);
+    setOrRemove(update, 'message', patch.message);
+    setOrRemove(update, 'result', patch.result);
+    return update;
+  }
+
+  /**
+   * Puts `item` under `condition`. Returns undefined when it was written, or the item that made the
+   * condition fail (as it was at that moment).
+   */
+  private async putIfAbsent(
+    item: Item,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown> | undefined,
+  ): Promise<Item | undefined> {
+    const key = { pk: String(item[PK]), sk: String(item[SK]) };
+    // The blocking item can vanish between the failed put and the read (TTL): then try again.
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ...(values ? { ExpressionAttributeValues: values } : {}),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const existing = error.Item ? unmarshall(error.Item) : await this.getItem(key);
+        if (existing !== undefined) return existing;
+      }
+    }
+    throw new ContentionError(`Conditional put of ${key.pk} / ${key.sk}`, 3, ['condition failed on no item']);
+  }
+
+  private async conditionalUpdate<R>(
+    key: ItemKey,
+    update: ExpressionBuilder,
+    toRecord: (item: Item) => R,
+  ): Promise<Transition<R>> {
+    try {
+      const output = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keyAttributes(key),
+          ...update.buildUpdate(),
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      if (!output.Attributes) {
+        throw new CorruptItemError(key.pk, key.sk, 'an update returned no attributes');
+      }
+      return { applied: true, record: toRecord(output.Attributes) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // No item in the error means none was stored; confirm with a read in case the endpoint does
+      // not honour ReturnValuesOnConditionCheckFailure (rare path: the engine moves items that exist).
+      const current = error.Item ? unmarshall(error.Item) : await this.getItem(key);
+      return { applied: false, current: current && toRecord(current) };
+    }
+  }
+
+  /** One transaction: up to 99 outcomes and the stage's count-down, retried without the refused. */
+  private async countDown(
+    stage: StageKey & { readonly generation: number },
+    chunk: readonly FinalOutcome[],
+    appliedBefore: readonly PluginKey[],
+  ): Promise<{ applied: PluginKey[]; refused: PluginKey[] }> {
+    let pending = [...chunk];
+    const refused: PluginKey[] = [];
+    let transientAttempts = 0;
+    while (pending.length > 0) {
+      const now = this.now();
+      const mandatoryDown = pending.filter((o) => o.countDown === 'mandatory').length;
+      const optionalDown = pending.filter((o) => o.countDown === 'optional').length;
+      const items: NonNullable<TransactWriteCommandInput['TransactItems']> = pending.map((outcome) => ({
+        Update: {
+          TableName: this.tableName,
+          Key: keyAttributes(pluginItemKey(outcome.key)),
+          ...this.pluginUpdate(
+            'recordFinalOutcomes',
+            outcome.from,
+            outcome.patch,
+            {
+              generation: outcome.generation,
+              ...(outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
+            },
+            now,
+          ).buildUpdate(),
+        },
+      }));
+      const counter = new ExpressionBuilder();
+      counter
+        .condition(equals(counter, 'generation', stage.generation))
+        .condition(`${counter.path('mandatoryPending')} >= ${counter.value(mandatoryDown)}`)
+        .condition(`${counter.path('optionalPending')} >= ${counter.value(optionalDown)}`)
+        .set(['updatedAt'], now)
+        .add(['mandatoryPending'], -mandatoryDown)
+        .add(['optionalPending'], -optionalDown);
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keyAttributes(stageItemKey(stage)),
+          ...counter.buildUpdate(),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+      try {
+        await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+        return { applied: pending.map((o) => o.key), refused };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const failed = (index: number): boolean => reasons[index]?.Code === 'ConditionalCheckFailed';
+        const stillPending = pending.filter((_, index) => !failed(index));
+        if (stillPending.length < pending.length) {
+          // Outcomes whose plugin has moved on (duplicates, stale attempts) are refused; the rest
+          // are tried again with a count-down that matches them.
+          refused.push(...pending.filter((_, index) => failed(index)).map((o) => o.key));
+          pending = stillPending;
+          continue;
+        }
+        const stageReason = reasons[pending.length];
+        if (stageReason?.Code === 'ConditionalCheckFailed') {
+          throw countDownRefused(stage, stageReason, mandatoryDown, optionalDown, appliedBefore);
+        }
+        const codes = reasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');
+        const transient = codes.length > 0 && codes.every((code) => TRANSIENT_CANCELLATION_CODES.has(code));
+        if (!transient) throw error;
+        transientAttempts += 1;
+        if (transientAttempts >= TRANSACTION_ATTEMPTS) {
+          throw new ContentionError('recordFinalOutcomes', transientAttempts, [...new Set(codes)], {
+            cause: error,
+          });
+        }
+        // Full jitter, doubling from 20 ms up to 640 ms.
+        await sleep(Math.random() * 20 * 2 ** Math.min(transientAttempts, 5));
+      }
+    }
+    return { applied: [], refused };
+  }
+
+  private async getItem(key: ItemKey): Promise<Item | undefined> {
+    const output = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: keyAttributes(key), ConsistentRead: true }),
+    );
+    return output.Item;
+  }
+
+  /** Every item of a query on the table, following LastEvaluatedKey; strongly consistent. */
+  private async queryAll(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey' | 'ConsistentRead'>,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const output = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ConsistentRead: true,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      items.push(...(output.Items ?? []));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  private async listIndex(
+    listing: string,
+    index: { readonly name: string; readonly partitionKey: string; readonly sortKey: string },
+    workflow: string,
+    options: { readonly limit?: number; readonly nextToken?: string },
+  ): Promise<ActiveRunPage> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new InvalidStoreRequestError(
+        `${listing}: limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${limit}).`,
+      );
+    }
+    const startKey =
+      options.nextToken === undefined
+        ? undefined
+        : decodePageToken(listing, workflow, options.nextToken, index);
+    const output = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#workflow = :workflow',
+        ExpressionAttributeNames: { '#workflow': index.partitionKey },
+        ExpressionAttributeValues: { ':workflow': workflow },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const runs = (output.Items ?? []).map(toRunRecord);
+    return output.LastEvaluatedKey ? { runs, nextToken: encodePageToken(output.LastEvaluatedKey) } : { runs };
+  }
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function equals(update: ExpressionBuilder, attribute: string, value: unknown): string {
+  return `${update.path(attribute)} = ${update.value(value)}`;
+}
+
+/** Sets `state`, its entry in `stateTimes` (a nested map update) and nothing else. */
+function setState(update: ExpressionBuilder, state: string, now: string): void {
+  update.set(['state'], state).set(['stateTimes', state], now);
+}
+
+/** `undefined` leaves the attribute alone; `null` removes it; anything else sets it. */
+function setOrRemove(update: ExpressionBuilder, attribute: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null) update.remove([attribute]);
+  else update.set([attribute], value);
+}
+
+function checkResultSize(plugin: string, result: unknown): void {
+  if (result === undefined || result === null) return;
+  const bytes = byteLength(result);
+  if (bytes > LIMITS.resultBytes) throw new ResultTooLargeError(plugin, bytes, LIMITS.resultBytes);
+}
+
+function countDownRefused(
+  stage: StageKey & { readonly generation: number },
+  reason: CancellationReason,
+  mandatoryDown: number,
+  optionalDown: number,
+  appliedBefore: readonly PluginKey[],
+): CountDownRefusedError {
+  const current = reason.Item ? unmarshall(reason.Item) : undefined;
+  const why = !current ? 'missing' : current.generation !== stage.generation ? 'generation' : 'underflow';
+  return new CountDownRefusedError(
+    { workflow: stage.workflow, uid: stage.uid, activity: stage.activity, stage: stage.stage },
+    why,
+    {
+      expectedGeneration: stage.generation,
+      mandatoryDown,
+      optionalDown,
+      ...(current
+        ? {
+            current: {
+              generation: current.generation,
+              mandatoryPending: current.mandatoryPending,
+              optionalPending: current.optionalPending,
+            },
+          }
+        : {}),
+      appliedBefore: appliedBefore.map((key) => key.plugin),
+    },
+  );
+}
+
+function encodePageToken(lastEvaluatedKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(lastEvaluatedKey), 'utf8').toString('base64url');
+}
+
+/** Decodes a page token and checks it is a key of this index, for this workflow. */
+function decodePageToken(
+  listing: string,
+  workflow: string,
+  token: string,
+  index: { readonly partitionKey: string; readonly sortKey: string },
+): Record<string, string> {
+  const fail = (problem: string): never => {
+    throw new InvalidPageTokenError(listing, workflow, problem);
+  };
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) fail('it is not base64url');
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch (error) {
+    throw new InvalidPageTokenError(listing, workflow, 'it does not decode to JSON', { cause: error });
+  }
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
+    return fail('it does not decode to a key');
+  }
+  const expected = [PK, SK, index.partitionKey, index.sortKey].sort();
+  const entries = Object.entries(decoded);
+  const names = entries.map(([name]) => name).sort();
+  if (names.join(',') !== expected.join(',')) return fail(`it names ${names.join(', ') || 'no attributes'}`);
+  const key: Record<string, string> = {};
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string') return fail(`"${name}" is not a string`);
+    key[name] = value;
+  }
+  if (key[index.partitionKey] !== workflow) return fail('it belongs to another workflow');
+  return key;
+}
+
+/** Runs `work` over `items` with at most `limit` calls in flight. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  // The workers share one iterator, so every item is taken exactly once.
+  const queue = items.values();
+  const worker = async (): Promise<void> => {
+    for (const item of queue) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,189 @@
+/**
+ * How the engine's records map onto status table items (layout: plugin-kit's TABLE_LAYOUT). An item
+ * is the record's own fields plus the keys, the sparse index attributes and `expiresAt`; reading
+ * strips those again and checks the record's shape, naming the item when it is corrupt.
+ */
+import {
+  isFinalRunState,
+  PLUGIN_STATES,
+  pluginSk,
+  RUN_SK,
+  RUN_STATES,
+  type RunState,
+  runPk,
+  STAGE_NAMES,
+  STAGE_STATES,
+  stageSk,
+  TABLE_LAYOUT,
+} from '../contracts/index.js';
+import type { PluginKey, PluginRecord, RunKey, RunRecord, StageKey, StageRecord } from '../engine/records.js';
+import { CorruptItemError } from './errors.js';
+
+export type Item = Record<string, unknown>;
+
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+const PK = TABLE_LAYOUT.partitionKey;
+const SK = TABLE_LAYOUT.sortKey;
+const ACTIVE = TABLE_LAYOUT.activeIndex;
+const RUNS = TABLE_LAYOUT.runsIndex;
+
+/** Attributes that exist only for the table (keys, index keys, TTL); never part of a record. */
+export const INTERNAL_ATTRIBUTES: readonly string[] = [
+  PK,
+  SK,
+  ACTIVE.partitionKey,
+  ACTIVE.sortKey,
+  RUNS.partitionKey,
+  RUNS.sortKey,
+  TABLE_LAYOUT.ttlAttribute,
+];
+
+export const runItemKey = (key: RunKey): ItemKey => ({ pk: runPk(key.workflow, key.uid), sk: RUN_SK });
+export const stageItemKey = (key: StageKey): ItemKey => ({
+  pk: runPk(key.workflow, key.uid),
+  sk: stageSk(key.activity, key.stage),
+});
+export const pluginItemKey = (key: PluginKey): ItemKey => ({
+  pk: runPk(key.workflow, key.uid),
+  sk: pluginSk(key.activity, key.stage, key.plugin),
+});
+
+/** The key attributes as DynamoDB wants them (`{ pk, sk }` named by the layout). */
+export function keyAttributes(key: ItemKey): Item {
+  return { [PK]: key.pk, [SK]: key.sk };
+}
+
+/** The sort value of both run indexes: creation time, then uid to break ties. */
+export const runSortValue = (run: Pick<RunRecord, 'createdAt' | 'uid'>): string =>
+  `${run.createdAt}#${run.uid}`;
+
+/** The index attributes that make a run visible in the sparse `active` index. */
+export function activeIndexAttributes(run: Pick<RunRecord, 'workflow' | 'createdAt' | 'uid'>): Item {
+  return { [ACTIVE.partitionKey]: run.workflow, [ACTIVE.sortKey]: runSortValue(run) };
+}
+
+export function runItem(run: RunRecord, expiresAt: number): Item {
+  return {
+    ...run,
+    ...keyAttributes(runItemKey(run)),
+    [RUNS.partitionKey]: run.workflow,
+    [RUNS.sortKey]: runSortValue(run),
+    ...(isActiveRunState(run.state) ? activeIndexAttributes(run) : {}),
+    [TABLE_LAYOUT.ttlAttribute]: expiresAt,
+  };
+}
+
+export function stageItem(stage: StageRecord, expiresAt: number): Item {
+  return { ...stage, ...keyAttributes(stageItemKey(stage)), [TABLE_LAYOUT.ttlAttribute]: expiresAt };
+}
+
+export function pluginItem(plugin: PluginRecord, expiresAt: number): Item {
+  return { ...plugin, ...keyAttributes(pluginItemKey(plugin)), [TABLE_LAYOUT.ttlAttribute]: expiresAt };
+}
+
+export function isActiveRunState(state: RunState): boolean {
+  return !isFinalRunState(state);
+}
+
+export type ItemKind = 'run' | 'stage' | 'plugin';
+
+/** What a run partition's item is, by its sort key. */
+export function itemKind(sk: string): ItemKind | undefined {
+  if (sk === RUN_SK) return 'run';
+  if (sk.startsWith('STAGE#')) return 'stage';
+  if (sk.startsWith('PLUGIN#')) return 'plugin';
+  return undefined;
+}
+
+export function toRunRecord(item: Item): RunRecord {
+  const check = new ItemCheck(item);
+  check.strings('workflow', 'uid', 'createdAt', 'updatedAt');
+  check.oneOf('state', RUN_STATES);
+  check.integers('generation');
+  check.arrays('activities');
+  check.maps('metadata', 'stateTimes');
+  return check.record<RunRecord>();
+}
+
+export function toStageRecord(item: Item): StageRecord {
+  const check = new ItemCheck(item);
+  check.strings('workflow', 'uid', 'activity', 'createdAt', 'updatedAt');
+  check.oneOf('stage', STAGE_NAMES);
+  check.oneOf('state', STAGE_STATES);
+  check.oneOf('mode', ['sequential', 'parallel']);
+  check.integers('generation', 'mandatoryPending', 'optionalPending');
+  check.maps('stateTimes');
+  return check.record<StageRecord>();
+}
+
+export function toPluginRecord(item: Item): PluginRecord {
+  const check = new ItemCheck(item);
+  check.strings('workflow', 'uid', 'activity', 'plugin', 'updatedAt');
+  check.oneOf('stage', STAGE_NAMES);
+  check.oneOf('state', PLUGIN_STATES);
+  check.integers('generation', 'attempt', 'maxAttempts', 'order', 'deadlineSeconds');
+  check.booleans('mandatory');
+  check.maps('stateTimes');
+  return check.record<PluginRecord>();
+}
+
+/** Minimal shape checks on a stored item: enough to catch a corrupt or foreign item, naming it. */
+class ItemCheck {
+  private readonly pk: string;
+  private readonly sk: string;
+
+  constructor(private readonly item: Item) {
+    this.pk = typeof item[PK] === 'string' ? item[PK] : '(missing)';
+    this.sk = typeof item[SK] === 'string' ? item[SK] : '(missing)';
+  }
+
+  strings(...names: readonly string[]): void {
+    for (const name of names) this.expect(name, typeof this.item[name] === 'string', 'a string');
+  }
+
+  integers(...names: readonly string[]): void {
+    for (const name of names) this.expect(name, Number.isInteger(this.item[name]), 'an integer');
+  }
+
+  booleans(...names: readonly string[]): void {
+    for (const name of names) this.expect(name, typeof this.item[name] === 'boolean', 'a boolean');
+  }
+
+  arrays(...names: readonly string[]): void {
+    for (const name of names) this.expect(name, Array.isArray(this.item[name]), 'a list');
+  }
+
+  maps(...names: readonly string[]): void {
+    for (const name of names) {
+      const value = this.item[name];
+      this.expect(name, typeof value === 'object' && value !== null && !Array.isArray(value), 'a map');
+    }
+  }
+
+  oneOf(name: string, allowed: readonly string[]): void {
+    const value = this.item[name];
+    this.expect(
+      name,
+      typeof value === 'string' && allowed.includes(value),
+      `one of ${allowed.map((a) => `"${a}"`).join(', ')}`,
+    );
+  }
+
+  /** The record without the table's own attributes; call after the checks. */
+  record<R>(): R {
+    const record: Item = { ...this.item };
+    for (const name of INTERNAL_ATTRIBUTES) delete record[name];
+    return record as R;
+  }
+
+  private expect(name: string, ok: boolean, what: string): void {
+    if (ok) return;
+    const actual = this.item[name];
+    const shown = actual === undefined ? 'missing' : JSON.stringify(actual)?.slice(0, 60);
+    throw new CorruptItemError(this.pk, this.sk, `"${name}" must be ${what}, but is ${shown}`);
+  }
+}
