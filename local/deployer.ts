@@ -1,0 +1,476 @@
+/**
+ * The local deployer: creates every resource of the synthesized templates on moto with the SDK (never
+ * through moto's CloudFormation, which skips subscriptions, policies and alarms and hangs on custom
+ * resources), and registers functions, event sources and schedules with the Lambda runner. Stacks
+ * deploy in dependency order, resources in dependency order (independent ones in parallel); exports
+ * of one stack feed `Fn::ImportValue` of the stacks deployed after it, across assemblies.
+ *
+ * There is no update and no rollback: a stack deploys once per local cloud; a failed deploy leaves
+ * what it created, and the error names the stack, the resource and the reason.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { type CloudAssembly, readAssembly, type StackArtifact } from './assembly.js';
+import { awsClientConfig, LOCAL_PARTITION, LOCAL_URL_SUFFIX } from './cloud.js';
+import { CustomResourceEndpoint } from './custom-resource-endpoint.js';
+import {
+  AssemblyError,
+  DuplicateExportError,
+  IntrinsicError,
+  LocalCloudError,
+  MissingImportError,
+  ResourceCreationError,
+  StackAlreadyDeployedError,
+  UnsupportedResourceError,
+} from './errors.js';
+import { referencedResources, TemplateResolver } from './intrinsics.js';
+import type { LambdaRunner } from './lambda-runner.js';
+import { ALLOW_LIST } from './resources/allow-list.js';
+import { cloudWatchAlarmProvider, cloudWatchDashboardProvider } from './resources/cloudwatch.js';
+import { customResourceProvider } from './resources/custom-resource.js';
+import { dynamoGlobalTableProvider, dynamoTableProvider } from './resources/dynamodb.js';
+import { eventsRuleProvider } from './resources/events.js';
+import { eventSourceMappingProvider, lambdaFunctionProvider } from './resources/lambda.js';
+import { type IgnoredProperty, isRecord, PropertyReader } from './resources/properties.js';
+import type {
+  AwsClients,
+  CreatedResource,
+  LocalEnvironment,
+  ResourceProvider,
+} from './resources/provider.js';
+import { snsSubscriptionProvider, snsTopicProvider } from './resources/sns.js';
+import { sqsQueueProvider } from './resources/sqs.js';
+
+export interface DeployedResource {
+  readonly logicalId: string;
+  readonly type: string;
+  /** What `Ref` returns. */
+  readonly physicalId: string;
+  /** What `Fn::GetAtt` returns. */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** The resolved properties (undefined for allow-listed types, whose properties are not read). */
+  readonly properties: Readonly<Record<string, unknown>> | undefined;
+  /** Set for allow-listed types: why nothing was created. */
+  readonly allowListedBecause?: string;
+  /** Properties accepted without effect, with the reason. */
+  readonly ignoredProperties: readonly IgnoredProperty[];
+}
+
+export interface DeployedStack {
+  readonly stackName: string;
+  readonly artifactId: string;
+  readonly artifact: StackArtifact;
+  readonly resources: ReadonlyMap<string, DeployedResource>;
+  /** Resources left out because their Condition is false. */
+  readonly skippedByCondition: readonly string[];
+  /** Resolved output values by output name. */
+  readonly outputs: Readonly<Record<string, unknown>>;
+  /** Export name → value, as CloudFormation exports them. */
+  readonly exports: Readonly<Record<string, string>>;
+  readonly durationMs: number;
+}
+
+export interface DeployerOptions {
+  readonly environment: LocalEnvironment;
+  readonly runner: LambdaRunner;
+  /** SDK clients for moto; created from `environment` when omitted. */
+  readonly clients?: Partial<AwsClients>;
+  /** How long a custom resource may take to answer. @default 60000 */
+  readonly customResourceTimeoutMs?: number;
+  /** Parameter values by stack name (override template defaults). */
+  readonly parameters?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Resources created at the same time within one stack. @default 8 */
+  readonly concurrency?: number;
+  /** Progress messages (one line per stack). @default - none */
+  readonly log?: (message: string) => void;
+}
+
+export interface DeployOptions {
+  /** Deploy only these stacks (stack names or artifact IDs). @default - every stack of the assembly */
+  readonly stacks?: readonly string[];
+}
+
+const PROVIDERS: readonly ResourceProvider[] = [
+  sqsQueueProvider,
+  snsTopicProvider,
+  snsSubscriptionProvider,
+  dynamoTableProvider,
+  dynamoGlobalTableProvider,
+  cloudWatchAlarmProvider,
+  cloudWatchDashboardProvider,
+  lambdaFunctionProvider,
+  eventSourceMappingProvider,
+  eventsRuleProvider,
+  customResourceProvider,
+];
+
+/** The resource types the deployer creates (allow-listed types aside). */
+export const SUPPORTED_RESOURCE_TYPES: readonly string[] = PROVIDERS.flatMap((provider) => provider.types);
+
+function providerFor(type: string): ResourceProvider | undefined {
+  if (type.startsWith('Custom::')) return customResourceProvider;
+  return PROVIDERS.find((provider) => provider.types.includes(type));
+}
+
+/** Errors that already name the stack and the resource pass through unchanged. */
+function namesItsResource(error: unknown): boolean {
+  return error instanceof LocalCloudError && 'stackName' in error;
+}
+
+export class Deployer {
+  private readonly deployed = new Map<string, DeployedStack>();
+  private readonly exportOwners = new Map<string, { stackName: string; value: string }>();
+  private readonly tempDirectories: string[] = [];
+  private readonly clients: AwsClients;
+
+  private constructor(
+    private readonly options: DeployerOptions,
+    private readonly customResources: CustomResourceEndpoint,
+  ) {
+    const config = awsClientConfig(options.environment.endpoint);
+    this.clients = {
+      sqs: options.clients?.sqs ?? new SQSClient(config),
+      sns: options.clients?.sns ?? new SNSClient(config),
+      dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
+      cloudwatch: options.clients?.cloudwatch ?? new CloudWatchClient(config),
+    };
+  }
+
+  /** Starts the custom-resource response endpoint. */
+  static async create(options: DeployerOptions): Promise<Deployer> {
+    return new Deployer(options, await CustomResourceEndpoint.start());
+  }
+
+  /** Deploys the stacks of a cloud assembly (a directory or an assembly already read), in dependency order. */
+  async deploy(assembly: string | CloudAssembly, options: DeployOptions = {}): Promise<DeployedStack[]> {
+    const model = typeof assembly === 'string' ? await readAssembly(assembly) : assembly;
+    const wanted = options.stacks;
+    const selected =
+      wanted === undefined
+        ? model.stacks
+        : model.stacks.filter(
+            (stack) => wanted.includes(stack.stackName) || wanted.includes(stack.artifactId),
+          );
+    if (wanted !== undefined) {
+      const unknown = wanted.filter(
+        (name) => !selected.some((s) => s.stackName === name || s.artifactId === name),
+      );
+      if (unknown.length > 0) {
+        throw new AssemblyError(
+          model.directory,
+          `no stack named ${unknown.join(', ')} (stacks: ${model.stacks.map((s) => s.stackName).join(', ')})`,
+        );
+      }
+    }
+    const byId = new Map(model.stacks.map((stack) => [stack.artifactId, stack]));
+    for (const stack of selected) {
+      for (const dependency of stack.dependencies) {
+        const target = byId.get(dependency);
+        if (target !== undefined && !selected.includes(target) && !this.deployed.has(target.stackName)) {
+          throw new AssemblyError(
+            model.directory,
+            `stack ${stack.stackName} depends on ${target.stackName}, which is neither deployed nor selected`,
+          );
+        }
+      }
+    }
+    const results: DeployedStack[] = [];
+    for (const stack of selected) results.push(await this.deployStack(stack));
+    return results;
+  }
+
+  /** Deploys one stack. Its dependencies (and the stacks whose exports it imports) must be deployed. */
+  async deployStack(stack: StackArtifact): Promise<DeployedStack> {
+    if (this.deployed.has(stack.stackName)) throw new StackAlreadyDeployedError(stack.stackName);
+    const started = Date.now();
+    const { template, stackName } = stack;
+    const { environment } = this.options;
+    const created = new Map<string, DeployedResource>();
+    const resolver = new TemplateResolver({
+      template,
+      pseudo: {
+        region: environment.region,
+        accountId: environment.accountId,
+        partition: LOCAL_PARTITION,
+        urlSuffix: LOCAL_URL_SUFFIX,
+        stackName,
+        stackId: `arn:aws:cloudformation:${environment.region}:${environment.accountId}:stack/${stackName}/local`,
+      },
+      resources: {
+        ref: (logicalId, path) => this.lookup(stackName, created, logicalId, path).physicalId,
+        getAtt: (logicalId, attribute, path) => {
+          const resource = this.lookup(stackName, created, logicalId, path);
+          const value = resource.attributes[attribute];
+          if (value === undefined) {
+            const known = Object.keys(resource.attributes).filter(
+              (key) => resource.attributes[key] !== undefined,
+            );
+            throw new IntrinsicError(
+              stackName,
+              path,
+              `${logicalId} (${resource.type}) has no attribute "${attribute}" in the local cloud (it has: ${known.join(', ') || 'none'})`,
+            );
+          }
+          return value;
+        },
+      },
+      importValue: (name, path) => {
+        const owner = this.exportOwners.get(name);
+        if (owner === undefined) throw new MissingImportError(stackName, name, path);
+        return owner.value;
+      },
+      parameters: this.options.parameters?.[stackName] ?? {},
+      sqsEndpoint: environment.endpoint,
+    });
+
+    const entries = Object.entries(template.Resources);
+    for (const [logicalId, resource] of entries) {
+      if (ALLOW_LIST[resource.Type] === undefined && providerFor(resource.Type) === undefined) {
+        throw new UnsupportedResourceError(stackName, logicalId, resource.Type);
+      }
+    }
+    const included = new Set<string>();
+    const skipped: string[] = [];
+    for (const [logicalId, resource] of entries) {
+      if (
+        resource.Condition === undefined ||
+        resolver.condition(resource.Condition, `Resources.${logicalId}.Condition`)
+      ) {
+        included.add(logicalId);
+      } else {
+        skipped.push(logicalId);
+      }
+    }
+    for (const level of this.levels(stack, included)) {
+      await this.inParallel(level, async (logicalId) => {
+        created.set(logicalId, await this.createResource(stack, logicalId, resolver));
+      });
+    }
+
+    const outputs: Record<string, unknown> = {};
+    const exports: Record<string, string> = {};
+    for (const [name, output] of Object.entries(template.Outputs ?? {})) {
+      if (
+        output.Condition !== undefined &&
+        !resolver.condition(output.Condition, `Outputs.${name}.Condition`)
+      )
+        continue;
+      const value = resolver.resolve(output.Value, `Outputs.${name}.Value`);
+      outputs[name] = value;
+      if (output.Export === undefined) continue;
+      const exportName = resolver.resolve(output.Export.Name, `Outputs.${name}.Export.Name`);
+      if (typeof exportName !== 'string' || exportName === '') {
+        throw new IntrinsicError(
+          stackName,
+          `Outputs.${name}.Export.Name`,
+          'an export name must be a non-empty string',
+        );
+      }
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new IntrinsicError(
+          stackName,
+          `Outputs.${name}.Value`,
+          `an exported value must be a string, got ${JSON.stringify(value)}`,
+        );
+      }
+      const existing = this.exportOwners.get(exportName);
+      if (existing !== undefined || exports[exportName] !== undefined) {
+        throw new DuplicateExportError(exportName, stackName, existing?.stackName ?? stackName);
+      }
+      exports[exportName] = String(value);
+    }
+    for (const [exportName, value] of Object.entries(exports))
+      this.exportOwners.set(exportName, { stackName, value });
+    const result: DeployedStack = {
+      stackName,
+      artifactId: stack.artifactId,
+      artifact: stack,
+      resources: created,
+      skippedByCondition: skipped,
+      outputs,
+      exports,
+      durationMs: Date.now() - started,
+    };
+    this.deployed.set(stackName, result);
+    this.options.log?.(`deployed ${stackName}: ${created.size} resources in ${result.durationMs} ms`);
+    return result;
+  }
+
+  private lookup(
+    stackName: string,
+    created: ReadonlyMap<string, DeployedResource>,
+    logicalId: string,
+    path: string,
+  ): DeployedResource {
+    const resource = created.get(logicalId);
+    if (resource === undefined) {
+      throw new IntrinsicError(
+        stackName,
+        path,
+        `refers to ${logicalId}, which is not created (its Condition is false, or the reference is not a declared dependency)`,
+      );
+    }
+    return resource;
+  }
+
+  /** Groups the included resources into levels: each level depends only on earlier levels. */
+  private levels(stack: StackArtifact, included: ReadonlySet<string>): string[][] {
+    const dependencies = new Map<string, Set<string>>();
+    for (const logicalId of included) {
+      const resource = stack.template.Resources[logicalId];
+      if (resource === undefined) continue;
+      const found = referencedResources(resource.Properties ?? {}, stack.template);
+      const dependsOn = resource.DependsOn === undefined ? [] : [resource.DependsOn].flat();
+      for (const target of dependsOn) {
+        if (stack.template.Resources[target] === undefined) {
+          throw new IntrinsicError(
+            stack.stackName,
+            `Resources.${logicalId}.DependsOn`,
+            `${target} is not a resource of this template`,
+          );
+        }
+        found.add(target);
+      }
+      dependencies.set(logicalId, new Set([...found].filter((id) => included.has(id) && id !== logicalId)));
+    }
+    const levels: string[][] = [];
+    const done = new Set<string>();
+    while (done.size < dependencies.size) {
+      const ready = [...dependencies.entries()]
+        .filter(([id, needs]) => !done.has(id) && [...needs].every((need) => done.has(need)))
+        .map(([id]) => id);
+      if (ready.length === 0) {
+        const stuck = [...dependencies.keys()].filter((id) => !done.has(id));
+        throw new IntrinsicError(
+          stack.stackName,
+          'Resources',
+          `circular dependency between ${stuck.join(', ')}`,
+        );
+      }
+      for (const id of ready) done.add(id);
+      levels.push(ready);
+    }
+    return levels;
+  }
+
+  private async inParallel(items: readonly string[], work: (item: string) => Promise<void>): Promise<void> {
+    const limit = Math.max(1, this.options.concurrency ?? 8);
+    let next = 0;
+    const errors: unknown[] = [];
+    const lane = async () => {
+      while (next < items.length && errors.length === 0) {
+        const item = items[next];
+        next += 1;
+        if (item === undefined) return;
+        try {
+          await work(item);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    if (errors.length > 0) throw errors[0];
+  }
+
+  private async createResource(
+    stack: StackArtifact,
+    logicalId: string,
+    resolver: TemplateResolver,
+  ): Promise<DeployedResource> {
+    const resource = stack.template.Resources[logicalId];
+    if (resource === undefined)
+      throw new IntrinsicError(stack.stackName, `Resources.${logicalId}`, 'is not in the template');
+    const type = resource.Type;
+    const base = `Resources.${logicalId}.Properties`;
+    const allowListed = ALLOW_LIST[type];
+    if (allowListed !== undefined) {
+      const described = allowListed.describe({
+        stackName: stack.stackName,
+        logicalId,
+        environment: this.options.environment,
+        property: (name) => resolver.resolve(resource.Properties?.[name], `${base}.${name}`),
+      });
+      return this.record(logicalId, type, described, undefined, [], allowListed.reason);
+    }
+    const provider = providerFor(type);
+    if (provider === undefined) throw new UnsupportedResourceError(stack.stackName, logicalId, type);
+    const properties = resolver.resolve(resource.Properties ?? {}, base);
+    if (!isRecord(properties)) {
+      throw new IntrinsicError(stack.stackName, base, 'Properties must resolve to an object');
+    }
+    const reader = new PropertyReader(properties, { stackName: stack.stackName, logicalId, type });
+    try {
+      const createdResource = await provider.create({
+        stackName: stack.stackName,
+        logicalId,
+        type,
+        stack,
+        properties: reader,
+        clients: this.clients,
+        runner: this.options.runner,
+        environment: this.options.environment,
+        customResources: this.customResources,
+        customResourceTimeoutMs: this.options.customResourceTimeoutMs ?? 60_000,
+        makeTempDirectory: () => this.makeTempDirectory(),
+      });
+      return this.record(logicalId, type, createdResource, properties, reader.ignored, undefined);
+    } catch (error) {
+      if (namesItsResource(error)) throw error;
+      throw new ResourceCreationError(stack.stackName, logicalId, type, { cause: error });
+    }
+  }
+
+  private record(
+    logicalId: string,
+    type: string,
+    created: CreatedResource,
+    properties: Readonly<Record<string, unknown>> | undefined,
+    ignored: readonly IgnoredProperty[],
+    allowListedBecause: string | undefined,
+  ): DeployedResource {
+    return {
+      logicalId,
+      type,
+      physicalId: created.physicalId,
+      attributes: created.attributes ?? {},
+      properties,
+      ignoredProperties: ignored,
+      ...(allowListedBecause !== undefined ? { allowListedBecause } : {}),
+    };
+  }
+
+  private async makeTempDirectory(): Promise<string> {
+    const directory = await mkdtemp(join(tmpdir(), 'plugboard-local-'));
+    this.tempDirectories.push(directory);
+    return directory;
+  }
+
+  /** A deployed stack by name. */
+  stack(stackName: string): DeployedStack | undefined {
+    return this.deployed.get(stackName);
+  }
+
+  /** Every deployed stack, in deployment order. */
+  stacks(): DeployedStack[] {
+    return [...this.deployed.values()];
+  }
+
+  /** Every export of every deployed stack. */
+  exports(): Record<string, string> {
+    return Object.fromEntries([...this.exportOwners].map(([name, owner]) => [name, owner.value]));
+  }
+
+  /** Stops the custom-resource endpoint and removes scratch directories. */
+  async close(): Promise<void> {
+    await this.customResources.close();
+    await Promise.all(
+      this.tempDirectories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })),
+    );
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The local cloud in one object: moto (started or attached), the Lambda runner and the deployer.
+ *
+ * ```ts
+ * const local = await LocalCloud.start({ scheduleSpeedUp: 60 });
+ * try {
+ *   await local.deploy('cdk.out');                 // every stack, in dependency order
+ *   await local.deploy('examples/cdk.out');        // more stacks, importing the first ones' exports
+ *   console.log(await local.checkTopology());      // [] when the wiring matches the templates
+ * } finally {
+ *   await local.stop();
+ * }
+ * ```
+ */
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { CloudAssembly } from './assembly.js';
+import { type AwsClientConfig, type Cloud, startCloud } from './cloud.js';
+import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
+import { type InvocationResult, LambdaRunner, type LambdaRunnerOptions } from './lambda-runner.js';
+import { checkTopology, type TopologyDifference } from './topology.js';
+
+export interface LocalCloudOptions
+  extends Omit<LambdaRunnerOptions, 'cloud' | 'clients'>,
+    Pick<DeployerOptions, 'customResourceTimeoutMs' | 'parameters' | 'log'> {
+  /** Attach to this emulator instead of starting moto. @default - `AWS_ENDPOINT_URL`, else start moto_server */
+  readonly endpoint?: string;
+  /** Where `AWS_ENDPOINT_URL` is read from. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Stop moto on SIGINT/SIGTERM and at exit. @default true */
+  readonly handleSignals?: boolean;
+  /** @default 'moto_server' */
+  readonly motoCommand?: string;
+}
+
+export class LocalCloud {
+  private stopping: Promise<void> | undefined;
+  private readonly sns: SNSClient;
+  private readonly sqs: SQSClient;
+
+  private constructor(
+    readonly cloud: Cloud,
+    readonly runner: LambdaRunner,
+    readonly deployer: Deployer,
+  ) {
+    this.sns = new SNSClient(cloud.clientConfig());
+    this.sqs = new SQSClient(cloud.clientConfig());
+  }
+
+  /** Starts (or attaches to) moto, then the runner and the deployer. Cleans up what started on failure. */
+  static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+    const cloud = await startCloud({
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.motoCommand !== undefined ? { command: options.motoCommand } : {}),
+      handleSignals: options.handleSignals ?? true,
+    });
+    let runner: LambdaRunner | undefined;
+    try {
+      const environment = { endpoint: cloud.endpoint, region: cloud.region, accountId: cloud.accountId };
+      runner = await LambdaRunner.start({ ...options, cloud: environment });
+      const deployer = await Deployer.create({
+        environment,
+        runner,
+        ...(options.customResourceTimeoutMs !== undefined
+          ? { customResourceTimeoutMs: options.customResourceTimeoutMs }
+          : {}),
+        ...(options.parameters !== undefined ? { parameters: options.parameters } : {}),
+        ...(options.log !== undefined ? { log: options.log } : {}),
+      });
+      return new LocalCloud(cloud, runner, deployer);
+    } catch (error) {
+      await runner?.stop();
+      await cloud.stop();
+      throw error;
+    }
+  }
+
+  /** The emulator endpoint (what `AWS_ENDPOINT_URL` should be for SDK clients and the CLI). */
+  get endpoint(): string {
+    return this.cloud.endpoint;
+  }
+
+  /** The Lambda Invoke endpoint (what `AWS_ENDPOINT_URL_LAMBDA` should be). */
+  get lambdaEndpoint(): string {
+    return this.runner.endpoint;
+  }
+
+  /** SDK v3 client options for the emulator. */
+  clientConfig(): AwsClientConfig {
+    return this.cloud.clientConfig();
+  }
+
+  /** Environment variables that point the AWS CLI/SDK of another process at this local cloud. */
+  processEnvironment(): Record<string, string> {
+    const config = this.cloud.clientConfig();
+    return {
+      AWS_ENDPOINT_URL: this.cloud.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: this.runner.endpoint,
+      AWS_REGION: config.region,
+      AWS_DEFAULT_REGION: config.region,
+      AWS_ACCESS_KEY_ID: config.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: config.credentials.secretAccessKey,
+    };
+  }
+
+  /** Deploys a cloud assembly (see Deployer.deploy). */
+  deploy(assembly: string | CloudAssembly, options: DeployOptions = {}): Promise<DeployedStack[]> {
+    return this.deployer.deploy(assembly, options);
+  }
+
+  /** Outputs of a deployed stack. */
+  outputs(stackName: string): Readonly<Record<string, unknown>> {
+    const stack = this.deployer.stack(stackName);
+    if (stack === undefined) throw new Error(`stack ${stackName} is not deployed in this local cloud`);
+    return stack.outputs;
+  }
+
+  /** Every export of every deployed stack. */
+  exports(): Record<string, string> {
+    return this.deployer.exports();
+  }
+
+  /** Invokes a hosted function synchronously. */
+  invoke(functionNameOrArn: string, event: unknown): Promise<InvocationResult> {
+    return this.runner.invoke(functionNameOrArn, event);
+  }
+
+  /** Differences between the deployed wiring and the templates (empty when they match). */
+  checkTopology(): Promise<TopologyDifference[]> {
+    return checkTopology({
+      stacks: this.deployer.stacks(),
+      runner: this.runner,
+      sns: this.sns,
+      sqs: this.sqs,
+    });
+  }
+
+  /** Stops the runner, the deployer's endpoint and the emulator we started. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        await this.runner.stop();
+        await this.deployer.close();
+      } finally {
+        this.sns.destroy();
+        this.sqs.destroy();
+        await this.cloud.stop();
+      }
+    })();
+    return this.stopping;
+  }
+}
