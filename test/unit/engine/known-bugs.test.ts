@@ -372,6 +372,25 @@ describe('known engine bugs', () => {
     expect(h.dispatcher.targets()).toContainEqual(['web-only']);
   });
 
+  it('keeps the time a plugin entered In Progress when it reports In Progress, so its duration counts from dispatch', async () => {
+    // Arrange: dispatched at 10:00:00; reports In Progress at 10:00:40 and Complete at 10:00:50.
+    const h = createHarness(ONE_ACTIVITY);
+    await register(h, { activity: 'intake', stage: 'pre', name: 'worker' });
+    await drive(h, { start: startRequest('u1'), plugins: { worker: () => undefined }, sweep: false });
+    const message = lastMessageFor(h, 'worker');
+    h.clock.advanceSeconds(40);
+    await deliverReport(h, reportFor(message, 'worker', { status: 'In Progress' }));
+    h.clock.advanceSeconds(10);
+
+    // Act
+    await deliverReport(h, reportFor(message, 'worker', { status: 'Complete' }));
+
+    // Assert: "stateTimes: the time it last entered each state" (docs/contracts.md).
+    const record = h.store.peekPlugin(pluginKey('u1', 'intake', 'pre', 'worker'));
+    expect(record?.stateTimes[STATES.inProgress]).toBe('2026-11-23T10:00:00.000Z');
+    expect(h.observed.find((o) => o.name === 'pluginFinished')?.info).toMatchObject({ durationMs: 50_000 });
+  });
+
   it('records the run position when the start-stage is redelivered after a crash before the position write', async () => {
     // Arrange: the first transitionRun is the position write of the first stage.
     const h = createHarness();
