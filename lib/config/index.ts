@@ -1,0 +1,2 @@
+export * from './deployment-context.js';
+export * from './workflow-config.js';

@@ -1,0 +1,237 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import {
+  Effect,
+  type IGrantable,
+  type IPrincipal,
+  Policy,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, type CfnFunction, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
+import { PlugboardCdkError } from './errors.js';
+
+/** The handler entry points under `lambdas/handlers/`. */
+export type OrchestratorHandler = 'start' | 'stage' | 'sweeper' | 'registrar';
+
+/** Lambda runtime of every orchestrator function (the latest Node.js runtime; cdk-nag L1). */
+export const ORCHESTRATOR_RUNTIME = Runtime.NODEJS_24_X;
+
+/**
+ * esbuild settings shared by every orchestrator bundle (ADR 0002): ESM, minified, with source maps,
+ * the AWS SDK v3 bundled at the versions pinned by the lockfile, and `node20` as the syntax target so
+ * the same bundles run in Lambda and in the local cloud on Node 20.
+ */
+export const ORCHESTRATOR_BUNDLING: BundlingOptions = {
+  format: OutputFormat.ESM,
+  target: 'node20',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  externalModules: [],
+  banner:
+    "import { createRequire as __plugboardCreateRequire } from 'node:module'; const require = __plugboardCreateRequire(import.meta.url);",
+};
+
+/** Where a handler's entry file lives. */
+export function handlerEntry(handler: OrchestratorHandler): string {
+  return fileURLToPath(new URL(`../lambdas/handlers/${handler}.ts`, import.meta.url));
+}
+
+export interface OrchestratorFunctionProps {
+  /** Which handler under `lambdas/handlers/` the function runs. */
+  readonly handler: OrchestratorHandler;
+  /** What the function does (shown in the Lambda console). */
+  readonly description: string;
+  /** Variables the handler reads (see `ENV`). */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Longest run of one invocation.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory (and, in proportion, CPU) of the function, in MB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Concurrent executions reserved for (and capping) this function.
+   * @default - none: the function uses the account's unreserved concurrency
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * One orchestrator Lambda function with Plugboard's defaults: bundled from `lambdas/handlers/` with the
+ * local esbuild, Node.js 24 on arm64, an explicit log group with retention, JSON logs, active X-Ray
+ * tracing and its own role that starts with nothing but write access to its log group.
+ */
+export class OrchestratorFunction extends Construct implements IGrantable {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+  readonly grantPrincipal: IPrincipal;
+  private readonly keysGranted = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: OrchestratorFunctionProps) {
+    super(scope, id);
+    validateProps(props);
+
+    this.logGroup = new LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the Plugboard ${props.handler} function`,
+    });
+    this.grantPrincipal = this.role;
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: handlerEntry(props.handler),
+      handler: 'handler',
+      description: props.description,
+      runtime: ORCHESTRATOR_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      environment: { ...props.environment },
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      bundling: ORCHESTRATOR_BUNDLING,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+    });
+
+    // Active tracing, with the X-Ray permissions in a policy of their own: X-Ray has no resource-level
+    // permissions, and keeping its `*` apart means the acknowledgement below covers X-Ray only.
+    const tracing = new Policy(this, 'TracingPolicy', {
+      statements: [
+        new PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+      roles: [this.role],
+    });
+    (this.function.node.defaultChild as CfnFunction).tracingConfig = { mode: 'Active' };
+    this.function.node.addDependency(tracing);
+    Validations.of(tracing).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions; this policy holds nothing else.',
+    });
+  }
+
+  /**
+   * Consumes `queue` through an SQS event source mapping: batches of 10, partial batch failures
+   * reported (`batchItemFailures`). Failed messages are retried by the queue and end in its
+   * dead-letter queue, so the function needs no dead-letter queue or failure destination of its own.
+   */
+  consume(queue: IQueue, options: { readonly maxBatchingWindow?: Duration } = {}): void {
+    this.function.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        ...(options.maxBatchingWindow ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
+      }),
+    );
+    Validations.of(this.function).acknowledge(
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Invoked synchronously by its SQS event source; failed messages are retried by the queue and end in its dead-letter queue after 5 receives.',
+      },
+      {
+        id: 'Serverless-LambdaEventSourceMappingDestination',
+        reason:
+          'SQS event source mappings support no on-failure destination; the source queue’s redrive policy (maxReceiveCount 5) moves failures to its dead-letter queue.',
+      },
+    );
+  }
+
+  /**
+   * Lets the function send commands to every stage inbox of this deployment
+   * (`arn:…:sqs:<region>:<account>:<system>-<stage>-*-inbox`). The next activity's inbox lives in another
+   * stack, so a name pattern is the only reference that creates no dependency between activity stacks.
+   */
+  allowSendToEveryInbox(deployment: DeploymentRef): void {
+    const pattern = `${deployment.systemName}-${deployment.stage}-*-inbox`;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['sqs:SendMessage'],
+        resources: [Stack.of(this).formatArn({ service: 'sqs', resource: pattern })],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${pattern}]`,
+      reason:
+        'Orchestrators hand runs on to the next stage or activity, whose inbox lives in another activity stack; the pattern is limited to the inboxes of this system and deployment stage.',
+    });
+  }
+
+  /**
+   * Lets the function publish to an SNS topic encrypted with `key`: `sns:Publish` on the topic plus the
+   * two KMS actions SNS performs with the publisher's credentials (no `GenerateDataKey*` wildcard).
+   */
+  allowPublish(topic: ITopic, key: IKey): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+    );
+    this.allowKeyForPublishing(key);
+  }
+
+  private allowKeyForPublishing(key: IKey): void {
+    const id = Stack.of(this).resolve(key.keyArn);
+    const marker = JSON.stringify(id);
+    if (this.keysGranted.has(marker)) return;
+    this.keysGranted.add(marker);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
+    );
+  }
+}
+
+function validateProps(props: OrchestratorFunctionProps): void {
+  const problems: string[] = [];
+  const memory = props.memorySize;
+  if (memory !== undefined && !Token.isUnresolved(memory) && (memory < 128 || memory > 10_240)) {
+    problems.push(`memorySize is ${memory}; use 128 to 10240 MB`);
+  }
+  const timeout = props.timeout;
+  if (timeout !== undefined && !timeout.isUnresolved() && timeout.toSeconds() > 900) {
+    problems.push(`timeout is ${timeout.toSeconds()} s; Lambda allows at most 900 s`);
+  }
+  const reserved = props.reservedConcurrentExecutions;
+  if (reserved !== undefined && !Token.isUnresolved(reserved) && reserved < 1) {
+    problems.push(`reservedConcurrentExecutions is ${reserved}; use 1 or more, or leave it out`);
+  }
+  if (problems.length > 0) {
+    throw new PlugboardCdkError(`Invalid OrchestratorFunction props: ${problems.join('; ')}`);
+  }
+}

@@ -1,0 +1,99 @@
+import { Annotations, type App, Tags } from 'aws-cdk-lib';
+import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
+import { ActivityStack } from './activity-stack.js';
+import { readDeploymentContext } from './config/deployment-context.js';
+import {
+  declaredActivities,
+  isEphemeralStage,
+  parseWorkflowConfig,
+  type WorkflowConfig,
+} from './config/workflow-config.js';
+import { CoreStack } from './core-stack.js';
+import { applyNagChecks } from './nag-checks.js';
+
+/** Tag keys every Plugboard resource carries. Deliberately not `plugboard:system` (the plugin tag). */
+export const TAG_KEYS = { systemName: 'plugboard:system-name', stage: 'plugboard:deployment-stage' } as const;
+
+export interface PlugboardAppProps {
+  /** The workflow config as written in `plugboard.config.ts`; validated here. */
+  readonly config: unknown;
+  /**
+   * Whether the cdk-nag packs (AwsSolutions, Serverless) check the app at synth.
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
+/** The stacks of one deployment. */
+export interface PlugboardStacks {
+  readonly deployment: DeploymentRef;
+  readonly config: WorkflowConfig;
+  readonly ephemeral: boolean;
+  readonly core: CoreStack;
+  /** One stack per declared activity, in declaration order. */
+  readonly activities: readonly ActivityStack[];
+}
+
+/**
+ * Composes one deployment of Plugboard into `app` from the CDK context (`stage`, `systemName`,
+ * `ephemeral`) and the workflow config: `<system>-<stage>-core` and one
+ * `<system>-<stage>-activity-<name>` per activity, tagged, with cdk-nag checks.
+ * Throws one error listing every bad context value or config entry.
+ */
+export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardStacks {
+  const context = readDeploymentContext((key) => app.node.tryGetContext(key));
+  const deployment: DeploymentRef = { systemName: context.systemName, stage: context.stage };
+  const { config, warnings } = parseWorkflowConfig(props.config, deployment);
+  const ephemeral = context.ephemeral ?? isEphemeralStage(config, deployment.stage);
+  const prefix = `${deployment.systemName}-${deployment.stage}`;
+  const tags = { [TAG_KEYS.systemName]: deployment.systemName, [TAG_KEYS.stage]: deployment.stage };
+  const kind = ephemeral ? 'ephemeral' : 'retained';
+
+  const core = new CoreStack(app, `${prefix}-core`, {
+    stackName: `${prefix}-core`,
+    description: `Plugboard ${prefix} (${kind}): status table, start queue, sweeper, registrar, events topic`,
+    deployment,
+    config,
+    ephemeral,
+    tags,
+  });
+  for (const warning of warnings) {
+    Annotations.of(core).addWarningV2(
+      '@plugboard/config:unused-activity',
+      `${warning.path}: ${warning.message}`,
+    );
+  }
+
+  const activities = declaredActivities(config).map((activityName) => {
+    const stack = new ActivityStack(app, `${prefix}-activity-${activityName}`, {
+      stackName: `${prefix}-activity-${activityName}`,
+      description: activityDescription(prefix, activityName, config),
+      deployment,
+      config,
+      activityName,
+      ephemeral,
+      tags,
+    });
+    stack.addStackDependency(core, 'imports the status table, events topic and key from the core exports');
+    return stack;
+  });
+
+  // ── Metrics stack ────────────────────────────────────────────────────────────────────────────
+  // `<system>-<stage>-metrics` (active-workflow counts, stuck runs, dashboard, alarms) is composed
+  // here by a later issue, e.g.
+  //   const metrics = new MetricsStack(app, `${prefix}-metrics`, { stackName: `${prefix}-metrics`,
+  //     deployment, workflows: config.workflows.map((w) => w.name), activities: declaredActivities(config), tags });
+  //   metrics.addStackDependency(core);
+  // It depends on core only (through core's exports), so it can be deployed on its own after core.
+  // ─────────────────────────────────────────────────────────────────────────────────────────────
+
+  for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
+  if (props.nag ?? true) applyNagChecks(app);
+  return { deployment, config, ephemeral, core, activities };
+}
+
+function activityDescription(prefix: string, activity: string, config: WorkflowConfig): string {
+  const described = config.activities[activity]?.description;
+  const base = `Plugboard ${prefix}: activity ${activity} (pre, parallel and post stage topics, inboxes, orchestrators)`;
+  return described ? `${base}: ${described}` : base;
+}

@@ -1,0 +1,23 @@
+/**
+ * The workflows and activities of this Plugboard deployment, validated when the app is synthesized
+ * (`npm run synth`). Every activity gets its own stack, `<system>-<stage>-activity-<name>`, whose
+ * exported topics plugins subscribe to. Activities are shared: two workflows may list the same one.
+ */
+import { defineConfig } from './lib/config/index.js';
+
+export default defineConfig({
+  workflows: [
+    // The reference workflow: an order is taken in, fulfilled, and the customer is told.
+    { name: 'order', activities: ['intake', 'fulfilment', 'notify'] },
+  ],
+  // Settings per activity, all optional: deadlineSeconds (default 300), maxAttempts (3),
+  // retryBaseSeconds (2; doubles with every retry) and a description.
+  activities: {
+    intake: { description: 'Checks and records a new order' },
+    fulfilment: { description: 'Reserves stock, takes payment and ships the order' },
+    notify: { description: 'Tells the customer what happened' },
+  },
+  // Stages whose table, key and log groups are destroyed with their stacks (`cdk destroy`).
+  // Any other stage keeps them; `--context ephemeral=true|false` overrides this list.
+  ephemeralStages: [],
+});

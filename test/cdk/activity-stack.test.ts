@@ -1,0 +1,311 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Activity, type ActivityProps } from '../../lib/activity.js';
+import type { ActivityStack } from '../../lib/activity-stack.js';
+import type { CoreStack } from '../../lib/core-stack.js';
+import { PlugboardCdkError } from '../../lib/errors.js';
+import { StatusTable } from '../../lib/status-table.js';
+import { STAGE_NAMES } from '../../plugin-kit/src/contracts/index.js';
+import {
+  allowing,
+  asArray,
+  logicalIdOf as logicalId,
+  roleStatements,
+  type StatementJson,
+  synthApp,
+} from '../support/synth.js';
+
+describe('activity stack (intake, stage dev)', () => {
+  let core: CoreStack;
+  let stack: ActivityStack;
+  let template: Template;
+
+  beforeAll(() => {
+    const { stacks } = synthApp({ stage: 'dev', nag: false, builtinValidation: false });
+    core = stacks.core;
+    const intake = stacks.activities.find((s) => s.activity.activityName === 'intake');
+    if (!intake) throw new Error('no intake activity stack');
+    stack = intake;
+    template = Template.fromStack(stack);
+  });
+
+  it('is named <system>-<stage>-activity-<name> and depends on core', () => {
+    expect(stack.stackName).toBe('plugboard-dev-activity-intake');
+    expect(stack.dependencies).toContain(core);
+  });
+
+  it('exports the stage topic ARNs and inbox ARNs and URLs under their stable names', () => {
+    const expected: Record<string, unknown> = {};
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      expected[`plugboard-dev-intake-${stage}-processing`] = { Ref: logicalId(s.topic) };
+      expected[`plugboard-dev-intake-${stage}-inbox-arn`] = {
+        'Fn::GetAtt': [logicalId(s.inbox.queue), 'Arn'],
+      };
+      expected[`plugboard-dev-intake-${stage}-inbox-url`] = { Ref: logicalId(s.inbox.queue) };
+    }
+
+    const exported = Object.fromEntries(
+      Object.values(template.findOutputs('*')).map((o) => [
+        (o as { Export: { Name: string } }).Export.Name,
+        o.Value,
+      ]),
+    );
+    expect(exported).toEqual(expected);
+  });
+
+  it('imports from core only through core exports', () => {
+    const coreExports = new Set(
+      Object.values(Template.fromStack(core).findOutputs('*')).map(
+        (o) => (o as { Export: { Name: string } }).Export.Name,
+      ),
+    );
+    const imports = new Set<string>();
+    JSON.stringify(template.toJSON(), (key, value: unknown) => {
+      if (key === 'Fn::ImportValue' && typeof value === 'string') imports.add(value);
+      return value;
+    });
+
+    expect([...imports].sort()).toEqual([
+      'plugboard-dev-events-topic-arn',
+      'plugboard-dev-key-arn',
+      'plugboard-dev-status-table-arn',
+      'plugboard-dev-status-table-name',
+    ]);
+    for (const name of imports) expect(coreExports.has(name)).toBe(true);
+  });
+
+  it('encrypts each stage topic with the core key and refuses publishing without TLS', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 3);
+    template.allResourcesProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
+    });
+    template.resourceCountIs('AWS::SNS::TopicPolicy', 3);
+    for (const stage of STAGE_NAMES) {
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [{ Ref: logicalId(stack.activity.stages[stage].topic) }],
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sns:Publish',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ],
+        },
+      });
+    }
+  });
+
+  it('names each inbox and its dead-letter queue deterministically and redrives after 5 receives', () => {
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: `plugboard-dev-intake-${stage}-inbox`,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(s.inbox.deadLetterQueue), 'Arn'] },
+          maxReceiveCount: 5,
+        },
+        SqsManagedSseEnabled: true,
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: `plugboard-dev-intake-${stage}-inbox-dlq`,
+        MessageRetentionPeriod: 1_209_600,
+        SqsManagedSseEnabled: true,
+      });
+    }
+  });
+
+  it('refuses every queue request that does not use TLS', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 6);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 6);
+    template.allResourcesProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('keeps each inbox message invisible for at least 6 × the orchestrator timeout', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const queues = template.findResources('AWS::SQS::Queue');
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      const timeout = Number(functions[logicalId(s.orchestrator.function)]?.Properties?.Timeout);
+      const visibility = Number(queues[logicalId(s.inbox.queue)]?.Properties?.VisibilityTimeout);
+      expect(timeout).toBe(30);
+      expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+    }
+  });
+
+  it('feeds each orchestrator from its inbox in batches of 10 within 1 s, reporting partial failures', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [logicalId(s.inbox.queue), 'Arn'] },
+        FunctionName: { Ref: logicalId(s.orchestrator.function) },
+        BatchSize: 10,
+        MaximumBatchingWindowInSeconds: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
+  });
+
+  it('runs each stage orchestrator with 512 MB on Node.js 24, traced, with its stage settings', () => {
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        MemorySize: 512,
+        TracingConfig: { Mode: 'Active' },
+        Environment: {
+          Variables: Match.objectLike({
+            PLUGBOARD_SYSTEM: 'plugboard',
+            PLUGBOARD_DEPLOYMENT_STAGE: 'dev',
+            PLUGBOARD_TABLE_NAME: { 'Fn::ImportValue': 'plugboard-dev-status-table-name' },
+            PLUGBOARD_EVENTS_TOPIC_ARN: { 'Fn::ImportValue': 'plugboard-dev-events-topic-arn' },
+            PLUGBOARD_INBOX_URL_TEMPLATE: Match.anyValue(),
+            PLUGBOARD_CONFIG: Match.stringLikeRegexp('^\\{"workflows":\\{"order":'),
+            POWERTOOLS_SERVICE_NAME: 'plugboard',
+            NODE_OPTIONS: '--enable-source-maps',
+            PLUGBOARD_ACTIVITY: 'intake',
+            PLUGBOARD_STAGE: stage,
+            PLUGBOARD_TOPIC_ARN: { Ref: logicalId(s.topic) },
+            PLUGBOARD_QUARANTINE_URL: { Ref: logicalId(s.inbox.deadLetterQueue) },
+          }),
+        },
+      });
+    }
+  });
+
+  it('lets each orchestrator publish to its own stage topic and the events topic only', () => {
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      const statements = roleStatements(template, logicalId(s.orchestrator.role));
+      const published = allowing(statements, 'sns:Publish').flatMap((st) => asArray(st.Resource));
+
+      expect(published).toEqual(
+        expect.arrayContaining([
+          { 'Fn::ImportValue': 'plugboard-dev-events-topic-arn' },
+          { Ref: logicalId(s.topic) },
+        ]),
+      );
+      expect(published).toHaveLength(2);
+      expect(allowing(statements, 'kms:GenerateDataKey').flatMap((st) => asArray(st.Resource))).toEqual([
+        { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
+      ]);
+    }
+  });
+
+  it('lets each orchestrator read and write the table and its two indexes by name, without Scan', () => {
+    const s = stack.activity.stages.parallel;
+    const statements = roleStatements(template, logicalId(s.orchestrator.role));
+    const tableStatements = statements.filter((st) =>
+      asArray(st.Action).some((a) => a.startsWith('dynamodb:')),
+    );
+
+    expect(tableStatements).toHaveLength(1);
+    expect(asArray(tableStatements[0]?.Action ?? [])).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]),
+    );
+    expect(asArray(tableStatements[0]?.Action ?? [])).not.toContain('dynamodb:Scan');
+    const tableArn = { 'Fn::ImportValue': 'plugboard-dev-status-table-arn' };
+    expect(tableStatements[0]?.Resource).toEqual([
+      tableArn,
+      { 'Fn::Join': ['', [tableArn, '/index/active']] },
+      { 'Fn::Join': ['', [tableArn, '/index/runs']] },
+    ]);
+  });
+
+  it('lets each orchestrator send to every inbox of the deployment and to its own dead-letter queue', () => {
+    for (const stage of STAGE_NAMES) {
+      const s = stack.activity.stages[stage];
+      const sends = allowing(roleStatements(template, logicalId(s.orchestrator.role)), 'sqs:SendMessage');
+      const resources = sends.flatMap((st) => asArray(st.Resource));
+
+      expect(resources).toHaveLength(2);
+      expect(resources).toContainEqual({ 'Fn::GetAtt': [logicalId(s.inbox.deadLetterQueue), 'Arn'] });
+      expect(JSON.stringify(resources)).toContain(':plugboard-dev-*-inbox');
+    }
+  });
+});
+
+describe('Activity construct', () => {
+  function standalone(overrides: Partial<ActivityProps> = {}) {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    const stack = new Stack(app, 'Host');
+    const props: ActivityProps = {
+      deployment: { systemName: 'plugboard', stage: 'test' },
+      activityName: 'intake',
+      table: Table.fromTableName(stack, 'Table', 'status'),
+      eventsTopic: Topic.fromTopicArn(stack, 'Events', 'arn:aws:sns:eu-west-1:111111111111:events'),
+      key: Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111111111111:key/abc'),
+      environment: {},
+      ...overrides,
+    };
+    return { stack, activity: new Activity(stack, 'Activity', props) };
+  }
+
+  it('grants a plugin sqs:SendMessage on the three inboxes and nothing else', () => {
+    const { stack, activity } = standalone();
+    const plugin = new Role(stack, 'Plugin', { assumedBy: new AccountRootPrincipal() });
+
+    activity.grantReport(plugin);
+
+    const statements: StatementJson[] = roleStatements(Template.fromStack(stack), logicalId(plugin));
+    expect([...new Set(statements.flatMap((s) => asArray(s.Action)))]).toEqual(['sqs:SendMessage']);
+    expect(statements.every((s) => s.Effect === 'Allow' && s.Condition === undefined)).toBe(true);
+    expect(statements.flatMap((s) => asArray(s.Resource))).toEqual(
+      STAGE_NAMES.map((stage) => ({ 'Fn::GetAtt': [logicalId(activity.stages[stage].inbox.queue), 'Arn'] })),
+    );
+  });
+
+  it('grants status readers GetItem, BatchGetItem and Query only, never a write', () => {
+    const { stack } = standalone();
+    const reader = new Role(stack, 'Reader', { assumedBy: new AccountRootPrincipal() });
+
+    StatusTable.grantReadStatus(Table.fromTableName(stack, 'Status', 'status'), reader);
+
+    const actions = roleStatements(Template.fromStack(stack), logicalId(reader)).flatMap((s) =>
+      asArray(s.Action),
+    );
+    expect(actions.sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+  });
+
+  it('derives the inbox visibility timeout from the function timeout it is given', () => {
+    const { stack, activity } = standalone({ functionTimeout: Duration.seconds(60) });
+
+    Template.fromStack(stack).hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'plugboard-test-intake-pre-inbox',
+      VisibilityTimeout: 361,
+    });
+    expect(activity.stages.pre.stage).toBe('pre');
+  });
+
+  it('rejects an invalid activity name and memory size in one error naming both', () => {
+    expect(() => standalone({ activityName: 'Intake!', memorySize: 64 })).toThrow(PlugboardCdkError);
+    expect(() => standalone({ activityName: 'Intake!', memorySize: 64 })).toThrow(
+      /activityName "Intake!" is not a valid name.*memorySize is 64/,
+    );
+  });
+});

@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TAG_KEYS } from '../../lib/plugboard-app.js';
+import { asArray, type StatementJson, type SynthResult, synthApp } from '../support/synth.js';
+
+interface ResourceJson {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+}
+interface TemplateJson {
+  readonly Resources: Record<string, ResourceJson>;
+  readonly Outputs?: Record<string, { Export?: { Name: string } }>;
+}
+
+const templatesOf = (assembly: CloudAssembly): Map<string, TemplateJson> =>
+  new Map(assembly.stacks.map((s) => [s.stackName, s.template as TemplateJson]));
+
+const PHYSICAL_NAME_PROPERTIES: Record<string, string> = {
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::Events::Rule': 'Name',
+  'AWS::KMS::Key': 'KeyId',
+};
+
+/** Every name that must be unique in an account and region: stacks, exports, hard-coded physical names. */
+function accountWideNames(assembly: CloudAssembly): string[] {
+  const names: string[] = [];
+  for (const [stackName, template] of templatesOf(assembly)) {
+    names.push(`stack:${stackName}`);
+    for (const output of Object.values(template.Outputs ?? {})) {
+      if (output.Export) names.push(`export:${output.Export.Name}`);
+    }
+    for (const resource of Object.values(template.Resources)) {
+      const property = PHYSICAL_NAME_PROPERTIES[resource.Type];
+      const value = property ? resource.Properties?.[property] : undefined;
+      if (value !== undefined) names.push(`${resource.Type}:${JSON.stringify(value)}`);
+    }
+  }
+  return names;
+}
+
+describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)', () => {
+  let dev: SynthResult;
+
+  beforeAll(() => {
+    dev = synthApp({ stage: 'dev' });
+  });
+
+  it('synthesizes the core stack and one stack per activity, activities after core', () => {
+    expect(dev.assembly.stacks.map((s) => s.stackName).sort()).toEqual([
+      'plugboard-dev-activity-fulfilment',
+      'plugboard-dev-activity-intake',
+      'plugboard-dev-activity-notify',
+      'plugboard-dev-core',
+    ]);
+    for (const stack of dev.assembly.stacks.filter((s) => s.stackName.includes('-activity-'))) {
+      expect(stack.dependencies.map((d) => d.id)).toContain('plugboard-dev-core');
+    }
+  });
+
+  it('leaves no cdk-nag or validation finding unacknowledged', () => {
+    const report = JSON.parse(
+      readFileSync(join(dev.assembly.directory, 'validation-report.json'), 'utf8'),
+    ) as {
+      pluginReports: unknown[];
+    };
+
+    expect(report.pluginReports).toEqual([]);
+  });
+
+  it('gives every acknowledgement a specific reason', () => {
+    const reasons: [string, string][] = [];
+    const visit = (node: IConstruct): void => {
+      for (const entry of node.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          for (const [id, reason] of Object.entries(entry.data as Record<string, string>))
+            reasons.push([id, reason]);
+        }
+      }
+      for (const child of node.node.children) visit(child);
+    };
+    visit(dev.app);
+
+    expect(reasons.length).toBeGreaterThan(0);
+    for (const [id, reason] of reasons) {
+      expect(reason.length, `reason of ${id}`).toBeGreaterThanOrEqual(60);
+    }
+  });
+
+  it('hard-codes no physical name except the stage inboxes and their dead-letter queues', () => {
+    const physical = accountWideNames(dev.assembly).filter(
+      (n) => !n.startsWith('stack:') && !n.startsWith('export:'),
+    );
+
+    expect(physical.length).toBe(18);
+    for (const name of physical) {
+      expect(name).toMatch(/^AWS::SQS::Queue:"plugboard-dev-[a-z0-9-]+-(pre|parallel|post)-inbox(-dlq)?"$/);
+    }
+  });
+
+  it('tags every taggable resource with the system name and the deployment stage', () => {
+    let tagged = 0;
+    for (const template of templatesOf(dev.assembly).values()) {
+      for (const [id, resource] of Object.entries(template.Resources)) {
+        const tags = resource.Properties?.Tags;
+        if (!Array.isArray(tags)) continue;
+        tagged += 1;
+        expect(tags, id).toEqual(
+          expect.arrayContaining([
+            { Key: TAG_KEYS.systemName, Value: 'plugboard' },
+            { Key: TAG_KEYS.stage, Value: 'dev' },
+          ]),
+        );
+        expect(
+          tags.map((t: { Key: string }) => t.Key),
+          id,
+        ).not.toContain('plugboard:system');
+      }
+    }
+    expect(tagged).toBeGreaterThan(50);
+  });
+
+  it('grants no action on "*" except the X-Ray actions, which support no resource scoping', () => {
+    const starStatements: StatementJson[] = [];
+    for (const template of templatesOf(dev.assembly).values()) {
+      for (const resource of Object.values(template.Resources)) {
+        if (resource.Type !== 'AWS::IAM::Policy') continue;
+        const doc = resource.Properties?.PolicyDocument as { Statement: StatementJson[] };
+        starStatements.push(...doc.Statement.filter((s) => asArray(s.Resource).includes('*')));
+      }
+    }
+
+    expect(starStatements.length).toBe(12);
+    for (const statement of starStatements) {
+      expect(asArray(statement.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+
+  it('lets nothing but the orchestrator roles write the status table', () => {
+    const writers = new Set<string>();
+    for (const [stackName, template] of templatesOf(dev.assembly)) {
+      for (const resource of Object.values(template.Resources)) {
+        if (resource.Type !== 'AWS::IAM::Policy') continue;
+        const doc = resource.Properties?.PolicyDocument as { Statement: StatementJson[] };
+        if (
+          doc.Statement.some((s) =>
+            asArray(s.Action).some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+          )
+        ) {
+          const roles = resource.Properties?.Roles as { Ref: string }[];
+          for (const role of roles) writers.add(`${stackName}/${role.Ref}`);
+        }
+      }
+    }
+
+    expect(writers.size).toBe(3 + 9);
+    for (const role of writers)
+      expect(role).toMatch(/(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole/);
+  });
+});
+
+describe('two deployments side by side', () => {
+  it('share no stack, export or physical name (dev and prod; another systemName)', () => {
+    const dev = accountWideNames(synthApp({ stage: 'dev', nag: false, builtinValidation: false }).assembly);
+    const prod = accountWideNames(synthApp({ stage: 'prod', nag: false, builtinValidation: false }).assembly);
+    const other = accountWideNames(
+      synthApp({ stage: 'dev', systemName: 'billing', nag: false, builtinValidation: false }).assembly,
+    );
+
+    for (const names of [dev, prod, other]) expect(new Set(names).size).toBe(names.length);
+    expect(dev.filter((n) => prod.includes(n))).toEqual([]);
+    expect(dev.filter((n) => other.includes(n))).toEqual([]);
+    expect(prod).toContain('export:plugboard-prod-intake-pre-processing');
+    expect(other).toContain('stack:billing-dev-core');
+  });
+});
+
+describe('cdk-nag at synth', () => {
+  it('fails synth on an unacknowledged finding', () => {
+    expect(() =>
+      synthApp({
+        stage: 'dev',
+        builtinValidation: false,
+        beforeSynth: ({ core }) => {
+          new Queue(core, 'UncheckedQueue');
+        },
+      }),
+    ).toThrow(/AwsSolutions-SQS3/);
+  });
+
+  it('fails synth on an unacknowledged finding that the pack rates only a warning', () => {
+    expect(() =>
+      synthApp({
+        stage: 'dev',
+        builtinValidation: false,
+        beforeSynth: ({ core }) => {
+          new LogGroup(core, 'KeptForever', { retention: RetentionDays.INFINITE });
+        },
+      }),
+    ).toThrow(/Serverless-CloudWatchLogGroupRetentionPeriod/);
+  });
+});
+
+describe('config warnings', () => {
+  it('warns about an activity no workflow uses but still deploys its stack', () => {
+    const { stacks } = synthApp({
+      stage: 'dev',
+      builtinValidation: false,
+      config: {
+        workflows: [{ name: 'order', activities: ['intake'] }],
+        activities: { intake: {}, spare: {} },
+      },
+    });
+
+    expect(stacks.activities.map((s) => s.stackName)).toEqual([
+      'plugboard-dev-activity-intake',
+      'plugboard-dev-activity-spare',
+    ]);
+    Annotations.fromStack(stacks.core).hasWarning(
+      '*',
+      Match.stringLikeRegexp('activities\\.spare: no workflow uses this activity'),
+    );
+  });
+});

@@ -1,0 +1,29 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cfnLint, synthApp } from '../support/synth.js';
+
+describe('the whole app, bundled', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'plugboard-synth-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('bundles every handler as an ESM module with a source map and passes cfn-lint with 0 errors', () => {
+    const { assembly } = synthApp({ stage: 'dev', bundling: true, outdir });
+
+    const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    // start, sweeper, registrar and one stage bundle shared by all nine stage orchestrators
+    expect(assets).toHaveLength(4);
+    for (const asset of assets) {
+      const bundle = readFileSync(join(outdir, asset, 'index.mjs'), 'utf8');
+      expect(
+        bundle.startsWith("import { createRequire as __plugboardCreateRequire } from 'node:module';"),
+      ).toBe(true);
+      expect(bundle).toContain('//# sourceMappingURL=index.mjs.map');
+      expect(existsSync(join(outdir, asset, 'index.mjs.map'))).toBe(true);
+    }
+    expect(assembly.stacks).toHaveLength(4);
+
+    expect(() => cfnLint(outdir)).not.toThrow();
+  });
+});

@@ -1,0 +1,301 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CoreStack } from '../../lib/core-stack.js';
+import { allowing, asArray, logicalIdOf as logicalId, roleStatements, synthApp } from '../support/synth.js';
+
+describe('core stack (stage dev, retained)', () => {
+  let core: CoreStack;
+  let template: Template;
+
+  beforeAll(() => {
+    const { stacks } = synthApp({ stage: 'dev', nag: false, builtinValidation: false });
+    core = stacks.core;
+    template = Template.fromStack(core);
+  });
+
+  it('is named <system>-<stage>-core', () => {
+    expect(core.stackName).toBe('plugboard-dev-core');
+  });
+
+  it('exports every core value of the plugin API under its stable name', () => {
+    const table = logicalId(core.statusTable.table);
+    const topic = logicalId(core.eventsTopic);
+    const queue = logicalId(core.startQueue.queue);
+    const start = logicalId(core.startFunction.function);
+    const registrar = logicalId(core.registrarFunction.function);
+    const key = logicalId(core.key);
+    const expected: Record<string, unknown> = {
+      'plugboard-dev-status-table-name': { Ref: table },
+      'plugboard-dev-status-table-arn': { 'Fn::GetAtt': [table, 'Arn'] },
+      'plugboard-dev-events-topic-arn': { Ref: topic },
+      'plugboard-dev-start-queue-url': { Ref: queue },
+      'plugboard-dev-start-queue-arn': { 'Fn::GetAtt': [queue, 'Arn'] },
+      'plugboard-dev-start-function-arn': { 'Fn::GetAtt': [start, 'Arn'] },
+      'plugboard-dev-start-function-name': { Ref: start },
+      'plugboard-dev-registrar-service-token': { 'Fn::GetAtt': [registrar, 'Arn'] },
+      'plugboard-dev-key-arn': { 'Fn::GetAtt': [key, 'Arn'] },
+    };
+
+    const outputs = template.findOutputs('*');
+    const exported = Object.fromEntries(
+      Object.values(outputs).map((o) => [(o as { Export: { Name: string } }).Export.Name, o.Value]),
+    );
+    expect(exported).toEqual(expected);
+  });
+
+  it('lays the status table out exactly as TABLE_LAYOUT says, on demand with PITR and TTL', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'active',
+          KeySchema: [
+            { AttributeName: 'activeWorkflow', KeyType: 'HASH' },
+            { AttributeName: 'activeSince', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'runs',
+          KeySchema: [
+            { AttributeName: 'runsWorkflow', KeyType: 'HASH' },
+            { AttributeName: 'runsSort', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  it('retains the table with deletion protection on a stage that is not ephemeral', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+    template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+    template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
+  });
+
+  it('rotates the KMS key and lets CloudWatch and EventBridge of this account use it for topics', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('encrypts the events topic with the key and refuses publishing without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(core.key), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: logicalId(core.eventsTopic) }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ],
+      },
+    });
+  });
+
+  it('gives the start queue a dead-letter queue after 5 receives, kept 14 days, both TLS-only and encrypted', () => {
+    const dlq = logicalId(core.startQueue.deadLetterQueue);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 180,
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      MessageRetentionPeriod: 1_209_600,
+      SqsManagedSseEnabled: true,
+    });
+    for (const queue of [core.startQueue.queue, core.startQueue.deadLetterQueue]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalId(queue) }],
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ],
+        },
+      });
+    }
+  });
+
+  it('feeds the start function from its queue in batches of 10 with partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(core.startQueue.queue), 'Arn'] },
+      FunctionName: { Ref: logicalId(core.startFunction.function) },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('hands the start function its configuration, including its quarantine queue', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('starts workflow runs'),
+      Runtime: 'nodejs24.x',
+      TracingConfig: { Mode: 'Active' },
+      Environment: {
+        Variables: {
+          PLUGBOARD_SYSTEM: 'plugboard',
+          PLUGBOARD_DEPLOYMENT_STAGE: 'dev',
+          PLUGBOARD_TABLE_NAME: { Ref: logicalId(core.statusTable.table) },
+          PLUGBOARD_EVENTS_TOPIC_ARN: { Ref: logicalId(core.eventsTopic) },
+          PLUGBOARD_INBOX_URL_TEMPLATE: {
+            'Fn::Join': [
+              '',
+              [
+                'https://sqs.',
+                { Ref: 'AWS::Region' },
+                '.',
+                { Ref: 'AWS::URLSuffix' },
+                '/',
+                { Ref: 'AWS::AccountId' },
+                '/plugboard-dev-{activity}-{stage}-inbox',
+              ],
+            ],
+          },
+          PLUGBOARD_CONFIG:
+            '{"workflows":{"order":["intake","fulfilment","notify"]},"activities":{"intake":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"fulfilment":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"notify":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2}}}',
+          POWERTOOLS_SERVICE_NAME: 'plugboard',
+          NODE_OPTIONS: '--enable-source-maps',
+          PLUGBOARD_QUARANTINE_URL: { Ref: logicalId(core.startQueue.deadLetterQueue) },
+        },
+      },
+    });
+  });
+
+  it('runs the sweeper every minute', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(core.sweeperFunction.function), 'Arn'] } }),
+      ],
+    });
+  });
+
+  it('keeps every function log for a month in its own log group', () => {
+    template.resourceCountIs('AWS::Logs::LogGroup', 3);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(core.startFunction.logGroup) } },
+    });
+  });
+
+  it('lets CloudFormation of this account invoke the registrar', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [logicalId(core.registrarFunction.function), 'Arn'] },
+      Principal: 'cloudformation.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+  });
+
+  it('lets the registrar invoke only functions tagged as plugins of this deployment', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: logicalId(core.registrarFunction.role) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'InvokePluginsOfThisDeploymentOnly',
+            Effect: 'Allow',
+            Action: 'lambda:InvokeFunction',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':lambda:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':function:*',
+                ],
+              ],
+            },
+            Condition: { StringEquals: { 'aws:ResourceTag/plugboard:system': 'plugboard-dev' } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('lets the start function and the sweeper send to every inbox of this deployment only', () => {
+    const inboxPattern = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':sqs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':plugboard-dev-*-inbox',
+        ],
+      ],
+    };
+    for (const fn of [core.startFunction, core.sweeperFunction]) {
+      const sends = allowing(roleStatements(template, logicalId(fn.role)), 'sqs:SendMessage');
+      const resources = sends.flatMap((s) => asArray(s.Resource));
+      expect(resources).toContainEqual(inboxPattern);
+      expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
+    }
+  });
+});
+
+describe('core stack (ephemeral stage)', () => {
+  it('destroys the table, key and log groups and turns deletion protection off', () => {
+    const { stacks } = synthApp({ stage: 'pr42', ephemeral: 'true', nag: false, builtinValidation: false });
+    const template = Template.fromStack(stacks.core);
+
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ PendingWindowInDays: 7 }),
+    });
+    template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+  });
+
+  it('treats a stage listed in ephemeralStages as ephemeral unless the context says otherwise', () => {
+    const config = {
+      workflows: [{ name: 'order', activities: ['intake'] }],
+      activities: { intake: {} },
+      ephemeralStages: ['sandbox'],
+    };
+    const listed = synthApp({ stage: 'sandbox', config, nag: false, builtinValidation: false });
+    const overridden = synthApp({
+      stage: 'sandbox',
+      config,
+      ephemeral: false,
+      nag: false,
+      builtinValidation: false,
+    });
+
+    expect(listed.stacks.ephemeral).toBe(true);
+    Template.fromStack(listed.stacks.core).hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    expect(overridden.stacks.ephemeral).toBe(false);
+    Template.fromStack(overridden.stacks.core).hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+    });
+  });
+});
