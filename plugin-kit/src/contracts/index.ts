@@ -1,5 +1,7 @@
+export * from './environment.js';
 export * from './exports.js';
 export * from './limits.js';
 export * from './schemas.js';
 export * from './states.js';
+export * from './status-item.js';
 export * from './table-layout.js';

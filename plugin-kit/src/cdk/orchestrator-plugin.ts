@@ -1,0 +1,269 @@
+import { Annotations, CustomResource, Fn, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { CfnPermission, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnSubscription, type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { z } from 'zod';
+import {
+  type DeploymentRef,
+  describeIssues,
+  EXPORTS,
+  PLUGIN_ENV,
+  PLUGIN_TAG_KEY,
+  type PluginInfo,
+  type PluginInfoInput,
+  pluginInfoSchema,
+  pluginTagValue,
+  REGISTRATION_RESOURCE_TYPE,
+  type registrationSchema,
+  resourceName,
+  SCHEMA_VERSION,
+  STAGE_NAMES,
+  type StageName,
+} from '../contracts/index.js';
+import { InvalidPluginPropsError } from '../runtime/errors.js';
+import {
+  type FilterPolicyScope,
+  filterPolicyProblems,
+  TARGETING_KEY,
+  targetedFilterPolicy,
+} from './filter-policy.js';
+
+/** Where and how a plugin plugs in; shared by both plugin constructs. */
+export interface PluginPlacementProps {
+  /**
+   * The Plugboard system to plug into (the prefix of its stacks and exports).
+   * @default 'plugboard'
+   */
+  readonly systemName?: string;
+  /** The Plugboard deployment stage to plug into (its `--context stage=…`), e.g. `dev` or `prod`. */
+  readonly stage: string;
+  /** The activity whose stage topic the plugin subscribes to. */
+  readonly activity: string;
+  /** The stage of the activity: `pre` and `post` run plugins one by one, `parallel` all at once. */
+  readonly activityStage: StageName;
+  /** The plugin's `PluginInfo` (the same object the handler is wrapped with). */
+  readonly info: PluginInfoInput;
+  /**
+   * The plugin's own SNS filter policy. Plugboard adds `plugins: [<name>]` to it, so it must not use
+   * the key `plugins`.
+   * @default - no filter of its own: the plugin receives every publish that targets it
+   */
+  readonly filterPolicy?: Record<string, unknown>;
+  /**
+   * What the filter policy applies to.
+   * @default 'MessageAttributes'
+   */
+  readonly filterPolicyScope?: FilterPolicyScope;
+}
+
+export interface OrchestratorPluginProps extends PluginPlacementProps {
+  /**
+   * The plugin's function, wrapped with `orchestratorWrapperSns` (or the queue bridge). A concrete
+   * `Function` (not `IFunction`) because the construct tags it and sets its environment.
+   */
+  readonly function: LambdaFunction;
+}
+
+/**
+ * Plugs a Lambda function into one stage of one activity of a Plugboard deployment: subscribes it to
+ * the stage topic with its filter policy plus `plugins: [<name>]`, registers it through the
+ * registrar's custom resource, tags it as a plugin of the deployment, sets `PLUGBOARD_STATUS_TABLE`,
+ * and grants exactly what the runtime needs: `sqs:SendMessage` on the stage inbox, `kms:GenerateDataKey`
+ * and `kms:Decrypt` on the deployment key, and `dynamodb:GetItem` on the status table when the plugin
+ * is idempotent (and not `alwaysRun`). Nothing else.
+ *
+ * @example
+ * ```ts
+ * import { OrchestratorPlugin } from '@plugboard/plugin-kit/cdk';
+ *
+ * const fn = new NodejsFunction(this, 'CheckCredit', { entry: 'src/check-credit.ts' });
+ * new OrchestratorPlugin(this, 'CheckCreditPlugin', {
+ *   stage: 'dev',
+ *   activity: 'approve-order',
+ *   activityStage: 'parallel',
+ *   info: { name: 'check-credit', default: { mandatory: true } },
+ *   filterPolicy: { country: ['NL', 'BE'] },
+ *   function: fn,
+ * });
+ * ```
+ */
+export class OrchestratorPlugin extends Construct {
+  /** The parsed `PluginInfo` that is registered. */
+  readonly info: PluginInfo;
+  readonly deployment: DeploymentRef;
+  /** The imported stage topic. */
+  readonly topic: ITopic;
+  readonly subscription: CfnSubscription;
+  /** The policy of the subscription: the plugin's own plus `plugins: [<name>]`. */
+  readonly filterPolicy: Record<string, unknown>;
+  /** The registration custom resource. */
+  readonly registration: CustomResource;
+  /** ARN of the stage inbox the plugin reports to (imported). */
+  readonly inboxArn: string;
+  /** ARN of the deployment's KMS key (imported). */
+  readonly keyArn: string;
+  /** Name of the status table (imported). */
+  readonly statusTableName: string;
+  /** ARN of the status table (imported). */
+  readonly statusTableArn: string;
+
+  constructor(scope: Construct, id: string, props: OrchestratorPluginProps) {
+    super(scope, id);
+    const problems = pluginPropsProblems(props);
+    if (problems.length > 0)
+      throw new InvalidPluginPropsError(`OrchestratorPlugin ${this.node.path}`, problems);
+
+    const info = pluginInfoSchema.parse(props.info);
+    const deployment: DeploymentRef = { systemName: props.systemName ?? 'plugboard', stage: props.stage };
+    const scopeName: FilterPolicyScope = props.filterPolicyScope ?? 'MessageAttributes';
+    const fn = props.function;
+    this.info = info;
+    this.deployment = deployment;
+    this.inboxArn = Fn.importValue(EXPORTS.inboxArn(deployment, props.activity, props.activityStage));
+    this.keyArn = Fn.importValue(EXPORTS.keyArn(deployment));
+    this.statusTableName = Fn.importValue(EXPORTS.statusTableName(deployment));
+    this.statusTableArn = Fn.importValue(EXPORTS.statusTableArn(deployment));
+    this.topic = Topic.fromTopicArn(
+      this,
+      'Topic',
+      Fn.importValue(EXPORTS.stageTopicArn(deployment, props.activity, props.activityStage)),
+    );
+    warnAboutPolicySize(this, props.filterPolicy, scopeName);
+    this.filterPolicy = targetedFilterPolicy(info.name, props.filterPolicy);
+
+    const permission = new CfnPermission(this, 'TopicInvokePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: fn.functionArn,
+      principal: 'sns.amazonaws.com',
+      sourceArn: this.topic.topicArn,
+    });
+    this.subscription = new CfnSubscription(this, 'Subscription', {
+      topicArn: this.topic.topicArn,
+      protocol: 'lambda',
+      endpoint: fn.functionArn,
+      filterPolicy: this.filterPolicy,
+      filterPolicyScope: scopeName,
+    });
+    this.subscription.node.addDependency(permission);
+
+    const registration: z.input<typeof registrationSchema> = {
+      schemaVersion: SCHEMA_VERSION,
+      activity: props.activity,
+      stage: props.activityStage,
+      info,
+      ...(props.filterPolicy ? { filterPolicy: props.filterPolicy } : {}),
+      filterPolicyScope: scopeName,
+      functionArn: fn.functionArn,
+    };
+    this.registration = new CustomResource(this, 'Registration', {
+      serviceToken: Fn.importValue(EXPORTS.registrarServiceToken(deployment)),
+      resourceType: REGISTRATION_RESOURCE_TYPE,
+      properties: {
+        Activity: props.activity,
+        Stage: props.activityStage,
+        Registration: Stack.of(this).toJsonString(registration),
+      },
+    });
+    // Register only once the subscription exists, so no dispatch to this plugin can be lost.
+    this.registration.node.addDependency(this.subscription);
+
+    Tags.of(fn).add(PLUGIN_TAG_KEY, pluginTagValue(deployment), {
+      includeResourceTypes: ['AWS::Lambda::Function'],
+    });
+    fn.addEnvironment(PLUGIN_ENV.statusTable, this.statusTableName);
+    this.grantReport(fn);
+    if (info.idempotent && !info.alwaysRun) this.grantStatusCheck(fn);
+  }
+
+  /** Lets `grantee` send reports: `sqs:SendMessage` on the stage inbox and the key operations it needs. */
+  grantReport(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['sqs:SendMessage'],
+      resourceArns: [this.inboxArn],
+    }).combine(
+      Grant.addToPrincipal({
+        grantee,
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resourceArns: [this.keyArn],
+      }),
+    );
+  }
+
+  /** Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table. */
+  grantStatusCheck(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [this.statusTableArn],
+    });
+  }
+
+  /**
+   * Lets `grantee` use the status reader (`createStatusReader`): `dynamodb:GetItem` and `dynamodb:Query`
+   * on the status table. Read-only.
+   */
+  grantReadStatus(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      resourceArns: [this.statusTableArn],
+    });
+  }
+}
+
+const DEPLOYMENT_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+/** Every problem with the placement props, each naming the prop, the value and the fix. */
+export function pluginPropsProblems(props: PluginPlacementProps): string[] {
+  const problems: string[] = [];
+  const named = (prop: string, value: unknown): string => `${prop} (${JSON.stringify(value)})`;
+  for (const [prop, value] of [
+    ['systemName', props.systemName ?? 'plugboard'],
+    ['stage', props.stage],
+  ] as const) {
+    if (!Token.isUnresolved(value) && !DEPLOYMENT_NAME.test(value)) {
+      problems.push(
+        `${named(prop, value)}: must be 1-64 letters, digits or dashes (it is part of export names)`,
+      );
+    }
+  }
+  if (!Token.isUnresolved(props.activity)) {
+    const activity = resourceName.safeParse(props.activity);
+    if (!activity.success)
+      problems.push(`${named('activity', props.activity)}: ${describeIssues(activity.error)}`);
+  }
+  if (!(STAGE_NAMES as readonly string[]).includes(props.activityStage)) {
+    problems.push(`${named('activityStage', props.activityStage)}: must be one of ${STAGE_NAMES.join(', ')}`);
+  }
+  const info = pluginInfoSchema.safeParse(props.info);
+  if (!info.success) {
+    for (const issue of info.error.issues) {
+      problems.push(`info${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}`);
+    }
+  }
+  if (props.filterPolicy !== undefined && !Token.isUnresolved(props.filterPolicy)) {
+    problems.push(...filterPolicyProblems(props.filterPolicy));
+  }
+  const scope = props.filterPolicyScope;
+  if (scope !== undefined && scope !== 'MessageAttributes' && scope !== 'MessageBody') {
+    problems.push(`${named('filterPolicyScope', scope)}: must be 'MessageAttributes' or 'MessageBody'`);
+  }
+  return problems;
+}
+
+function warnAboutPolicySize(
+  scope: Construct,
+  own: Record<string, unknown> | undefined,
+  policyScope: FilterPolicyScope,
+): void {
+  if (own === undefined || policyScope !== 'MessageAttributes') return;
+  const keys = Object.keys(own).filter((key) => key !== '$or');
+  if (keys.length + 1 > 5) {
+    Annotations.of(scope).addWarningV2(
+      '@plugboard/plugin-kit:filterPolicyKeys',
+      `filterPolicy has ${keys.length} keys and Plugboard adds "${TARGETING_KEY}": SNS accepts at most 5 keys per filter policy, so the subscription may be rejected. Combine rules or move them into the message body scope.`,
+    );
+  }
+}

@@ -1,0 +1,80 @@
+import type { PluginInfoInput } from '../contracts/index.js';
+import { ReportDeliveryError, UnsupportedEventError } from './errors.js';
+import { isInitializeEvent, type LambdaContextLike, snsDeliveries } from './events.js';
+import {
+  type Action,
+  createRuntime,
+  parsePluginInfo,
+  processDelivery,
+  type Runtime,
+  runHandler,
+} from './task.js';
+import type { PluginHandler, PluginRuntimeOptions, SnsPluginHandler } from './types.js';
+
+/**
+ * Turns a plain async function into the Lambda handler of an SNS-subscribed plugin. For every
+ * message that targets the plugin it applies the skip rules, reports `In Progress`, runs `handler`
+ * and reports `Complete` (with the returned result) or `Error`. It answers the registrar's
+ * `{"initialize": true}` call with the parsed `PluginInfo`. It throws only when a report cannot be
+ * sent, so that Lambda delivers the message again.
+ *
+ * @param info - the plugin's `PluginInfo` (validated now: an invalid one throws `InvalidPluginInfoError`)
+ * @param handler - the business logic; its return value is the result
+ * @param options - ports and clients, mostly for tests (see the testing harness)
+ *
+ * @example
+ * ```ts
+ * import { orchestratorWrapperSns, PluginError } from '@plugboard/plugin-kit';
+ *
+ * export const handler = orchestratorWrapperSns(
+ *   { name: 'check-credit', default: { mandatory: true } },
+ *   async (message, context) => {
+ *     const score = await creditScore(String(message.metadata.customerId));
+ *     if (score < 500) throw new PluginError(`credit score ${score} is below 500`);
+ *     context.logger.info('credit checked', { score });
+ *     return { score };
+ *   },
+ * );
+ * ```
+ */
+export function orchestratorWrapperSns<R>(
+  info: PluginInfoInput,
+  handler: PluginHandler<R>,
+  options: PluginRuntimeOptions = {},
+): SnsPluginHandler {
+  return snsHandler(createRuntime(parsePluginInfo(info), options), runHandler(handler), 'sns', (o) =>
+    orchestratorWrapperSns(info, handler, { ...options, ...o }),
+  );
+}
+
+/** The SNS side shared by the plain wrapper and the queue bridge. */
+export function snsHandler<K extends 'sns' | 'bridge', Self>(
+  runtime: Runtime,
+  action: Action,
+  kind: K,
+  withOptions: (options: PluginRuntimeOptions) => Self,
+) {
+  const { info } = runtime;
+  const handle = async (event: unknown, context?: LambdaContextLike) => {
+    if (isInitializeEvent(event)) return info;
+    const deliveries = snsDeliveries(event);
+    if (deliveries === undefined) {
+      throw new UnsupportedEventError(
+        `${info.name}: expected an SNS event (Records[].Sns.Message) or {"initialize": true}; subscribe this function to the stage topic`,
+      );
+    }
+    const undelivered: string[] = [];
+    for (const delivery of deliveries) {
+      const outcome = await processDelivery(runtime, delivery, context, action);
+      if (outcome.type === 'undelivered') undelivered.push(outcome.error);
+    }
+    if (undelivered.length > 0) {
+      throw new ReportDeliveryError(
+        `${undelivered.length} of ${deliveries.length} messages could not be reported (${undelivered.join('; ')}); throwing so that SNS delivers them again`,
+        undefined,
+      );
+    }
+    return undefined;
+  };
+  return Object.assign(handle, { kind, info, withOptions });
+}
