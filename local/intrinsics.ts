@@ -124,9 +124,7 @@ export class TemplateResolver {
   }
 
   private walk(value: Json, path: string): unknown {
-    if (typeof value === 'string') {
-      return this.options.sqsEndpoint ? rewriteSqsUrls(value, this.options.sqsEndpoint) : value;
-    }
+    if (typeof value === 'string') return this.rewrite(value);
     if (Array.isArray(value)) {
       return value
         .map((item, index) => this.walk(item, `${path}[${index}]`))
@@ -142,7 +140,12 @@ export class TemplateResolver {
       }
       return out;
     }
-    return this.intrinsic(key, value[key], `${path}.${key}`);
+    const result = this.intrinsic(key, value[key], `${path}.${key}`);
+    return typeof result === 'string' ? this.rewrite(result) : result;
+  }
+
+  private rewrite(text: string): string {
+    return this.options.sqsEndpoint ? rewriteSqsUrls(text, this.options.sqsEndpoint) : text;
   }
 
   private intrinsic(key: string, argument: Json, path: string): unknown {
@@ -331,7 +334,7 @@ export class TemplateResolver {
       }
       return this.scalar(this.ref(name, path), `${path} \${${name}}`);
     });
-    return this.options.sqsEndpoint ? rewriteSqsUrls(out, this.options.sqsEndpoint) : out;
+    return out;
   }
 
   private select(argument: Json, path: string): unknown {

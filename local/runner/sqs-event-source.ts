@@ -78,6 +78,8 @@ export function messagesToDelete(
 export class SqsEventSource {
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
+  /** Pollers gather one batch at a time (so a batching window fills one batch), then invoke in parallel. */
+  private gathering: Promise<void> = Promise.resolve();
   private counters = {
     batches: 0,
     messagesDelivered: 0,
@@ -113,7 +115,7 @@ export class SqsEventSource {
   private async poll(): Promise<void> {
     while (!this.stopped) {
       try {
-        const messages = await this.receiveBatch();
+        const messages = await this.gatherExclusively();
         if (messages.length > 0) await this.deliver(messages);
       } catch (error) {
         if (this.stopped || error instanceof RunnerStoppedError) return;
@@ -137,6 +139,20 @@ export class SqsEventSource {
       { abortSignal: this.abort.signal },
     );
     return response.Messages ?? [];
+  }
+
+  private async gatherExclusively(): Promise<Message[]> {
+    const previous = this.gathering;
+    let release = () => {};
+    this.gathering = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return this.stopped ? [] : await this.receiveBatch();
+    } finally {
+      release();
+    }
   }
 
   /** Receives until the batch is full or the batching window has passed (one receive without a window). */
