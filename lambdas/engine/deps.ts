@@ -1,4 +1,5 @@
 import type { Registration } from '../contracts/index.js';
+import type { MessageAttribute } from './attributes.js';
 import type { EngineConfig } from './config.js';
 import type { Clock, CommandBus, Dispatcher, EventPublisher, Registry, StatusStore } from './ports.js';
 
@@ -6,7 +7,7 @@ import type { Clock, CommandBus, Dispatcher, EventPublisher, Registry, StatusSto
 export type FilterMatcher = (
   registration: Registration,
   message: {
-    readonly attributes: Record<string, { DataType: string; StringValue: string }>;
+    readonly attributes: Record<string, MessageAttribute>;
     readonly body: string;
   },
 ) => boolean;

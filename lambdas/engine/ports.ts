@@ -45,7 +45,7 @@ export interface StagePatch {
 export interface RunPatch {
   readonly state?: RunState;
   readonly message?: string | null;
-  readonly position?: { readonly activity: string; readonly stage: StageName };
+  readonly position?: { readonly activity: string; readonly stage: StageName } | null;
   readonly generation?: number;
   readonly metadata?: Record<string, unknown>;
   readonly endedAt?: string | null;

@@ -41,6 +41,8 @@ const stageKeyOf = (k: StageKey): StageKey => ({
   stage: k.stage,
 });
 const pluginKeyOf = (k: StageKey, plugin: string): PluginKey => ({ ...stageKeyOf(k), plugin });
+const deadlineFrom = (now: Date, seconds: number): string =>
+  new Date(now.getTime() + seconds * 1000).toISOString();
 const byOrderThenName = (a: { order: number; name: string }, b: { order: number; name: string }) =>
   a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
@@ -149,7 +151,7 @@ export function planStage(
         message: `kept from generation ${previous.generation}`,
         stateTimes: previous.stateTimes,
       };
-    } else if (!passesFilter(deps, run, key, registration)) {
+    } else if (!passesFilter(deps, run, key, registration, deadlineFrom(now, base.deadlineSeconds))) {
       record = {
         ...base,
         state: STATES.doNotRun,
@@ -162,7 +164,7 @@ export function planStage(
         ...base,
         state: STATES.inProgress,
         attempt: 1,
-        deadline: new Date(now.getTime() + base.deadlineSeconds * 1000).toISOString(),
+        deadline: deadlineFrom(now, base.deadlineSeconds),
         stateTimes: { [STATES.inProgress]: nowIso },
       };
     } else {
@@ -191,15 +193,24 @@ export function planStage(
 }
 
 function passesFilter(
-  deps: Pick<EngineDeps, 'matchesFilter'>,
+  deps: Pick<EngineDeps, 'clock' | 'config' | 'matchesFilter'>,
   run: RunRecord,
   key: StageKey,
   registration: Registration,
+  deadline: string,
 ): boolean {
   if (!registration.filterPolicy || Object.keys(registration.filterPolicy).length === 0) return true;
-  const target = { ...key, plugins: [registration.info.name], metadata: run.metadata };
-  const body = JSON.stringify({ ...target, kind: 'plugin-task', workflow: run.workflow, uid: run.uid });
-  return deps.matchesFilter(registration, { attributes: buildMessageAttributes(target), body });
+  const message = buildPluginMessage(
+    deps,
+    run,
+    { ...key, generation: run.generation },
+    [{ plugin: registration.info.name, deadline }],
+    1,
+  );
+  return deps.matchesFilter(registration, {
+    attributes: buildMessageAttributes(message),
+    body: JSON.stringify(message),
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -209,6 +220,12 @@ function passesFilter(
 interface ProgressOptions {
   /** The message may be a redelivery: repeat side effects whose state change is already stored. */
   readonly repair: boolean;
+  /**
+   * The message may be a redelivery of one that crashed after a sequential dispatch: publish the
+   * plugin in flight again. (A start-stage command never needs this: its stage is `In Progress`
+   * only after its publish.)
+   */
+  readonly republishInFlight?: boolean;
   readonly triggeredAt?: string | undefined;
 }
 
@@ -269,7 +286,8 @@ async function dispatchNewStage(
     );
     if (targets.length > 0) await publish(deps, run, stage, targets, 1);
   } else {
-    await dispatchNextInSequence(deps, run, stage, plugins);
+    // The stage is not marked dispatched, so a publish of its first plugin may have been lost.
+    await dispatchNextInSequence(deps, run, stage, plugins, { republishInFlight: true });
   }
   observeOverhead(deps, stage, options.triggeredAt);
   await deps.store.transitionStage(
@@ -319,27 +337,34 @@ async function settleOpenStage(
   if (stage.mode === 'sequential') {
     const current = run ?? (await deps.store.getRun(stage));
     if (!current || current.state !== STATES.inProgress || current.generation !== stage.generation) return;
-    await dispatchNextInSequence(deps, current, stage, await deps.store.listStagePlugins(stage));
+    await dispatchNextInSequence(deps, current, stage, await deps.store.listStagePlugins(stage), {
+      republishInFlight: options.republishInFlight ?? false,
+    });
   }
 }
 
 /**
- * Sequential stages run one plugin at a time, in `order`. Nothing is dispatched while a plugin is in
- * flight or waiting for its retry.
+ * Sequential stages run one plugin at a time, in `order`. Nothing new is dispatched while a plugin is
+ * in flight or waiting for its retry. When the message being handled may be a redelivery after a
+ * crash (`republishInFlight`), the plugin in flight is published again: its publish may be what the
+ * crash lost, and a repeated publish is harmless.
  */
 async function dispatchNextInSequence(
   deps: EngineDeps,
   run: RunRecord,
   stage: StageRecord,
   plugins: readonly PluginRecord[],
+  options: { readonly republishInFlight: boolean },
 ): Promise<void> {
   const byName = new Map(
     plugins.filter((p) => p.generation === stage.generation).map((p) => [p.plugin, p] as const),
   );
-  const busy = [...byName.values()].some(
-    (p) => p.state === STATES.inProgress || (p.state === STATES.notStarted && p.attempt > 0),
-  );
-  if (busy) return;
+  const inFlight = [...byName.values()].find((p) => p.state === STATES.inProgress);
+  if (inFlight) {
+    if (options.republishInFlight) await publish(deps, run, stage, [inFlight], inFlight.attempt);
+    return;
+  }
+  if ([...byName.values()].some((p) => p.state === STATES.notStarted && p.attempt > 0)) return;
   const next = (stage.sequence ?? [])
     .map((name) => byName.get(name))
     .find((p) => p?.state === STATES.notStarted);
@@ -371,15 +396,26 @@ async function dispatchAttempt(
 async function publish(
   deps: EngineDeps,
   run: RunRecord,
-  stage: StageRecord,
+  stage: StageKey & { readonly generation: number },
   targets: readonly PluginRecord[],
   attempt: number,
 ): Promise<void> {
+  await deps.dispatcher.publish(buildPluginMessage(deps, run, stage, targets, attempt));
+}
+
+/** The plugin message of a dispatch: what is published, and what filter policies are judged on. */
+export function buildPluginMessage(
+  deps: Pick<EngineDeps, 'clock' | 'config'>,
+  run: RunRecord,
+  stage: StageKey & { readonly generation: number },
+  targets: readonly Pick<PluginRecord, 'plugin' | 'deadline'>[],
+  attempt: number,
+): PluginMessage {
   const deadlines: Record<string, string> = {};
   for (const target of targets) {
     if (target.deadline) deadlines[target.plugin] = target.deadline;
   }
-  const message: PluginMessage = {
+  return {
     schemaVersion: 1,
     kind: 'plugin-task',
     workflow: run.workflow,
@@ -394,7 +430,6 @@ async function publish(
     metadata: run.metadata,
     replyTo: { queueUrl: deps.config.inboxUrl(stage.activity, stage.stage) },
   };
-  await deps.dispatcher.publish(message);
 }
 
 function observeOverhead(deps: EngineDeps, stage: StageKey, triggeredAt: string | undefined): void {
@@ -651,7 +686,11 @@ export async function applySignals(
   if (moved || repair) {
     const fresh = await deps.store.getStage(key);
     if (fresh && fresh.generation === stage.generation) {
-      await progressStage(deps, undefined, fresh, { repair, triggeredAt: batchStartedAt });
+      await progressStage(deps, undefined, fresh, {
+        repair,
+        republishInFlight: repair,
+        triggeredAt: batchStartedAt,
+      });
     }
   }
   return results;

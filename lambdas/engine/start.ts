@@ -34,14 +34,20 @@ export async function startRun(deps: EngineDeps, request: StartRequest): Promise
   };
   const { created, run } = await deps.store.createRunIfAbsent(fresh);
   if (created) {
-    await requestFirstStage(deps, run);
     await deps.events.publish(lifecycleEvent('run.started', run, now));
+    await requestFirstStage(deps, run);
     deps.observer?.runStarted?.({ workflow: run.workflow, uid: run.uid, rerun: false });
     return { outcome: 'started', run };
   }
   if (!request.rerun || !isFinalRunState(run.state)) {
-    // An earlier start may have crashed after creating the run and before requesting its first stage.
-    if (run.state === STATES.inProgress && run.position === undefined) await requestFirstStage(deps, run);
+    // An earlier start may have crashed after creating the run and before announcing it or requesting
+    // its first stage: repeat both (the event has a stable id; the command is idempotent).
+    if (run.state === STATES.inProgress && run.position === undefined) {
+      await deps.events.publish(
+        lifecycleEvent(run.generation > 1 ? 'run.rerun' : 'run.started', run, run.createdAt),
+      );
+      await requestFirstStage(deps, run);
+    }
     return { outcome: 'existing', run };
   }
   return rerun(deps, request, run, now);
@@ -65,6 +71,7 @@ async function rerun(
       generation: run.generation + 1,
       message: null,
       endedAt: null,
+      position: null,
       ...(metadataGiven ? { metadata: request.metadata } : {}),
     },
     { generation: run.generation },
@@ -75,8 +82,8 @@ async function rerun(
     return { outcome: 'existing', run: current };
   }
   const restarted = moved.record;
-  await requestFirstStage(deps, restarted);
   await deps.events.publish(lifecycleEvent('run.rerun', restarted, now));
+  await requestFirstStage(deps, restarted);
   deps.observer?.runStarted?.({ workflow: restarted.workflow, uid: restarted.uid, rerun: true });
   return { outcome: 'rerun', run: restarted };
 }

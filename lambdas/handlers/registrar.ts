@@ -1,4 +1,277 @@
-// Placeholder while the handler is written; replaced in the engine commit.
-export async function handler(_event: unknown): Promise<never> {
-  throw new Error('registrar handler is not written yet');
+/**
+ * Registrar: the CloudFormation custom resource provider behind `Custom::PlugboardPluginRegistration`.
+ * Create/Update store a plugin's registration, Delete removes it. Every path — success, bad input,
+ * a failing initialize call, an unexpected error, or running out of time — answers CloudFormation, so
+ * a stack never hangs on a registration.
+ */
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { DynamoRegistry } from '../adapters/dynamo-registry.js';
+import {
+  describeIssues,
+  type PluginInfo,
+  pluginInfoSchema,
+  type Registration,
+  registrationSchema,
+  STAGE_NAMES,
+  type StageName,
+} from '../contracts/index.js';
+import { validateFilterPolicy } from '../engine/filter-policy.js';
+import type { Registry } from '../engine/ports.js';
+import { createObservability, type Observability } from './observability.js';
+import { readCommonConfig } from './runtime-config.js';
+
+export class RegistrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RegistrationError';
+  }
+}
+
+/** Asks a plugin function for its PluginInfo, the predecessor's way. */
+export interface PluginInitializer {
+  initialize(functionArn: string): Promise<unknown>;
+}
+
+export class LambdaInitializer implements PluginInitializer {
+  constructor(private readonly client: LambdaClient) {}
+
+  async initialize(functionArn: string): Promise<unknown> {
+    const response = await this.client.send(
+      new InvokeCommand({
+        FunctionName: functionArn,
+        Payload: Buffer.from(JSON.stringify({ initialize: true })),
+      }),
+    );
+    const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
+    if (response.FunctionError) {
+      throw new RegistrationError(
+        `The initialize call to ${functionArn} failed (${response.FunctionError}): ${text.slice(0, 500)}`,
+      );
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new RegistrationError(
+        `The initialize call to ${functionArn} did not answer JSON: ${text.slice(0, 200)}`,
+      );
+    }
+  }
+}
+
+const propertiesSchema = z.object({
+  Activity: z.string(),
+  Stage: z.enum(STAGE_NAMES),
+  Registration: z.string().optional(),
+  FunctionArn: z.string().optional(),
+  FilterPolicy: z.string().optional(),
+  FilterPolicyScope: z.enum(['MessageAttributes', 'MessageBody']).optional(),
+});
+
+const PHYSICAL_PREFIX = 'plugboard-registration';
+const physicalId = (r: Pick<Registration, 'activity' | 'stage' | 'info'>) =>
+  `${PHYSICAL_PREFIX}:${r.activity}:${r.stage}:${r.info.name}`;
+
+function parsePhysicalId(
+  id: string | undefined,
+): { activity: string; stage: StageName; plugin: string } | undefined {
+  const parts = id?.split(':');
+  if (!parts || parts.length !== 4 || parts[0] !== PHYSICAL_PREFIX) return undefined;
+  const [, activity, stage, plugin] = parts;
+  if (!activity || !plugin || !(STAGE_NAMES as readonly string[]).includes(stage ?? '')) return undefined;
+  return { activity, stage: stage as StageName, plugin };
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RegistrationError(`${what} is not valid JSON.`);
+  }
+}
+
+export interface RegistrarDeps {
+  readonly registry: Registry;
+  readonly initializer: PluginInitializer;
+  readonly knownActivities: readonly string[];
+  readonly observability: Observability;
+  /** Sends the response to CloudFormation's pre-signed URL. */
+  readonly respond?: (url: string, body: CloudFormationResponse) => Promise<void>;
+}
+
+export interface CloudFormationResponse {
+  readonly Status: 'SUCCESS' | 'FAILED';
+  readonly Reason?: string;
+  readonly PhysicalResourceId: string;
+  readonly StackId: string;
+  readonly RequestId: string;
+  readonly LogicalResourceId: string;
+  readonly Data?: Record<string, string>;
+}
+
+/** Builds the registration a custom resource describes (calling initialize when only a function is named). */
+export async function resolveRegistration(
+  properties: unknown,
+  deps: Pick<RegistrarDeps, 'initializer' | 'knownActivities'>,
+): Promise<Registration> {
+  const props = propertiesSchema.safeParse(properties);
+  if (!props.success)
+    throw new RegistrationError(`Invalid registration properties: ${describeIssues(props.error)}`);
+  const { Activity, Stage } = props.data;
+  if (!deps.knownActivities.includes(Activity)) {
+    throw new RegistrationError(
+      `Activity "${Activity}" is not part of this Plugboard deployment (known: ${deps.knownActivities.join(', ')}).`,
+    );
+  }
+  let candidate: unknown;
+  if (props.data.Registration !== undefined) {
+    candidate = parseJson(props.data.Registration, 'The Registration property');
+  } else if (props.data.FunctionArn !== undefined) {
+    const answer = await deps.initializer.initialize(props.data.FunctionArn);
+    const info = pluginInfoSchema.safeParse(answer);
+    if (!info.success) {
+      throw new RegistrationError(
+        `The initialize call to ${props.data.FunctionArn} did not answer a valid PluginInfo: ${describeIssues(info.error)}`,
+      );
+    }
+    candidate = {
+      activity: Activity,
+      stage: Stage,
+      info: info.data satisfies PluginInfo,
+      functionArn: props.data.FunctionArn,
+      ...(props.data.FilterPolicy
+        ? { filterPolicy: parseJson(props.data.FilterPolicy, 'The FilterPolicy property') }
+        : {}),
+      ...(props.data.FilterPolicyScope ? { filterPolicyScope: props.data.FilterPolicyScope } : {}),
+    };
+  } else {
+    throw new RegistrationError(
+      'Set either Registration (the registration as JSON) or FunctionArn (to call initialize).',
+    );
+  }
+  const registration = registrationSchema.safeParse(candidate);
+  if (!registration.success) {
+    throw new RegistrationError(`Invalid registration: ${describeIssues(registration.error)}`);
+  }
+  if (registration.data.activity !== Activity || registration.data.stage !== Stage) {
+    throw new RegistrationError(
+      `The registration names ${registration.data.activity}/${registration.data.stage}, but the resource's Activity/Stage are ${Activity}/${Stage}.`,
+    );
+  }
+  if (registration.data.filterPolicy) {
+    try {
+      validateFilterPolicy(registration.data.filterPolicy, registration.data.filterPolicyScope);
+    } catch (error) {
+      throw new RegistrationError(`Invalid filter policy: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return registration.data;
+}
+
+export async function putResponse(url: string, body: CloudFormationResponse): Promise<void> {
+  const payload = JSON.stringify(body);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    try {
+      const response = await fetch(url, {
+        method: 'PUT',
+        body: payload,
+        headers: { 'content-type': '', 'content-length': String(Buffer.byteLength(payload)) },
+      });
+      if (response.ok) return;
+      lastError = new Error(`HTTP ${response.status}`);
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+  }
+  throw new RegistrationError('Could not send the response to CloudFormation.', { cause: lastError });
+}
+
+export function createRegistrarHandler(deps: RegistrarDeps) {
+  const respond = deps.respond ?? putResponse;
+  const { logger } = deps.observability;
+
+  async function perform(
+    event: CloudFormationCustomResourceEvent,
+  ): Promise<{ physicalId: string; data?: Record<string, string> }> {
+    if (event.RequestType === 'Delete') {
+      const target = parsePhysicalId(event.PhysicalResourceId);
+      if (target) await deps.registry.remove(target.activity, target.stage, target.plugin);
+      return { physicalId: event.PhysicalResourceId };
+    }
+    const registration = await resolveRegistration(event.ResourceProperties, deps);
+    await deps.registry.put(registration);
+    // An Update that renames the plugin or moves it gets a new id; CloudFormation then deletes the old one.
+    return {
+      physicalId: physicalId(registration),
+      data: {
+        PluginName: registration.info.name,
+        Activity: registration.activity,
+        Stage: registration.stage,
+      },
+    };
+  }
+
+  return async (
+    event: CloudFormationCustomResourceEvent,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ) => {
+    const fallbackId =
+      event.RequestType === 'Create'
+        ? `${PHYSICAL_PREFIX}:failed:${event.RequestId}`
+        : event.PhysicalResourceId;
+    const base = {
+      StackId: event.StackId,
+      RequestId: event.RequestId,
+      LogicalResourceId: event.LogicalResourceId,
+    };
+    const budget = Math.max(1000, (context?.getRemainingTimeInMillis() ?? 60_000) - 5000);
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new RegistrationError(`The registration did not finish within ${Math.round(budget / 1000)} s.`),
+          ),
+        budget,
+      );
+    });
+    let response: CloudFormationResponse;
+    try {
+      const result = await Promise.race([perform(event), outOfTime]);
+      response = {
+        ...base,
+        Status: 'SUCCESS',
+        PhysicalResourceId: result.physicalId,
+        ...(result.data ? { Data: result.data } : {}),
+      };
+      logger.info('registration done', { requestType: event.RequestType, physicalId: result.physicalId });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.error('registration failed', { requestType: event.RequestType, reason });
+      response = { ...base, Status: 'FAILED', Reason: reason.slice(0, 3000), PhysicalResourceId: fallbackId };
+    } finally {
+      clearTimeout(timer);
+    }
+    await respond(event.ResponseURL, response);
+    return response;
+  };
+}
+
+let wired: ReturnType<typeof createRegistrarHandler> | undefined;
+
+/** Lambda entry point (invoked by CloudFormation through the exported service token). */
+export async function handler(event: CloudFormationCustomResourceEvent, context: Context) {
+  if (!wired) {
+    const common = readCommonConfig();
+    wired = createRegistrarHandler({
+      registry: new DynamoRegistry({ tableName: common.tableName }),
+      initializer: new LambdaInitializer(new LambdaClient({})),
+      knownActivities: Object.keys(common.engine.activities),
+      observability: createObservability('plugboard-registrar', common.deploymentStage),
+    });
+  }
+  return wired(event, context);
 }

@@ -1,4 +1,154 @@
-// Placeholder while the handler is written; replaced in the engine commit.
-export async function handler(_event: unknown): Promise<never> {
-  throw new Error('start handler is not written yet');
+/**
+ * Start function: consumes the start queue, and answers direct invocations (the CLI's synchronous
+ * start) with either the run or a clear validation error.
+ */
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
+import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
+import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
+import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
+import { describeIssues, startRequestSchema } from '../contracts/index.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { EngineError, ValidationError } from '../engine/errors.js';
+import { type StartOutcome, startRun } from '../engine/start.js';
+import { createObservability, type Observability } from './observability.js';
+import { readCommonConfig, required } from './runtime-config.js';
+import { isPermanent, parseRecord, toBatchResponse } from './sqs-batch.js';
+
+/** What a direct invocation returns. */
+export type StartResponse =
+  | {
+      readonly ok: true;
+      readonly outcome: StartOutcome['outcome'];
+      readonly run: { workflow: string; uid: string; generation: number; state: string; createdAt: string };
+    }
+  | {
+      readonly ok: false;
+      readonly error: { readonly type: string; readonly message: string; readonly retryable: boolean };
+    };
+
+export interface StartHandlerDeps {
+  readonly engine: Pick<EngineDeps, 'store' | 'commands' | 'events' | 'clock' | 'config' | 'observer'>;
+  readonly quarantine: Pick<SqsQuarantine, 'quarantine'>;
+  readonly observability: Observability;
+}
+
+function isSqsEvent(event: unknown): event is SQSEvent {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    Array.isArray((event as { Records?: unknown }).Records) &&
+    (event as SQSEvent).Records.every((r) => r?.eventSource === 'aws:sqs')
+  );
+}
+
+export function createStartHandler(deps: StartHandlerDeps) {
+  const { logger, metrics } = deps.observability;
+  const engine = deps.engine as EngineDeps;
+
+  async function direct(event: unknown): Promise<StartResponse> {
+    const parsed = startRequestSchema.safeParse(event);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        error: {
+          type: 'ValidationError',
+          message: `Invalid start request: ${describeIssues(parsed.error)}`,
+          retryable: false,
+        },
+      };
+    }
+    try {
+      const result = await startRun(engine, parsed.data);
+      const { run } = result;
+      return {
+        ok: true,
+        outcome: result.outcome,
+        run: {
+          workflow: run.workflow,
+          uid: run.uid,
+          generation: run.generation,
+          state: run.state,
+          createdAt: run.createdAt,
+        },
+      };
+    } catch (error) {
+      if (error instanceof EngineError) {
+        return { ok: false, error: { type: error.name, message: error.message, retryable: error.retryable } };
+      }
+      throw error;
+    }
+  }
+
+  async function fromQueue(event: SQSEvent): Promise<SQSBatchResponse> {
+    const failures: SQSBatchItemFailure[] = [];
+    for (const record of event.Records) {
+      const parsed = parseRecord(record, startRequestSchema);
+      try {
+        if (!parsed.ok) throw new ValidationError(`Invalid start request: ${parsed.reason}`);
+        const result = await startRun(engine, parsed.message);
+        logger.info('start request handled', {
+          workflow: result.run.workflow,
+          uid: result.run.uid,
+          outcome: result.outcome,
+        });
+      } catch (error) {
+        if (isPermanent(error)) {
+          logger.error('start request quarantined', {
+            messageId: record.messageId,
+            reason: (error as Error).message,
+          });
+          try {
+            await deps.quarantine.quarantine(record.body, (error as Error).message, 'start');
+          } catch (quarantineError) {
+            logger.error('quarantine failed; the request stays in the queue', { quarantineError });
+            failures.push({ itemIdentifier: record.messageId });
+          }
+        } else {
+          logger.warn('start request handed back for another delivery', {
+            messageId: record.messageId,
+            error,
+          });
+          failures.push({ itemIdentifier: record.messageId });
+        }
+      }
+    }
+    metrics.publishStoredMetrics();
+    return toBatchResponse(failures);
+  }
+
+  return async (event: unknown): Promise<SQSBatchResponse | StartResponse> => {
+    if (isSqsEvent(event)) return fromQueue(event);
+    const response = await direct(event);
+    metrics.publishStoredMetrics();
+    return response;
+  };
+}
+
+let wired: ReturnType<typeof createStartHandler> | undefined;
+
+function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
+  const common = readCommonConfig();
+  const sqs = new SQSClient({});
+  const observability = createObservability('plugboard-start', common.deploymentStage);
+  return createStartHandler({
+    observability,
+    quarantine: new SqsQuarantine(required(process.env, 'PLUGBOARD_QUARANTINE_URL'), sqs),
+    engine: {
+      store: new DynamoStatusStore({ tableName: common.tableName }),
+      commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
+      events: new SnsEventPublisher(common.eventsTopicArn, new SNSClient({})),
+      clock: { now: () => new Date() },
+      config: common.engine,
+      observer: observability.observer,
+    },
+  });
+}
+
+/** Lambda entry point: an SQS batch from the start queue, or a start request invoked directly. */
+export async function handler(event: unknown): Promise<SQSBatchResponse | StartResponse> {
+  wired ??= wireFromEnvironment();
+  return wired(event);
 }
