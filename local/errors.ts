@@ -138,6 +138,13 @@ export class StackAlreadyDeployedError extends LocalCloudError {
   }
 }
 
+/** No stack with this name is deployed in this local cloud. */
+export class StackNotDeployedError extends LocalCloudError {
+  constructor(readonly stackName: string) {
+    super(`Stack ${stackName} is not deployed in this local cloud.`);
+  }
+}
+
 /** The Lambda runner has no function with this name or ARN. */
 export class FunctionNotFoundError extends LocalCloudError {
   constructor(readonly functionName: string) {

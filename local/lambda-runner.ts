@@ -211,6 +211,14 @@ export class LambdaRunner {
           if (this.metrics.accept(line.functionName, line.line)) return;
           this.log({ kind: 'function', ...line });
         },
+        onResult: (result) => {
+          const outcome = result.ok ? 'ok' : `${result.error.errorType}: ${result.error.errorMessage}`;
+          this.log({
+            kind: 'runner',
+            level: 'info',
+            message: `REPORT ${result.functionName} RequestId: ${result.requestId} Duration: ${result.durationMs} ms${result.coldStart ? ' (cold start)' : ''} ${outcome}`,
+          });
+        },
       }),
     );
   }
@@ -410,14 +418,23 @@ export class LambdaRunner {
   /** Starts polling an SQS queue for a function (an AWS::Lambda::EventSourceMapping). */
   addSqsEventSource(definition: SqsEventSourceDefinition): void {
     const pool = this.poolOf(definition.functionName);
-    const pollers = Math.max(
-      1,
-      Math.min(
-        pool.concurrencyLimit,
-        definition.maximumConcurrency ?? Number.POSITIVE_INFINITY,
-        this.options.pollersPerEventSource ?? 2,
-      ),
-    );
+    if (pool.concurrencyLimit === 0 && definition.enabled) {
+      this.warn(
+        `${pool.definition.name} has reserved concurrency 0: its event source ${definition.queueArn} is throttled and not polled, as on AWS`,
+      );
+    }
+    // No pollers for a throttled function; otherwise at least one, at most its concurrency.
+    const pollers =
+      pool.concurrencyLimit === 0
+        ? 0
+        : Math.max(
+            1,
+            Math.min(
+              pool.concurrencyLimit,
+              definition.maximumConcurrency ?? Number.POSITIVE_INFINITY,
+              this.options.pollersPerEventSource ?? 2,
+            ),
+          );
     const source = new SqsEventSource(definition, {
       sqs: this.sqs,
       region: this.options.cloud.region,

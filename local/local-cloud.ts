@@ -17,6 +17,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from './assembly.js';
 import { type AwsClientConfig, type Cloud, startCloud } from './cloud.js';
 import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
+import { StackNotDeployedError } from './errors.js';
 import { type InvocationResult, LambdaRunner, type LambdaRunnerOptions } from './lambda-runner.js';
 import { checkTopology, type TopologyDifference } from './topology.js';
 
@@ -112,7 +113,7 @@ export class LocalCloud {
   /** Outputs of a deployed stack. */
   outputs(stackName: string): Readonly<Record<string, unknown>> {
     const stack = this.deployer.stack(stackName);
-    if (stack === undefined) throw new Error(`stack ${stackName} is not deployed in this local cloud`);
+    if (stack === undefined) throw new StackNotDeployedError(stackName);
     return stack.outputs;
   }
 

@@ -78,6 +78,8 @@ export interface FunctionPoolOptions {
   readonly globalSlots: Semaphore;
   readonly initTimeoutMs: number;
   readonly onLog: (line: FunctionLogLine) => void;
+  /** Called after every invocation (the runner prints a REPORT line in verbose mode). */
+  readonly onResult?: (result: InvocationResult) => void;
 }
 
 type WorkerOutcome = { ok: true; payload: string } | { ok: false; error: ErrorPayload };
@@ -176,6 +178,12 @@ class ExecutionEnvironment {
 
   /** Runs one invocation; the caller enforces the timeout. */
   run(requestId: string, payload: string, deadline: number): Promise<WorkerOutcome> {
+    if (this.dead) {
+      return Promise.resolve({
+        ok: false,
+        error: { errorType: 'Runtime.ExitError', errorMessage: 'the execution environment has exited', trace: [] },
+      });
+    }
     return new Promise((resolve) => {
       this.pending = { requestId, resolve };
       this.worker.postMessage({ type: 'invoke', requestId, payload, deadline });
@@ -251,6 +259,7 @@ export class FunctionPool {
         counters.errors += 1;
         if (result.timedOut) counters.timeouts += 1;
       }
+      this.options.onResult?.(result);
       return result;
     } finally {
       counters.running -= 1;
@@ -269,6 +278,11 @@ export class FunctionPool {
       logs,
     });
     let environment = this.idle.pop();
+    // An environment can die while idle (an exception thrown after its handler returned): skip it.
+    while (environment?.dead) {
+      this.discard(environment);
+      environment = this.idle.pop();
+    }
     const coldStart = environment === undefined;
     if (environment === undefined) {
       this.counters.coldStarts += 1;

@@ -164,7 +164,20 @@ export class SnsSubscription {
           }),
           { abortSignal: this.abort.signal },
         );
-        await Promise.all((response.Messages ?? []).map((message) => this.handle(message)));
+        const outcomes = await Promise.allSettled(
+          (response.Messages ?? []).map((message) => this.handle(message)),
+        );
+        for (const outcome of outcomes) {
+          if (
+            outcome.status === 'rejected' &&
+            !(outcome.reason instanceof RunnerStoppedError) &&
+            !this.abort.signal.aborted
+          ) {
+            this.deps.warn(
+              `SNS subscription ${this.info.topicArn} -> ${this.info.functionName}: ${messageOf(outcome.reason)}`,
+            );
+          }
+        }
       } catch (error) {
         if (this.abort.signal.aborted || error instanceof RunnerStoppedError) return;
         this.deps.warn(

@@ -98,7 +98,7 @@ export class SqsEventSource {
   }
 
   start(): void {
-    if (!this.definition.enabled || this.loops.length > 0) return;
+    if (!this.definition.enabled || this.deps.pollers < 1 || this.loops.length > 0) return;
     for (let index = 0; index < this.deps.pollers; index += 1) this.loops.push(this.poll());
   }
 

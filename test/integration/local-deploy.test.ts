@@ -195,6 +195,30 @@ describe('deploying the fixture assembly', () => {
     });
   });
 
+  it('deploys a later, separate assembly that imports the exports of the stacks already deployed', async () => {
+    const directory = await writeAssembly([
+      {
+        name: 'adhoc-later',
+        template: {
+          Resources: {
+            Later: {
+              Type: 'AWS::SNS::Topic',
+              Properties: { DisplayName: { 'Fn::ImportValue': 'fixture-greeting' } },
+            },
+          },
+        },
+      },
+    ]);
+    const sns = new SNSClient(motoClientConfig(moto.endpoint));
+
+    const [later] = await local.deploy(directory);
+    const topic = await sns.send(
+      new GetTopicAttributesCommand({ TopicArn: later?.resources.get('Later')?.physicalId ?? '' }),
+    );
+
+    expect(topic.Attributes?.DisplayName).toBe('hello plugboard');
+  });
+
   it('records allow-listed resources with the reason nothing was created, and ignored properties with theirs', () => {
     const core = stack('fixture-core');
 

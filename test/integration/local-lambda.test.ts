@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type FunctionDefinition,
   type InvocationResult,
@@ -262,6 +262,19 @@ describe('execution environments', () => {
     });
   });
 
+  it('replaces an execution environment that died after its handler returned', async () => {
+    await withRunner({}, async (runner) => {
+      runner.register(definition('crash-later', 'index.crashLater'));
+
+      const first = await runner.invoke('crash-later', {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const second = await runner.invoke('crash-later', {});
+
+      expect(first).toMatchObject({ ok: true, payload: 'returned', coldStart: true });
+      expect(second).toMatchObject({ ok: true, payload: 'returned', coldStart: true });
+    });
+  });
+
   it('reports a missing handler export and a missing module as Lambda init errors', async () => {
     await withRunner({}, async (runner) => {
       runner.register(definition('no-export', 'index.nothing'));
@@ -326,6 +339,33 @@ describe('bundles outside the project', () => {
 });
 
 describe('logs, metrics and asynchronous failures', () => {
+  it('prints function output with a function-name prefix only in verbose mode', async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      for (const verbose of [false, true]) {
+        const runner = await LambdaRunner.start({
+          cloud: { endpoint: moto.endpoint, region: 'us-east-1', accountId: '123456789012' },
+          verbose,
+        });
+        runner.register(definition(verbose ? 'loud' : 'quiet', 'index.echo'));
+        await runner.invoke(verbose ? 'loud' : 'quiet', {});
+        await runner.stop();
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    const output = written.join('');
+
+    expect(output).not.toContain('[quiet]');
+    expect(output).not.toContain('REPORT quiet');
+    expect(output).toMatch(/\[loud\] echo invocation 1\n/);
+    expect(output).toMatch(/REPORT loud RequestId: \S+ Duration: \d+ ms \(cold start\) ok/);
+  });
+
   it('captures function output as log lines tagged with the function name and request ID', async () => {
     const result = await local.invoke('fixture-echo', {});
     const lines = logs.filter(
