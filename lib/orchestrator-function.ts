@@ -35,6 +35,8 @@ export const ORCHESTRATOR_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,
   target: 'node20',
   minify: true,
+  // Error classes name themselves from `new.target.name`: keep names readable in logs and responses.
+  keepNames: true,
   sourceMap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],

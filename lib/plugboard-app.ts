@@ -1,4 +1,5 @@
 import { Annotations, type App, Tags } from 'aws-cdk-lib';
+import { MetricsStack } from '../metrics/metrics-stack.js';
 import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
 import { ActivityStack } from './activity-stack.js';
 import { readDeploymentContext } from './config/deployment-context.js';
@@ -32,6 +33,8 @@ export interface PlugboardStacks {
   readonly core: CoreStack;
   /** One stack per declared activity, in declaration order. */
   readonly activities: readonly ActivityStack[];
+  /** Liveness metrics, stuck-run alerts, dashboard and alarms. */
+  readonly metrics: MetricsStack;
 }
 
 /**
@@ -78,18 +81,21 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
     return stack;
   });
 
-  // ── Metrics stack ────────────────────────────────────────────────────────────────────────────
-  // `<system>-<stage>-metrics` (active-workflow counts, stuck runs, dashboard, alarms) is composed
-  // here by a later issue, e.g.
-  //   const metrics = new MetricsStack(app, `${prefix}-metrics`, { stackName: `${prefix}-metrics`,
-  //     deployment, workflows: config.workflows.map((w) => w.name), activities: declaredActivities(config), tags });
-  //   metrics.addStackDependency(core);
-  // It depends on core only (through core's exports), so it can be deployed on its own after core.
-  // ─────────────────────────────────────────────────────────────────────────────────────────────
+  // The metrics stack depends on core only (through core's exports): it can be deployed on its own.
+  const metrics = new MetricsStack(app, `${prefix}-metrics`, {
+    stackName: `${prefix}-metrics`,
+    description: `Plugboard ${prefix}: liveness metrics, stuck-run alerts, dashboard and alarms`,
+    deployment,
+    workflows: config.workflows.map((w) => w.name),
+    activities: declaredActivities(config),
+    ephemeral,
+    tags,
+  });
+  metrics.addStackDependency(core, 'imports the status table and key from the core exports');
 
   for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
   if (props.nag ?? true) applyNagChecks(app);
-  return { deployment, config, ephemeral, core, activities };
+  return { deployment, config, ephemeral, core, activities, metrics };
 }
 
 function activityDescription(prefix: string, activity: string, config: WorkflowConfig): string {

@@ -6,6 +6,7 @@ import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { RunKey, RunRecord } from './records.js';
+import { OPERATOR_SKIP_MESSAGE } from './stage.js';
 
 /** Stops a run. Reports that arrive later are still recorded, and change nothing. */
 export async function cancelRun(
@@ -15,6 +16,12 @@ export async function cancelRun(
 ): Promise<RunRecord> {
   const run = await deps.store.getRun(key);
   if (!run) throw new UnknownRunError(key.workflow, key.uid);
+  if (run.state === STATES.cancelled) {
+    // A repeated cancel (e.g. after a crash before the event): announce it again, report the run.
+    const at = run.endedAt ?? run.updatedAt;
+    await deps.events.publish(lifecycleEvent('run.cancelled', run, at, reason ? { message: reason } : {}));
+    return run;
+  }
   if (isFinalRunState(run.state)) {
     throw new ValidationError(
       `Run "${key.uid}" of "${key.workflow}" is already ${run.state}; there is nothing to cancel.`,
@@ -70,7 +77,7 @@ export async function skipPlugin(
         attempt: 0,
         maxAttempts: existing?.maxAttempts ?? 1,
         deadlineSeconds: existing?.deadlineSeconds ?? 300,
-        message: 'skipped by an operator',
+        message: OPERATOR_SKIP_MESSAGE,
         updatedAt: now,
         stateTimes: { [STATES.doNotRun]: now },
       },
@@ -93,7 +100,7 @@ export async function skipPlugin(
       from: [STATES.notStarted],
       attempt: existing.attempt,
       countDown: existing.mandatory ? 'mandatory' : 'optional',
-      patch: { state: STATES.doNotRun, message: 'skipped by an operator', deadline: null },
+      patch: { state: STATES.doNotRun, message: OPERATOR_SKIP_MESSAGE, deadline: null },
     },
   ]);
   if (applied.length === 0) {

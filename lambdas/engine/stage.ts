@@ -30,6 +30,10 @@ type StartStageCommand = Extract<Command, { kind: 'start-stage' }>;
 type RetryCommand = Extract<Command, { kind: 'retry' }>;
 type TimeoutCommand = Extract<Command, { kind: 'timeout' }>;
 
+/** Why a plugin is `Do Not Run`: an operator's decision is kept by a rerun; a filter's is re-evaluated. */
+export const OPERATOR_SKIP_MESSAGE = 'skipped by an operator';
+export const FILTERED_OUT_MESSAGE = 'excluded by its subscription filter policy';
+
 /** Plugin states a stage still waits for. */
 const AWAITED: readonly PluginState[] = [STATES.notStarted, STATES.inProgress];
 const OPEN_STAGE = [STATES.inProgress, STATES.mandatoryCompleted] as const;
@@ -54,7 +58,11 @@ const byOrderThenName = (a: { order: number; name: string }, b: { order: number;
  * Creates the stage, decides which plugins it awaits, dispatches them and — when it awaits nothing —
  * completes it at once. Safe to repeat at any point.
  */
-export async function startStage(deps: EngineDeps, command: StartStageCommand): Promise<void> {
+export async function startStage(
+  deps: EngineDeps,
+  command: StartStageCommand,
+  delivery: Delivery = { redelivered: true },
+): Promise<void> {
   const run = await deps.store.getRun(command);
   if (!run) throw new UnknownRunError(command.workflow, command.uid);
   if (run.generation !== command.generation || run.state !== STATES.inProgress) {
@@ -73,7 +81,26 @@ export async function startStage(deps: EngineDeps, command: StartStageCommand): 
   if (!stage || stage.generation < run.generation) {
     stage = await createStage(deps, run, key);
   }
-  await progressStage(deps, run, stage, { repair: true, triggeredAt: command.triggeredAt });
+  if (run.position?.activity !== key.activity || run.position.stage !== key.stage) {
+    // Also after a crash between creating the stage and recording where the run is.
+    await deps.store.transitionRun(
+      run,
+      [STATES.inProgress],
+      { position: { activity: key.activity, stage: key.stage } },
+      { generation: run.generation },
+    );
+  }
+  await progressStage(deps, run, stage, { repair: delivery.redelivered, triggeredAt: command.triggeredAt });
+}
+
+/**
+ * How a message reached the engine. Repairs (repeating a side effect whose state change is already
+ * stored) are needed only when the same message comes back after a crash; a mere duplicate of a
+ * message that was handled completely needs none, and skipping them keeps duplicates from
+ * multiplying work downstream. When unknown, assume a redelivery: repairs are always safe.
+ */
+export interface Delivery {
+  readonly redelivered: boolean;
 }
 
 async function createStage(deps: EngineDeps, run: RunRecord, key: StageKey): Promise<StageRecord> {
@@ -84,14 +111,6 @@ async function createStage(deps: EngineDeps, run: RunRecord, key: StageKey): Pro
   const plan = planStage(deps, run, key, registrations, existing);
   await deps.store.putPluginsIfAbsent(plan.toWrite);
   const created = await deps.store.createStageIfAbsent(plan.stage);
-  if (created.created) {
-    await deps.store.transitionRun(
-      run,
-      [STATES.inProgress],
-      { position: { activity: key.activity, stage: key.stage } },
-      { generation: run.generation },
-    );
-  }
   return created.stage;
 }
 
@@ -142,7 +161,10 @@ export function planStage(
     };
     const previous = existingByName.get(name);
     let record: PluginRecord;
-    if (previous && (previous.state === STATES.complete || previous.state === STATES.doNotRun)) {
+    const keep =
+      previous?.state === STATES.complete ||
+      (previous?.state === STATES.doNotRun && previous.message === OPERATOR_SKIP_MESSAGE);
+    if (previous && keep) {
       record = {
         ...base,
         state: previous.state,
@@ -156,7 +178,7 @@ export function planStage(
         ...base,
         state: STATES.doNotRun,
         attempt: 0,
-        message: 'excluded by its subscription filter policy',
+        message: FILTERED_OUT_MESSAGE,
         stateTimes: { [STATES.doNotRun]: nowIso },
       };
     } else if (parallel) {
@@ -565,7 +587,7 @@ type Decision =
       readonly message: string;
       readonly timedOut: boolean;
     }
-  | { readonly type: 'duplicate' }
+  | { readonly type: 'duplicate'; readonly plugin?: PluginRecord }
   | { readonly type: 'late'; readonly plugin: PluginRecord; readonly reason: string }
   | { readonly type: 'ignored' };
 
@@ -579,6 +601,7 @@ export async function applySignals(
   deps: EngineDeps,
   key: StageKey,
   signals: readonly AttemptSignal[],
+  delivery: Delivery = { redelivered: true },
 ): Promise<SignalResult[]> {
   const batchStartedAt = deps.clock.now().toISOString();
   const stage = await deps.store.getStage(key);
@@ -604,12 +627,25 @@ export async function applySignals(
     return decide(deps, plugin, signal);
   });
 
+  // A run that has ended (cancelled, or failed by another plugin) retries nothing: those failures are final.
+  let runOver = false;
+  if (decisions.some((d) => d.type === 'retry')) {
+    const run = await deps.store.getRun(key);
+    runOver = !run || run.state !== STATES.inProgress || run.generation !== stage.generation;
+  }
   // The same plugin twice in one batch: the first actionable decision wins, the rest are duplicates.
   const seen = new Set<string>();
   const effective = decisions.map((decision): Decision => {
     if (decision.type !== 'final' && decision.type !== 'retry') return decision;
-    if (seen.has(decision.plugin.plugin)) return { type: 'duplicate' };
+    if (seen.has(decision.plugin.plugin)) return { type: 'duplicate', plugin: decision.plugin };
     seen.add(decision.plugin.plugin);
+    if (decision.type === 'retry' && runOver && decision.plugin.state === STATES.inProgress) {
+      return finalFailure(
+        decision.plugin,
+        `${decision.message} (no retry: the run has ended)`,
+        decision.timedOut,
+      );
+    }
     return decision;
   });
 
@@ -629,22 +665,21 @@ export async function applySignals(
   for (const decision of effective) {
     switch (decision.type) {
       case 'progress':
-        await deps.store.transitionPlugin(
-          decision.plugin,
-          [STATES.inProgress],
-          {
-            state: STATES.inProgress,
-            ...(decision.message ? { message: truncateMessage(decision.message) } : {}),
-          },
-          { generation: decision.plugin.generation, attempt: decision.plugin.attempt },
-        );
+        // `In Progress` was recorded at dispatch (with its time); a report only adds its message.
+        if (decision.message) {
+          await deps.store.transitionPlugin(
+            decision.plugin,
+            [STATES.inProgress],
+            { message: truncateMessage(decision.message) ?? null },
+            { generation: decision.plugin.generation, attempt: decision.plugin.attempt },
+          );
+        }
         results.push({ outcome: 'progress' });
         break;
       case 'final': {
         const name = decision.plugin.plugin;
         if (!appliedNames.has(name)) {
-          // Someone else concluded this attempt between our read and our write.
-          repair = true;
+          // Someone else concluded this attempt between our read and our write: they move it on.
           results.push({ outcome: 'duplicate' });
           break;
         }
@@ -660,12 +695,18 @@ export async function applySignals(
         break;
       }
       case 'retry':
-        await scheduleRetry(deps, stage, decision);
+        await scheduleRetry(deps, stage, decision, delivery);
         moved = true;
         results.push({ outcome: 'retry-scheduled' });
         break;
       case 'duplicate':
-        repair = true;
+        if (delivery.redelivered) {
+          repair = true;
+          if (decision.plugin)
+            await repeatFailureEffects(deps, stage, decision.plugin, (failure) => {
+              mandatoryFailure ??= failure;
+            });
+        }
         results.push({ outcome: 'duplicate' });
         break;
       case 'late':
@@ -696,6 +737,21 @@ export async function applySignals(
   return results;
 }
 
+/**
+ * A redelivered signal whose failure was recorded before a crash: repeat what followed the record
+ * (the event; for a mandatory plugin, failing the stage and the run).
+ */
+async function repeatFailureEffects(
+  deps: EngineDeps,
+  stage: StageRecord,
+  plugin: PluginRecord,
+  onMandatoryFailure: (failure: { plugin: string; message: string | undefined }) => void,
+): Promise<void> {
+  if (plugin.state !== STATES.error && plugin.state !== STATES.timedOut) return;
+  await publishFailureEvent(deps, stage, plugin, plugin.state === STATES.timedOut, plugin.message);
+  if (plugin.mandatory) onMandatoryFailure({ plugin: plugin.plugin, message: plugin.message });
+}
+
 function signalPlugin(signal: AttemptSignal): string {
   return signal.kind === 'report' ? signal.report.plugin : signal.command.plugin;
 }
@@ -714,6 +770,7 @@ function decide(deps: EngineDeps, plugin: PluginRecord, signal: AttemptSignal): 
     const deadline = plugin.deadline ? Date.parse(plugin.deadline) : Number.POSITIVE_INFINITY;
     const overdue = deadline <= deps.clock.now().getTime();
     if (plugin.attempt !== attempt) return { type: 'ignored' };
+    if (plugin.state === STATES.timedOut) return { type: 'duplicate', plugin };
     if (plugin.state === STATES.notStarted && attempt > 0) {
       // This timeout was already turned into a retry; repeat the retry command in case it was lost.
       return { type: 'retry', plugin, message: plugin.message ?? 'timed out', timedOut: true };
@@ -725,7 +782,7 @@ function decide(deps: EngineDeps, plugin: PluginRecord, signal: AttemptSignal): 
   const report = signal.report;
   const finalState = report.status === 'Complete' ? STATES.complete : STATES.error;
   if (!AWAITED.includes(plugin.state)) {
-    if (plugin.attempt === attempt && plugin.state === finalState) return { type: 'duplicate' };
+    if (plugin.attempt === attempt && plugin.state === finalState) return { type: 'duplicate', plugin };
     return { type: 'late', plugin, reason: `the plugin is already ${plugin.state}` };
   }
   if (attempt !== plugin.attempt) {
@@ -790,6 +847,19 @@ function concludeFailure(
   if (retryable && plugin.attempt < plugin.maxAttempts) {
     return { type: 'retry', plugin, message: text, timedOut };
   }
+  return finalFailure(plugin, text, timedOut);
+}
+
+/**
+ * A plugin failing for good. An optional one is counted down like a success. A mandatory one is not:
+ * its stage can then never complete past it, whatever other reports race with the failure, and the
+ * stage fails instead.
+ */
+function finalFailure(
+  plugin: PluginRecord,
+  message: string,
+  timedOut: boolean,
+): Extract<Decision, { type: 'final' }> {
   return {
     type: 'final',
     plugin,
@@ -799,8 +869,8 @@ function concludeFailure(
       generation: plugin.generation,
       from: [STATES.inProgress],
       attempt: plugin.attempt,
-      countDown: plugin.mandatory ? 'mandatory' : 'optional',
-      patch: { state: timedOut ? STATES.timedOut : STATES.error, deadline: null, message: text },
+      countDown: plugin.mandatory ? 'none' : 'optional',
+      patch: { state: timedOut ? STATES.timedOut : STATES.error, deadline: null, message },
     },
   };
 }
@@ -821,21 +891,25 @@ async function onFinalApplied(
     ...(started ? { durationMs: deps.clock.now().getTime() - Date.parse(started) } : {}),
   });
   if (outcome.patch.state === STATES.complete) return;
-  const now = deps.clock.now().toISOString();
-  const detail = {
-    activity: stage.activity,
-    stage: stage.stage,
-    plugin: plugin.plugin,
-    attempt: plugin.attempt,
-    ...(typeof outcome.patch.message === 'string' ? { message: outcome.patch.message } : {}),
-  };
+  const message = typeof outcome.patch.message === 'string' ? outcome.patch.message : undefined;
+  await publishFailureEvent(deps, stage, plugin, decision.timedOut, message);
+}
+
+async function publishFailureEvent(
+  deps: EngineDeps,
+  stage: StageRecord,
+  plugin: PluginRecord,
+  timedOut: boolean,
+  message: string | undefined,
+): Promise<void> {
   await deps.events.publish(
-    lifecycleEvent(
-      decision.timedOut ? 'plugin.timed-out' : 'plugin.failed',
-      { ...stage, generation: stage.generation },
-      now,
-      detail,
-    ),
+    lifecycleEvent(timedOut ? 'plugin.timed-out' : 'plugin.failed', stage, deps.clock.now().toISOString(), {
+      activity: stage.activity,
+      stage: stage.stage,
+      plugin: plugin.plugin,
+      attempt: plugin.attempt,
+      ...(message ? { message } : {}),
+    }),
   );
 }
 
@@ -843,6 +917,7 @@ async function scheduleRetry(
   deps: EngineDeps,
   stage: StageRecord,
   decision: Extract<Decision, { type: 'retry' }>,
+  delivery: Delivery,
 ): Promise<void> {
   const { plugin } = decision;
   // A repeated decision (the plugin already waits for its retry) only repeats the command.
@@ -878,6 +953,9 @@ async function scheduleRetry(
       attempt: plugin.attempt,
       reason: decision.message,
     });
+  }
+  if (moved.applied || delivery.redelivered) {
+    // Repeated after a crash, the events may have been lost; they have stable ids.
     const now = deps.clock.now().toISOString();
     const detail = {
       activity: stage.activity,

@@ -44,7 +44,11 @@ export async function startRun(deps: EngineDeps, request: StartRequest): Promise
     // its first stage: repeat both (the event has a stable id; the command is idempotent).
     if (run.state === STATES.inProgress && run.position === undefined) {
       await deps.events.publish(
-        lifecycleEvent(run.generation > 1 ? 'run.rerun' : 'run.started', run, run.createdAt),
+        lifecycleEvent(
+          run.generation > 1 ? 'run.rerun' : 'run.started',
+          run,
+          run.generation > 1 ? run.updatedAt : run.createdAt,
+        ),
       );
       await requestFirstStage(deps, run);
     }

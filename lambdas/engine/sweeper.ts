@@ -28,6 +28,8 @@ export async function sweepDeadlines(
         runsChecked += 1;
         const overdue = await deps.store.listOverduePlugins(run, now);
         for (const plugin of overdue) {
+          // Left In Progress by an earlier generation (the run was rerun since): not this run's concern.
+          if (plugin.generation !== run.generation) continue;
           await deps.commands.send({
             schemaVersion: 1,
             kind: 'timeout',

@@ -33,9 +33,11 @@ export interface Observability {
 
 export function createObservability(service: string, deploymentStage: string): Observability {
   const logger = new Logger({ serviceName: service, persistentKeys: { deploymentStage } });
+  // One `service` dimension for every handler (POWERTOOLS_SERVICE_NAME, set by the constructs), so a
+  // workflow's runs-started and runs-failed are one series each, whichever handler emits them.
   const metrics = new Metrics({
     namespace: METRICS_NAMESPACE,
-    serviceName: service,
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'plugboard',
     defaultDimensions: { deploymentStage },
   });
   const emit = (

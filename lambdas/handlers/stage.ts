@@ -135,13 +135,16 @@ async function runGroup(
     }
   };
 
+  const delivery = (items: readonly Item[]) => ({
+    redelivered: items.some((i) => Number(i.record.attributes.ApproximateReceiveCount ?? '1') > 1),
+  });
   for (const item of starts) {
-    await run([item], () => startStage(deps.engine, item.message as StartStageCommand));
+    await run([item], (items) => startStage(deps.engine, item.message as StartStageCommand, delivery(items)));
   }
   const first = signals[0];
   if (first) {
     const key = { workflow: first.message.workflow, uid: first.message.uid, ...deps.self };
-    await run(signals, (items) => applySignals(deps.engine, key, items.map(toSignal)));
+    await run(signals, (items) => applySignals(deps.engine, key, items.map(toSignal), delivery(items)));
   }
   if (retries.length > 0) {
     await run(retries, (items) =>

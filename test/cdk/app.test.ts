@@ -57,14 +57,15 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
     dev = synthApp({ stage: 'dev' });
   });
 
-  it('synthesizes the core stack and one stack per activity, activities after core', () => {
+  it('synthesizes the core stack, one stack per activity and the metrics stack, all after core', () => {
     expect(dev.assembly.stacks.map((s) => s.stackName).sort()).toEqual([
       'plugboard-dev-activity-fulfilment',
       'plugboard-dev-activity-intake',
       'plugboard-dev-activity-notify',
       'plugboard-dev-core',
+      'plugboard-dev-metrics',
     ]);
-    for (const stack of dev.assembly.stacks.filter((s) => s.stackName.includes('-activity-'))) {
+    for (const stack of dev.assembly.stacks.filter((s) => s.stackName !== 'plugboard-dev-core')) {
       expect(stack.dependencies.map((d) => d.id)).toContain('plugboard-dev-core');
     }
   });
@@ -131,7 +132,7 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
     expect(tagged).toBeGreaterThan(50);
   });
 
-  it('grants no action on "*" except the X-Ray actions, which support no resource scoping', () => {
+  it('grants no action on "*" except X-Ray and the namespaced PutMetricData, which support no resource scoping', () => {
     const starStatements: StatementJson[] = [];
     for (const template of templatesOf(dev.assembly).values()) {
       for (const resource of Object.values(template.Resources)) {
@@ -141,13 +142,21 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
       }
     }
 
-    expect(starStatements.length).toBe(12);
+    // 12 orchestrator functions and the metrics function trace to X-Ray; the metrics function puts its
+    // metrics, restricted to its namespace by a condition.
+    expect(starStatements.length).toBe(14);
     for (const statement of starStatements) {
-      expect(asArray(statement.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      const actions = asArray(statement.Action).sort();
+      if (actions.includes('cloudwatch:PutMetricData')) {
+        expect(actions).toEqual(['cloudwatch:PutMetricData']);
+        expect(JSON.stringify(statement)).toContain('cloudwatch:namespace');
+      } else {
+        expect(actions).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      }
     }
   });
 
-  it('lets nothing but the orchestrator roles write the status table', () => {
+  it('lets nothing but the orchestrator roles (and the liveness check, for its alert mark) write the status table', () => {
     const writers = new Set<string>();
     for (const [stackName, template] of templatesOf(dev.assembly)) {
       for (const resource of Object.values(template.Resources)) {
@@ -164,9 +173,11 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
       }
     }
 
-    expect(writers.size).toBe(3 + 9);
+    expect(writers.size).toBe(3 + 9 + 1);
     for (const role of writers)
-      expect(role).toMatch(/(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole/);
+      expect(role).toMatch(
+        /(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole|-metrics\/\w*Liveness\w*Role/,
+      );
   });
 });
 

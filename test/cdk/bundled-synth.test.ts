@@ -12,8 +12,9 @@ describe('the whole app, bundled', () => {
     const { assembly } = synthApp({ stage: 'dev', bundling: true, outdir });
 
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-    // start, sweeper, registrar and one stage bundle shared by all nine stage orchestrators
-    expect(assets).toHaveLength(4);
+    // start, sweeper, registrar, one stage bundle shared by all nine stage orchestrators, and the
+    // metrics stack's liveness check
+    expect(assets).toHaveLength(5);
     for (const asset of assets) {
       const bundle = readFileSync(join(outdir, asset, 'index.mjs'), 'utf8');
       expect(
@@ -22,7 +23,7 @@ describe('the whole app, bundled', () => {
       expect(bundle).toContain('//# sourceMappingURL=index.mjs.map');
       expect(existsSync(join(outdir, asset, 'index.mjs.map'))).toBe(true);
     }
-    expect(assembly.stacks).toHaveLength(4);
+    expect(assembly.stacks).toHaveLength(5);
 
     expect(() => cfnLint(outdir)).not.toThrow();
   });

@@ -394,6 +394,7 @@ export class Orchestra {
       await this.sqs.send(
         new SendMessageCommand({ QueueUrl: report.queueUrl, MessageBody: JSON.stringify(report.body) }),
       );
+      this.dirty.add(report.queueUrl);
     }
     return handled;
   }
@@ -468,6 +469,7 @@ export class Orchestra {
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: this.inboxUrl(activity, stage), MessageBody: body }),
     );
+    this.dirty.add(this.inboxUrl(activity, stage));
   }
 
   private random(): number {

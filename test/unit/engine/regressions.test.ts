@@ -40,7 +40,7 @@ async function failedRun(h: EngineHarness, uid: string): Promise<void> {
   expect(h.store.peekRun(runKey(uid))?.state).toBe(STATES.error);
 }
 
-describe('known engine bugs', () => {
+describe('engine regressions (each once a bug)', () => {
   describe('a mandatory failure can be lost, and the run then completes', () => {
     it('fails the run when the handler crashes after recording a mandatory failure and before failing the stage', async () => {
       // Arrange: the only pre plugin is mandatory and fails for good.
