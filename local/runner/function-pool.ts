@@ -181,7 +181,11 @@ class ExecutionEnvironment {
     if (this.dead) {
       return Promise.resolve({
         ok: false,
-        error: { errorType: 'Runtime.ExitError', errorMessage: 'the execution environment has exited', trace: [] },
+        error: {
+          errorType: 'Runtime.ExitError',
+          errorMessage: 'the execution environment has exited',
+          trace: [],
+        },
       });
     }
     return new Promise((resolve) => {
