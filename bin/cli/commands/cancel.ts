@@ -1,0 +1,50 @@
+/** `plugboard cancel <workflow> <uid>`: stops a run in progress (operator override). */
+import { SnsEventPublisher } from '../../../lambdas/adapters/sns-event-publisher.js';
+import { cancelRun } from '../../../lambdas/engine/operator.js';
+import { EXIT } from '../errors.js';
+import type { Registrar } from '../main.js';
+import { paint } from '../output.js';
+
+interface CancelOptions {
+  readonly reason?: string;
+}
+
+export function registerCancel({ program, run }: Registrar): void {
+  program
+    .command('cancel')
+    .description(
+      'Cancel a run in progress. Plugins already running finish, but their reports change nothing.',
+    )
+    .argument('<workflow>', 'workflow name')
+    .argument('<uid>', 'the run uid')
+    .option('--reason <text>', 'why (stored as the run message and sent with the run.cancelled event)')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ npx plugboard cancel order order-1234 --reason "duplicate order"
+  Cancelled order/order-1234: duplicate order`,
+    )
+    .action(
+      run<CancelOptions>(async (ctx, [workflow = '', uid = ''], options) => {
+        const deployment = await ctx.deployment();
+        const cancelled = await cancelRun(
+          {
+            store: deployment.store,
+            events: new SnsEventPublisher(deployment.eventsTopicArn, deployment.sns),
+            clock: { now: () => ctx.now() },
+          },
+          { workflow, uid },
+          options.reason,
+        );
+        if (ctx.out.json) {
+          ctx.out.data({ ok: true, run: cancelled });
+          return EXIT.ok;
+        }
+        ctx.out.line(
+          `${paint(ctx.out.color, 'red', `Cancelled ${workflow}/${uid}`)}${cancelled.message ? `: ${cancelled.message}` : ''}`,
+        );
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,44 @@
+/**
+ * What every command gets: the global options, the output, the clock and the deployment (resolved
+ * lazily, once, so `--help` and usage errors never touch AWS).
+ */
+import type { Command } from 'commander';
+import { type Deployment, type GlobalOptions, resolveDeployment } from './deployment.js';
+import { createOutput, type Output } from './output.js';
+
+export interface CommandContext {
+  readonly options: GlobalOptions;
+  readonly out: Output;
+  now(): Date;
+  deployment(): Promise<Deployment>;
+}
+
+/** Shared by the commands of one process; `dispose()` closes the clients a command opened. */
+export class ContextFactory {
+  private resolved?: Promise<Deployment>;
+
+  create(command: Command): CommandContext {
+    const options = command.optsWithGlobals<GlobalOptions>();
+    return {
+      options,
+      out: createOutput(options),
+      now: () => new Date(),
+      deployment: () => {
+        this.resolved ??= resolveDeployment(options);
+        return this.resolved;
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.resolved) return;
+    try {
+      (await this.resolved).destroy();
+    } catch {
+      // The deployment never resolved: nothing to close.
+    }
+  }
+}
+
+/** A command's action: returns the exit code (undefined = 0). */
+export type Action<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<number | undefined>;

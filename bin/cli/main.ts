@@ -1,0 +1,157 @@
+/**
+ * `plugboard`: the operators' and plugin authors' command line. Builds the commander program (one
+ * command per file in ./commands), runs it, and turns every failure into a message and an exit code:
+ * 0 ok, 1 failure or not found, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { EngineError, UnknownRunError } from '../../lambdas/engine/errors.js';
+import { registerCancel } from './commands/cancel.js';
+import { registerEvents } from './commands/events.js';
+import { registerList } from './commands/list.js';
+import { registerPlugins } from './commands/plugins.js';
+import { registerRetry } from './commands/retry.js';
+import { registerSkip } from './commands/skip.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerWatch } from './commands/watch.js';
+import { type CommandContext, ContextFactory } from './context.js';
+import { CliError, EXIT } from './errors.js';
+
+export interface Registrar {
+  readonly program: Command;
+  readonly contexts: ContextFactory;
+  /** Wraps an action so its result or error becomes the process's exit code. */
+  run<O>(
+    action: (ctx: CommandContext, args: readonly string[], options: O) => Promise<number | undefined>,
+  ): (...args: unknown[]) => Promise<void>;
+}
+
+export function buildProgram(state: { exitCode: number; debug: boolean }): Registrar {
+  const program = new Command('plugboard');
+  const contexts = new ContextFactory();
+  program
+    .description('Start, watch and repair Plugboard workflow runs; inspect the plugin registry.')
+    .addOption(
+      new Option('--stage <stage>', 'deployment stage').default('dev').env('PLUGBOARD_DEPLOYMENT_STAGE'),
+    )
+    .addOption(
+      new Option('--system <name>', 'system name of the deployment')
+        .default('plugboard')
+        .env('PLUGBOARD_SYSTEM_NAME'),
+    )
+    .option('--region <region>', 'AWS region (default: the SDK default chain)')
+    .option(
+      '--local',
+      'use the local cloud (state file .plugboard/local.json, or PLUGBOARD_LOCAL_STATE); implied by AWS_ENDPOINT_URL',
+    )
+    .option('--json', 'machine-readable JSON output')
+    .option('--debug', 'show stack traces and causes of errors')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Deployment: exports of <system>-<stage> (CloudFormation ListExports), or the local cloud with --local.
+Exit codes: 0 ok, 1 failure or not found, 2 usage error.
+
+Examples:
+  $ npx plugboard start order --uid order-1234 --metadata '{"channel":"web"}'
+  $ npx plugboard watch order order-1234
+  $ npx plugboard list --workflow order --state stuck
+  $ npx plugboard --local status order order-1234`,
+    );
+
+  const run: Registrar['run'] =
+    (action) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = command.opts() as Parameters<typeof action>[2];
+      const ctx = contexts.create(command);
+      state.debug = ctx.options.debug === true;
+      state.exitCode = (await action(ctx, command.processedArgs as string[], options)) ?? EXIT.ok;
+    };
+
+  const registrar: Registrar = { program, contexts, run };
+  registerStart(registrar);
+  registerStatus(registrar);
+  registerWatch(registrar);
+  registerRetry(registrar);
+  registerCancel(registrar);
+  registerSkip(registrar);
+  registerList(registrar);
+  registerPlugins(registrar);
+  registerEvents(registrar);
+  return registrar;
+}
+
+/** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const state = { exitCode: EXIT.ok as number, debug: argv.includes('--debug') };
+  const { program, contexts } = buildProgram(state);
+  try {
+    await program.parseAsync([...argv]);
+    return state.exitCode;
+  } catch (error) {
+    return report(error, state.debug);
+  } finally {
+    await contexts.dispose();
+  }
+}
+
+function report(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander has already printed the problem (or the help/version asked for).
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+    return EXIT.usage;
+  }
+  const { message, exitCode } = describe(error);
+  process.stderr.write(`plugboard: ${message}\n`);
+  if (debug && error instanceof Error) {
+    process.stderr.write(`${error.stack ?? ''}\n`);
+    if (error.cause !== undefined)
+      process.stderr.write(`cause: ${String((error.cause as Error)?.stack ?? error.cause)}\n`);
+  } else if (exitCode === EXIT.failure && !(error instanceof CliError) && !(error instanceof EngineError)) {
+    process.stderr.write('(add --debug for details)\n');
+  }
+  return exitCode;
+}
+
+function describe(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
+  if (error instanceof UnknownRunError) {
+    return {
+      message: `${error.message} (list runs: plugboard list --workflow ${error.workflow})`,
+      exitCode: EXIT.failure,
+    };
+  }
+  if (error instanceof EngineError) return { message: error.message, exitCode: EXIT.failure };
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(error.message)) {
+      return {
+        message: `Cannot connect (${error.message}). Is the local cloud running? With --local, restart it (npm start).`,
+        exitCode: EXIT.failure,
+      };
+    }
+    if (error.message === 'Region is missing') {
+      return {
+        message: 'No AWS region: pass --region <region> or set AWS_REGION (or use --local).',
+        exitCode: EXIT.failure,
+      };
+    }
+    if (error.name === 'CredentialsProviderError') {
+      return {
+        message: `No AWS credentials (${error.message}). Configure them (AWS_PROFILE, aws sso login…) or use --local.`,
+        exitCode: EXIT.failure,
+      };
+    }
+    if (error.name === 'ResourceNotFoundException') {
+      return {
+        message: `${error.message}. The deployment's resources were not found: check --stage, --system and --region.`,
+        exitCode: EXIT.failure,
+      };
+    }
+    return { message: `${error.name}: ${error.message}`, exitCode: EXIT.failure };
+  }
+  return { message: String(error), exitCode: EXIT.failure };
+}

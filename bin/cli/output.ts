@@ -1,0 +1,85 @@
+/**
+ * Where a command's output goes, and how it looks: colours only on a TTY without NO_COLOR, JSON for
+ * scripts (`--json`), aligned columns for people.
+ */
+export interface Output {
+  readonly json: boolean;
+  readonly color: boolean;
+  readonly tty: boolean;
+  /** Writes a line (or lines) to stdout. */
+  line(text?: string): void;
+  /** Writes raw text to stdout (no newline added). */
+  write(text: string): void;
+  /** Writes a line to stderr. */
+  error(text: string): void;
+  /** Prints a value as JSON on one line per value. */
+  data(value: unknown): void;
+}
+
+export interface Streams {
+  readonly stdout: { write(text: string): unknown; readonly isTTY?: boolean };
+  readonly stderr: { write(text: string): unknown };
+}
+
+export function createOutput(
+  options: { readonly json?: boolean },
+  streams: Streams = process,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Output {
+  const tty = streams.stdout.isTTY === true;
+  const color = tty && !env.NO_COLOR && env.TERM !== 'dumb';
+  return {
+    json: options.json === true,
+    color,
+    tty,
+    line: (text = '') => streams.stdout.write(`${text}\n`),
+    write: (text) => streams.stdout.write(text),
+    error: (text) => streams.stderr.write(`${text}\n`),
+    data: (value) => streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+  };
+}
+
+const CODES = {
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  cyan: [36, 39],
+  gray: [90, 39],
+  bold: [1, 22],
+  dim: [2, 22],
+} as const;
+
+export type Style = keyof typeof CODES;
+
+export function paint(enabled: boolean, style: Style, text: string): string {
+  if (!enabled) return text;
+  const [open, close] = CODES[style];
+  return `\u001b[${open}m${text}\u001b[${close}m`;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing ANSI escapes is the point
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Printed width of a string (ANSI colour codes do not count). */
+export function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
+/** Aligns rows into columns separated by two spaces; the last column is not padded. */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell));
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) =>
+        i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visibleLength(cell)),
+      )
+      .join('  ')
+      .trimEnd(),
+  );
+}
