@@ -15,7 +15,8 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from './assembly.js';
-import { type AwsClientConfig, type Cloud, startCloud } from './cloud.js';
+import { AwsProxy, type ProxiedRequest } from './aws-proxy.js';
+import { type AwsClientConfig, awsClientConfig, type Cloud, startCloud } from './cloud.js';
 import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
 import { StackNotDeployedError } from './errors.js';
 import { type InvocationResult, LambdaRunner, type LambdaRunnerOptions } from './lambda-runner.js';
@@ -32,6 +33,14 @@ export interface LocalCloudOptions
   readonly handleSignals?: boolean;
   /** @default 'moto_server' */
   readonly motoCommand?: string;
+  /**
+   * Route every SDK client (runner functions, deployer, `clientConfig()`) through the AWS proxy
+   * (local/aws-proxy.ts), which serializes DynamoDB requests and reports each request to `onRequest`.
+   * @default true
+   */
+  readonly proxy?: boolean;
+  /** Called for every request that goes through the proxy. */
+  readonly onRequest?: (request: ProxiedRequest) => void;
 }
 
 export class LocalCloud {
@@ -43,9 +52,11 @@ export class LocalCloud {
     readonly cloud: Cloud,
     readonly runner: LambdaRunner,
     readonly deployer: Deployer,
+    /** The AWS proxy in front of moto, unless `proxy: false`. */
+    readonly proxy: AwsProxy | undefined,
   ) {
-    this.sns = new SNSClient(cloud.clientConfig());
-    this.sqs = new SQSClient(cloud.clientConfig());
+    this.sns = new SNSClient(this.clientConfig());
+    this.sqs = new SQSClient(this.clientConfig());
   }
 
   /** Starts (or attaches to) moto, then the runner and the deployer. Cleans up what started on failure. */
@@ -57,8 +68,16 @@ export class LocalCloud {
       handleSignals: options.handleSignals ?? true,
     });
     let runner: LambdaRunner | undefined;
+    let proxy: AwsProxy | undefined;
     try {
-      const environment = { endpoint: cloud.endpoint, region: cloud.region, accountId: cloud.accountId };
+      if (options.proxy ?? true) {
+        proxy = await AwsProxy.start({
+          target: cloud.endpoint,
+          ...(options.onRequest !== undefined ? { onRequest: options.onRequest } : {}),
+        });
+      }
+      const endpoint = proxy?.endpoint ?? cloud.endpoint;
+      const environment = { endpoint, region: cloud.region, accountId: cloud.accountId };
       runner = await LambdaRunner.start({ ...options, cloud: environment });
       const deployer = await Deployer.create({
         environment,
@@ -69,16 +88,22 @@ export class LocalCloud {
         ...(options.parameters !== undefined ? { parameters: options.parameters } : {}),
         ...(options.log !== undefined ? { log: options.log } : {}),
       });
-      return new LocalCloud(cloud, runner, deployer);
+      return new LocalCloud(cloud, runner, deployer, proxy);
     } catch (error) {
       await runner?.stop();
+      await proxy?.close();
       await cloud.stop();
       throw error;
     }
   }
 
-  /** The emulator endpoint (what `AWS_ENDPOINT_URL` should be for SDK clients and the CLI). */
+  /** The endpoint SDK clients and the CLI should use (`AWS_ENDPOINT_URL`): the proxy, or moto without it. */
   get endpoint(): string {
+    return this.proxy?.endpoint ?? this.cloud.endpoint;
+  }
+
+  /** moto itself (for `/moto-api/...` calls, which need no proxy). */
+  get motoEndpoint(): string {
     return this.cloud.endpoint;
   }
 
@@ -89,14 +114,14 @@ export class LocalCloud {
 
   /** SDK v3 client options for the emulator. */
   clientConfig(): AwsClientConfig {
-    return this.cloud.clientConfig();
+    return this.proxy === undefined ? this.cloud.clientConfig() : awsClientConfig(this.proxy.endpoint);
   }
 
   /** Environment variables that point the AWS CLI/SDK of another process at this local cloud. */
   processEnvironment(): Record<string, string> {
-    const config = this.cloud.clientConfig();
+    const config = this.clientConfig();
     return {
-      AWS_ENDPOINT_URL: this.cloud.endpoint,
+      AWS_ENDPOINT_URL: this.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: this.runner.endpoint,
       AWS_REGION: config.region,
       AWS_DEFAULT_REGION: config.region,
@@ -146,6 +171,7 @@ export class LocalCloud {
       } finally {
         this.sns.destroy();
         this.sqs.destroy();
+        await this.proxy?.close();
         await this.cloud.stop();
       }
     })();

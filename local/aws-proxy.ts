@@ -1,0 +1,227 @@
+/**
+ * A loopback HTTP proxy in front of moto that every SDK client of the local cloud talks to.
+ *
+ * It forwards every request as it is (method, path, headers, body) and:
+ * - serializes DynamoDB requests: one is in flight at a time. moto runs `TransactWriteItems` without
+ *   isolation, so two transactions from different Lambda workers can interleave and corrupt a counter;
+ *   real DynamoDB isolates every request, and serializing them restores that guarantee locally;
+ * - reports every request to an optional hook (service, operation, sizes, status, duration, bodies),
+ *   which is how the local cloud counts and inspects AWS calls.
+ *
+ * moto-api calls (`/moto-api/...`) go through unchanged too, but callers that need moto itself should
+ * use the real endpoint (`AwsProxy#target`).
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LocalCloudError } from './errors.js';
+
+/** One request that went through the proxy. */
+export interface ProxiedRequest {
+  /** From the SigV4 credential scope (`dynamodb`, `sqs`, `sns`, `monitoring`…); `unknown` when unsigned. */
+  readonly service: string;
+  /** From `X-Amz-Target` (JSON protocols) or the `Action=` form field (query protocol); `unknown` otherwise. */
+  readonly operation: string;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** HTTP status; 502 when moto could not be reached. */
+  readonly status: number;
+  readonly durationMs: number;
+  readonly requestBody: string;
+  readonly responseBody: string;
+}
+
+export interface AwsProxyOptions {
+  /** The emulator to forward to, e.g. `http://127.0.0.1:40123`. */
+  readonly target: string;
+  /** Called once per request, after its response was sent. Exceptions are ignored. */
+  readonly onRequest?: (request: ProxiedRequest) => void;
+  /** Services whose requests run one at a time. @default ['dynamodb'] */
+  readonly serializedServices?: readonly string[];
+}
+
+export class AwsProxyError extends LocalCloudError {}
+
+/** The service of a SigV4-signed request: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
+export function serviceOf(headers: IncomingMessage['headers']): string {
+  const authorization = headers.authorization;
+  const match =
+    typeof authorization === 'string'
+      ? /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(authorization)
+      : null;
+  return match?.[1] ?? 'unknown';
+}
+
+/** The operation: `X-Amz-Target: DynamoDB_20120810.PutItem` → `PutItem`; else the form's `Action`. */
+export function operationOf(headers: IncomingMessage['headers'], body: string): string {
+  const target = headers['x-amz-target'];
+  if (typeof target === 'string' && target.length > 0) return target.slice(target.lastIndexOf('.') + 1);
+  const contentType = headers['content-type'];
+  if (typeof contentType === 'string' && contentType.includes('x-www-form-urlencoded')) {
+    const action = new URLSearchParams(body).get('Action');
+    if (action) return action;
+  }
+  return 'unknown';
+}
+
+/** A FIFO lock: `run(task)` starts `task` when every earlier task has settled. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+interface Forwarded {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+}
+
+export class AwsProxy {
+  private readonly serial = new SerialQueue();
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: AwsProxyOptions,
+    private readonly targetUrl: URL,
+    /** The proxy's base URL, e.g. `http://127.0.0.1:40124`: what SDK clients use as their endpoint. */
+    readonly endpoint: string,
+  ) {}
+
+  /** Starts the proxy on a free loopback port. */
+  static async start(options: AwsProxyOptions): Promise<AwsProxy> {
+    const targetUrl = new URL(options.target);
+    const serialized = new Set(options.serializedServices ?? ['dynamodb']);
+    let proxy: AwsProxy | undefined;
+    const server = createServer((req, res) => {
+      if (proxy === undefined) {
+        res.writeHead(503).end();
+        return;
+      }
+      proxy.handle(req, res, serialized);
+    });
+    server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(new AwsProxyError('The AWS proxy could not listen', { cause: error })),
+      );
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    proxy = new AwsProxy(server, options, targetUrl, `http://127.0.0.1:${port}`);
+    server.on('connection', (socket) => {
+      proxy?.sockets.add(socket);
+      socket.once('close', () => proxy?.sockets.delete(socket));
+    });
+    return proxy;
+  }
+
+  /** The real emulator endpoint (for moto-api calls). */
+  get target(): string {
+    return this.options.target.replace(/\/+$/, '');
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, serialized: ReadonlySet<string>): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const service = serviceOf(req.headers);
+      const started = performance.now();
+      const forward = () => this.forward(req, body);
+      const pending = serialized.has(service) ? this.serial.run(forward) : forward();
+      pending
+        .then((answer) => {
+          res.writeHead(answer.status, answer.headers);
+          res.end(answer.body);
+          this.report(req, body, service, answer, started);
+        })
+        .catch((error: unknown) => {
+          const message = `AWS proxy: ${this.target} did not answer (${error instanceof Error ? error.message : String(error)})`;
+          const answer: Forwarded = {
+            status: 502,
+            headers: { 'content-type': 'text/plain' },
+            body: Buffer.from(message),
+          };
+          if (!res.headersSent) res.writeHead(502, answer.headers);
+          res.end(answer.body);
+          this.report(req, body, service, answer, started);
+        });
+    });
+  }
+
+  private forward(req: IncomingMessage, body: Buffer): Promise<Forwarded> {
+    return new Promise<Forwarded>((resolve, reject) => {
+      const upstream = httpRequest(
+        {
+          hostname: this.targetUrl.hostname,
+          port: this.targetUrl.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, 'content-length': String(body.length) },
+        },
+        (response) => {
+          const parts: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => parts.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const headers = { ...response.headers };
+            delete headers['transfer-encoding'];
+            const answer = Buffer.concat(parts);
+            headers['content-length'] = String(answer.length);
+            resolve({ status: response.statusCode ?? 502, headers, body: answer });
+          });
+        },
+      );
+      upstream.on('error', reject);
+      upstream.end(body);
+    });
+  }
+
+  private report(
+    req: IncomingMessage,
+    body: Buffer,
+    service: string,
+    answer: Forwarded,
+    started: number,
+  ): void {
+    const hook = this.options.onRequest;
+    if (hook === undefined) return;
+    const requestBody = body.toString('utf8');
+    try {
+      hook({
+        service,
+        operation: operationOf(req.headers, requestBody),
+        requestBytes: body.length,
+        responseBytes: answer.body.length,
+        status: answer.status,
+        durationMs: performance.now() - started,
+        requestBody,
+        responseBody: answer.body.toString('utf8'),
+      });
+    } catch {
+      // A failing hook must not break the request it observes.
+    }
+  }
+
+  /** Stops listening and drops open connections. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+    });
+    return this.closing;
+  }
+}
