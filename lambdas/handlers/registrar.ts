@@ -76,8 +76,8 @@ const physicalId = (r: Pick<Registration, 'activity' | 'stage' | 'info'>) =>
 function parsePhysicalId(
   id: string | undefined,
 ): { activity: string; stage: StageName; plugin: string } | undefined {
-  const parts = id?.split(':');
-  if (!parts || parts.length !== 4 || parts[0] !== PHYSICAL_PREFIX) return undefined;
+  const parts = id?.split(':') ?? [];
+  if (parts.length !== 4 || parts[0] !== PHYSICAL_PREFIX) return undefined;
   const [, activity, stage, plugin] = parts;
   if (!activity || !plugin || !(STAGE_NAMES as readonly string[]).includes(stage ?? '')) return undefined;
   return { activity, stage: stage as StageName, plugin };

@@ -40,7 +40,7 @@ export function createStageHandler(deps: StageHandlerDeps): (event: SQSEvent) =>
     const failures: SQSBatchItemFailure[] = [];
     const quarantine = async (record: SQSRecord, reason: string) => {
       logger.error('message quarantined', { messageId: record.messageId, reason });
-      metrics.addMetric(METRIC_NAMES.quarantined, MetricUnit.Count, 1);
+      metrics.singleMetric().addMetric(METRIC_NAMES.quarantined, MetricUnit.Count, 1);
       try {
         await deps.quarantine.quarantine(record.body, reason, `${deps.self.activity}/${deps.self.stage}`);
       } catch (error) {
@@ -75,7 +75,6 @@ export function createStageHandler(deps: StageHandlerDeps): (event: SQSEvent) =>
     for (const group of groupByRun(items)) {
       await runGroup(deps, group, failures, quarantine);
     }
-    metrics.publishStoredMetrics();
     return toBatchResponse(failures);
   };
 }

@@ -45,7 +45,7 @@ function isSqsEvent(event: unknown): event is SQSEvent {
 }
 
 export function createStartHandler(deps: StartHandlerDeps) {
-  const { logger, metrics } = deps.observability;
+  const { logger } = deps.observability;
   const engine = deps.engine as EngineDeps;
 
   async function direct(event: unknown): Promise<StartResponse> {
@@ -115,15 +115,12 @@ export function createStartHandler(deps: StartHandlerDeps) {
         }
       }
     }
-    metrics.publishStoredMetrics();
     return toBatchResponse(failures);
   }
 
   return async (event: unknown): Promise<SQSBatchResponse | StartResponse> => {
     if (isSqsEvent(event)) return fromQueue(event);
-    const response = await direct(event);
-    metrics.publishStoredMetrics();
-    return response;
+    return direct(event);
   };
 }
 
