@@ -13,7 +13,7 @@ import { parseStageName } from '../parse.js';
 
 interface PluginsOptions {
   readonly activity?: string;
-  readonly stage?: string;
+  readonly stageName?: string;
 }
 
 export interface PluginRow {
@@ -54,7 +54,10 @@ export function registerPlugins({ program, run }: Registrar): void {
       'List the registered plugins: mandatory or optional for the activity, order, filter, deadline, attempts.',
     )
     .option('--activity <name>', 'one activity (default: every deployed activity)')
-    .option('--stage <stage>', 'one stage: pre, parallel or post')
+    .option(
+      '--stage-name <stage>',
+      'one stage of the activity: pre, parallel or post (--stage is the deployment stage)',
+    )
     .addHelpText(
       'after',
       `
@@ -68,7 +71,7 @@ Example:
     )
     .action(
       run<PluginsOptions>(async (ctx, _args, options) => {
-        const stages = options.stage ? [parseStageName(options.stage)] : [...STAGE_NAMES];
+        const stages = options.stageName ? [parseStageName(options.stageName)] : [...STAGE_NAMES];
         const deployment = await ctx.deployment();
         const activities = options.activity ? [options.activity] : deployment.activities();
         if (activities.length === 0) {
@@ -93,7 +96,7 @@ Example:
         }
         if (rows.length === 0) {
           ctx.out.line(
-            `No plugins registered in ${activities.join(', ')}${options.stage ? ` (${options.stage})` : ''}.`,
+            `No plugins registered in ${activities.join(', ')}${options.stageName ? ` (${options.stageName})` : ''}.`,
           );
           return EXIT.ok;
         }

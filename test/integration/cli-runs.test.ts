@@ -1,0 +1,207 @@
+/**
+ * `plugboard start | status | watch | retry` as a subprocess against the engine on a private moto.
+ * The start function is the real start handler behind a minimal Lambda Invoke endpoint (cli-harness).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useMoto } from '../support/moto.js';
+import { type CliWorld, createCliWorld, json, WORKFLOW, waitForOutput } from './cli-harness.js';
+
+const moto = useMoto();
+let world: CliWorld;
+
+beforeAll(async () => {
+  world = await createCliWorld(moto.endpoint);
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+const settle = (uid: string) => world.orchestra.runUntilSettled({ workflow: WORKFLOW, uid });
+
+describe('plugboard start', () => {
+  it('starts a run, prints its id and how to watch it, and exits 0', async () => {
+    const result = await world.cli([
+      'start',
+      WORKFLOW,
+      '--uid',
+      'start-1',
+      '--metadata',
+      '{"channel":"web"}',
+    ]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Started run order/start-1 (generation 1).');
+    expect(result.stdout).toContain('npx plugboard --local watch order start-1');
+    expect((await world.orchestra.store.getRun({ workflow: WORKFLOW, uid: 'start-1' }))?.metadata).toEqual({
+      channel: 'web',
+    });
+  });
+
+  it('answers the existing run as JSON when the same uid is started again', async () => {
+    const result = await world.cli(['start', WORKFLOW, '--uid', 'start-1', '--json']);
+
+    expect(result.code).toBe(0);
+    expect(json(result)).toMatchObject({
+      ok: true,
+      outcome: 'existing',
+      run: { uid: 'start-1', generation: 1 },
+    });
+  });
+
+  it('exits 1 naming the error type and the known workflows when the workflow is unknown', async () => {
+    const [human, machine] = await Promise.all([
+      world.cli(['start', 'invoice', '--uid', 'x-1']),
+      world.cli(['start', 'invoice', '--uid', 'x-1', '--json']),
+    ]);
+
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/UnknownWorkflowError: .*invoice/);
+    expect(human.stderr).toContain('order');
+    expect(human.stderr).not.toContain('    at ');
+    expect(machine.code).toBe(1);
+    expect(json(machine)).toMatchObject({
+      ok: false,
+      error: { type: 'UnknownWorkflowError', retryable: false },
+    });
+  });
+});
+
+describe('plugboard status', () => {
+  it('shows the run as a tree with states, attempts, durations and truncated results', async () => {
+    await settle('start-1');
+
+    const result = await world.cli(['status', WORKFLOW, 'start-1']);
+
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/^order \/ start-1 {2}Complete {2}generation 1 {2}started .* {2}ended .*s$/);
+    expect(result.stdout).toContain('├─ intake');
+    expect(result.stdout).toContain('└─ fulfilment');
+    expect(result.stdout).toMatch(/validate {2}Complete {2}mandatory {2}attempt 1\/3 {2}\d/);
+    expect(result.stdout).toMatch(/enrich +Complete {2}optional/);
+    expect(result.stdout).toContain('result: {"valid":true}');
+    expect(result.stdout).toMatch(/result: \{"score":0\.93,"reasons":\["x+…/);
+    expect(result.stdout).toMatch(/send-sms {2}Complete/);
+    expect(result.stdout).not.toContain('states:');
+  });
+
+  it('adds the time of every state with --verbose', async () => {
+    const result = await world.cli(['status', WORKFLOW, 'start-1', '--verbose']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/states: In Progress \d{4}-\d\d-\d\d [\d:]{8} · Complete /);
+  });
+
+  it('prints the whole snapshot with --json', async () => {
+    const result = await world.cli(['status', WORKFLOW, 'start-1', '--json']);
+
+    const snapshot = json<{ run: { state: string }; stages: unknown[]; plugins: { plugin: string }[] }>(
+      result,
+    );
+    expect(snapshot.run.state).toBe('Complete');
+    expect(snapshot.stages).toHaveLength(6);
+    expect(snapshot.plugins.map((p) => p.plugin).sort()).toEqual(
+      ['charge-card', 'enrich', 'score', 'send-sms', 'slow', 'validate'].sort(),
+    );
+  });
+
+  it('exits 1 with how to find the run when it does not exist', async () => {
+    const result = await world.cli(['status', WORKFLOW, 'nope-1']);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No run "nope-1" of workflow "order"');
+    expect(result.stderr).toContain('plugboard list --workflow order');
+  });
+});
+
+describe('plugboard watch', () => {
+  it('prints the changes of a run as it progresses and exits 0 when it completes', async () => {
+    await world.cli(['start', WORKFLOW, '--uid', 'watch-1']);
+    const first = waitForOutput((text) => text.includes('run: In Progress'));
+
+    const watching = world.cli(['watch', WORKFLOW, 'watch-1', '--interval', '100ms', '--timeout', '40s'], {
+      onStdout: first.feed,
+    });
+    await first.seen;
+    await settle('watch-1');
+    const result = await watching;
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d\d:\d\d:\d\d intake\/pre: In Progress/m);
+    expect(result.stdout).toMatch(
+      /fulfilment\/parallel\/charge-card: (Not Started → |In Progress → )?Complete/,
+    );
+    expect(result.stdout).toMatch(/run: In Progress → Complete$/m);
+  });
+
+  it('exits 1 when the run fails, naming the failure', async () => {
+    await world.cli(['start', WORKFLOW, '--uid', 'watch-2', '--metadata', '{"fail":true}']);
+    await settle('watch-2');
+
+    const result = await world.cli(['watch', WORKFLOW, 'watch-2']);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('fulfilment/parallel/charge-card: Error (card declined)');
+    expect(result.stdout).toMatch(/run: Error/);
+  });
+
+  it('exits 2 when --timeout runs out before the run ends, and emits JSON lines with --json', async () => {
+    await world.cli(['start', WORKFLOW, '--uid', 'watch-3', '--metadata', '{"hang":true}']);
+    await world.orchestra.pump();
+
+    const result = await world.cli([
+      'watch',
+      WORKFLOW,
+      'watch-3',
+      '--interval',
+      '200ms',
+      '--timeout',
+      '1s',
+      '--json',
+    ]);
+
+    expect(result.code).toBe(2);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ change: expect.stringContaining(':') });
+    expect(lines.at(-1)).toEqual({ timeout: true, state: 'In Progress' });
+  });
+});
+
+describe('plugboard retry', () => {
+  it('reruns a failed run as generation 2, naming the plugins that run again, and keeps the completed ones', async () => {
+    await world.cli(['start', WORKFLOW, '--uid', 'retry-1', '--metadata', '{"fail":true,"channel":"web"}']);
+    const failed = await settle('retry-1');
+    expect(failed.run.state).toBe('Error');
+    const validatedAt = failed.plugins.find((p) => p.plugin === 'validate')?.stateTimes.Complete;
+
+    const result = await world.cli(['retry', WORKFLOW, 'retry-1']);
+    const rerun = await settle('retry-1');
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      'Rerunning order/retry-1 (generation 2): will run again fulfilment/parallel/charge-card',
+    );
+    expect(rerun.run).toMatchObject({ state: 'Complete', generation: 2 });
+    const validate = rerun.plugins.find((p) => p.plugin === 'validate');
+    expect(validate?.stateTimes.Complete).toBe(validatedAt);
+    const validateDispatches = world.orchestra.published.filter(
+      (m) => m.uid === 'retry-1' && m.plugins.includes('validate'),
+    );
+    expect(validateDispatches).toHaveLength(1);
+  });
+
+  it('refuses a complete run and a run in progress with exit 1', async () => {
+    const [complete, running] = await Promise.all([
+      world.cli(['retry', WORKFLOW, 'retry-1']),
+      world.cli(['retry', WORKFLOW, 'watch-3', '--json']),
+    ]);
+
+    expect(complete.code).toBe(1);
+    expect(complete.stderr).toContain('is Complete; nothing failed');
+    expect(running.code).toBe(1);
+    expect(running.stderr).toContain('still In Progress');
+  });
+});
