@@ -79,6 +79,12 @@ export interface OrchestraOptions {
   readonly clock?: Clock;
   /** Wraps the ports, e.g. to inject crashes. */
   readonly wrap?: (deps: EngineDeps) => EngineDeps;
+  /**
+   * Keep registrations in a table of their own. Only for very wide stages: moto copies the whole
+   * table for every item of a transaction, so 1,000 registrations beside 1,000 plugin records double
+   * the time of every count-down. (Deployments keep both in the one status table.)
+   */
+  readonly separateRegistryTable?: boolean;
 }
 
 export interface PumpOptions {
@@ -114,6 +120,7 @@ export class Orchestra {
     readonly options: OrchestraOptions,
     readonly table: StatusTable,
     readonly prefix: string,
+    registryTable: StatusTable,
   ) {
     const config = motoClientConfig(options.endpoint);
     this.sqs = new SQSClient(config);
@@ -121,7 +128,10 @@ export class Orchestra {
     const documentClient = table.documentClient;
     const tableName = table.tableName;
     this.store = new DynamoStatusStore({ tableName, client: documentClient });
-    this.registry = new DynamoRegistry({ tableName, client: documentClient });
+    this.registry = new DynamoRegistry({
+      tableName: registryTable.tableName,
+      client: registryTable.documentClient,
+    });
   }
 
   static async create(options: OrchestraOptions): Promise<Orchestra> {
@@ -130,7 +140,8 @@ export class Orchestra {
     const table = await createStatusTable(options.endpoint);
     // moto runs transactions without isolation; DynamoDB isolates every request (see status-table.ts).
     serializeRequests(table.documentClient);
-    const orchestra = new Orchestra(options, table, prefix);
+    const registryTable = options.separateRegistryTable ? await createStatusTable(options.endpoint) : table;
+    const orchestra = new Orchestra(options, table, prefix, registryTable);
     await orchestra.setUp();
     return orchestra;
   }
