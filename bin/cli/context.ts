@@ -18,7 +18,14 @@ export class ContextFactory {
   private resolved?: Promise<Deployment>;
 
   create(command: Command): CommandContext {
-    const options = command.optsWithGlobals<GlobalOptions>();
+    const given = (key: string) => {
+      const source = command.getOptionValueSourceWithGlobals(key);
+      return source !== undefined && source !== 'default';
+    };
+    const options: GlobalOptions = {
+      ...command.optsWithGlobals<GlobalOptions>(),
+      explicit: { stage: given('stage'), system: given('system') },
+    };
     return {
       options,
       out: createOutput(options),

@@ -29,6 +29,8 @@ export interface GlobalOptions {
   readonly local?: boolean;
   readonly json?: boolean;
   readonly debug?: boolean;
+  /** Whether --stage / --system were given (flag or environment) rather than defaulted. */
+  readonly explicit?: { readonly stage: boolean; readonly system: boolean };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -143,9 +145,9 @@ export function isLocal(options: Pick<GlobalOptions, 'local'>, env: Env = proces
 }
 
 export async function resolveDeployment(options: GlobalOptions, env: Env = process.env): Promise<Deployment> {
-  const ref: DeploymentRef = { systemName: options.system, stage: options.stage };
   if (isLocal(options, env)) {
     const state = await readLocalState(localStatePath(env));
+    const ref = localRef(options, state.exports);
     const credentials = {
       accessKeyId: env.AWS_ACCESS_KEY_ID || 'local',
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY || 'local',
@@ -163,6 +165,7 @@ export async function resolveDeployment(options: GlobalOptions, env: Env = proce
       },
     );
   }
+  const ref: DeploymentRef = { systemName: options.system, stage: options.stage };
   const config: ClientConfig = options.region ? { region: options.region } : {};
   const exports = await listExports(new CloudFormationClient(config), `${ref.systemName}-${ref.stage}-`);
   if (Object.keys(exports).length === 0) {
@@ -171,6 +174,34 @@ export async function resolveDeployment(options: GlobalOptions, env: Env = proce
     );
   }
   return new Deployment(ref, 'aws', exports, config, config);
+}
+
+const TABLE_EXPORT_SUFFIX = '-status-table-name';
+
+/**
+ * The deployment of the local cloud: --stage/--system when given; otherwise, when the local cloud holds
+ * exactly one Plugboard deployment (one `<system>-<stage>-status-table-name` export), that one (a
+ * deployment stage has no hyphen, so the name splits at its last one).
+ */
+export function localRef(options: GlobalOptions, exports: Readonly<Record<string, string>>): DeploymentRef {
+  const requested: DeploymentRef = { systemName: options.system, stage: options.stage };
+  if (options.explicit?.stage && options.explicit.system) return requested;
+  if (exports[EXPORTS.statusTableName(requested)] !== undefined) return requested;
+  const candidates = Object.keys(exports)
+    .filter((name) => name.endsWith(TABLE_EXPORT_SUFFIX))
+    .map((name) => {
+      const prefix = name.slice(0, -TABLE_EXPORT_SUFFIX.length);
+      const cut = prefix.lastIndexOf('-');
+      return { systemName: prefix.slice(0, cut), stage: prefix.slice(cut + 1) };
+    })
+    .filter(
+      (ref) =>
+        ref.systemName !== '' &&
+        (!options.explicit?.stage || ref.stage === options.stage) &&
+        (!options.explicit?.system || ref.systemName === options.system),
+    );
+  const [only] = candidates;
+  return candidates.length === 1 && only ? only : requested;
 }
 
 /** Every export whose name starts with `prefix` (ListExports, all pages). */

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLocal } from '../../bin/cli/deployment.js';
+import { isLocal, localRef } from '../../bin/cli/deployment.js';
 import { DeploymentError } from '../../bin/cli/errors.js';
 import { localStatePath, readLocalState, writeLocalState } from '../../bin/cli/local-state.js';
 
@@ -49,5 +49,42 @@ describe('local state file', () => {
     expect(isLocal({ local: true }, {})).toBe(true);
     expect(isLocal({}, { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' })).toBe(true);
     expect(isLocal({}, {})).toBe(false);
+  });
+});
+
+describe('localRef', () => {
+  const exportsOf = (...prefixes: string[]) =>
+    Object.fromEntries(prefixes.map((p) => [`${p}-status-table-name`, 't']));
+  const defaults = { stage: 'dev', system: 'plugboard', explicit: { stage: false, system: false } };
+
+  it('uses the only deployment of the local cloud when --stage and --system are defaulted', () => {
+    expect(localRef(defaults, exportsOf('plugboard-local'))).toEqual({
+      systemName: 'plugboard',
+      stage: 'local',
+    });
+    expect(localRef(defaults, exportsOf('my-app-qa'))).toEqual({ systemName: 'my-app', stage: 'qa' });
+  });
+
+  it('keeps the requested deployment when it exists, when given explicitly, or when several exist', () => {
+    expect(localRef(defaults, exportsOf('plugboard-dev', 'plugboard-local'))).toEqual({
+      systemName: 'plugboard',
+      stage: 'dev',
+    });
+    expect(localRef(defaults, exportsOf('plugboard-qa', 'plugboard-local'))).toEqual({
+      systemName: 'plugboard',
+      stage: 'dev',
+    });
+    expect(
+      localRef(
+        { ...defaults, stage: 'prod', explicit: { stage: true, system: true } },
+        exportsOf('plugboard-local'),
+      ),
+    ).toEqual({ systemName: 'plugboard', stage: 'prod' });
+    expect(
+      localRef(
+        { ...defaults, stage: 'qa', explicit: { stage: true, system: false } },
+        exportsOf('x-qa', 'y-local'),
+      ),
+    ).toEqual({ systemName: 'x', stage: 'qa' });
   });
 });
