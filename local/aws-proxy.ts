@@ -2,9 +2,10 @@
  * A loopback HTTP proxy in front of moto that every SDK client of the local cloud talks to.
  *
  * It forwards every request as it is (method, path, headers, body) and:
- * - serializes DynamoDB requests: one is in flight at a time. moto runs `TransactWriteItems` without
- *   isolation, so two transactions from different Lambda workers can interleave and corrupt a counter;
- *   real DynamoDB isolates every request, and serializing them restores that guarantee locally;
+ * - isolates DynamoDB requests: a write (any operation that is not a read) is in flight alone; reads
+ *   run together. moto runs `TransactWriteItems` without isolation, so two transactions from different
+ *   Lambda workers can interleave and corrupt a counter, and a read can see half a transaction; real
+ *   DynamoDB isolates every request, and this readers-writer lock restores that guarantee locally;
  * - reports every request to an optional hook (service, operation, sizes, status, duration, bodies),
  *   which is how the local cloud counts and inspects AWS calls.
  *
@@ -41,7 +42,7 @@ export interface AwsProxyOptions {
   readonly target: string;
   /** Called once per request, after its response was sent. Exceptions are ignored. */
   readonly onRequest?: (request: ProxiedRequest) => void;
-  /** Services whose requests run one at a time. @default ['dynamodb'] */
+  /** Services whose writes run one at a time (and never alongside a read). @default ['dynamodb'] */
   readonly serializedServices?: readonly string[];
 }
 
@@ -69,14 +70,54 @@ export function operationOf(headers: IncomingMessage['headers'], body: string): 
   return 'unknown';
 }
 
-/** A FIFO lock: `run(task)` starts `task` when every earlier task has settled. */
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
+/** DynamoDB operations that only read: they may run together, but never alongside a write. */
+const READ_OPERATIONS = new Set([
+  'GetItem',
+  'BatchGetItem',
+  'Query',
+  'Scan',
+  'TransactGetItems',
+  'DescribeTable',
+  'ListTables',
+  'DescribeTimeToLive',
+  'ListTagsOfResource',
+]);
 
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
+/**
+ * A fair readers-writer lock: reads run together, a write runs alone, and requests are granted in
+ * arrival order (a read that arrives after a waiting write waits for it).
+ */
+export class ReadWriteLock {
+  private readers = 0;
+  private writing = false;
+  private readonly waiting: { readonly write: boolean; readonly grant: () => void }[] = [];
+
+  run<T>(write: boolean, task: () => Promise<T>): Promise<T> {
+    return new Promise<void>((grant) => {
+      this.waiting.push({ write, grant });
+      this.pump();
+    }).then(async () => {
+      try {
+        return await task();
+      } finally {
+        if (write) this.writing = false;
+        else this.readers -= 1;
+        this.pump();
+      }
+    });
+  }
+
+  private pump(): void {
+    for (;;) {
+      const next = this.waiting[0];
+      if (next === undefined || this.writing) return;
+      if (next.write && this.readers > 0) return;
+      this.waiting.shift();
+      if (next.write) this.writing = true;
+      else this.readers += 1;
+      next.grant();
+      if (next.write) return;
+    }
   }
 }
 
@@ -87,7 +128,7 @@ interface Forwarded {
 }
 
 export class AwsProxy {
-  private readonly serial = new SerialQueue();
+  private readonly lock = new ReadWriteLock();
   private readonly sockets = new Set<import('node:net').Socket>();
   private closing: Promise<void> | undefined;
 
@@ -141,7 +182,9 @@ export class AwsProxy {
       const service = serviceOf(req.headers);
       const started = performance.now();
       const forward = () => this.forward(req, body);
-      const pending = serialized.has(service) ? this.serial.run(forward) : forward();
+      const pending = serialized.has(service)
+        ? this.lock.run(!READ_OPERATIONS.has(operationOf(req.headers, body.toString('utf8'))), forward)
+        : forward();
       pending
         .then((answer) => {
           res.writeHead(answer.status, answer.headers);
