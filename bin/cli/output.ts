@@ -83,3 +83,12 @@ export function table(rows: readonly (readonly string[])[]): string[] {
       .trimEnd(),
   );
 }
+
+/**
+ * The text that replaces a drawing of `previousLines` lines (just above the cursor) with `lines`:
+ * cursor up to the first line of the old drawing, clear to the end of the screen, draw.
+ */
+export function redrawFrame(previousLines: number, lines: readonly string[]): string {
+  const erase = previousLines > 0 ? `\u001b[${previousLines}F\u001b[0J` : '';
+  return `${erase}${lines.join('\n')}\n`;
+}

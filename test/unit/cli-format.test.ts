@@ -9,7 +9,7 @@ import {
   runLiveness,
   truncate,
 } from '../../bin/cli/format.js';
-import { paint, table, visibleLength } from '../../bin/cli/output.js';
+import { createOutput, paint, redrawFrame, table, visibleLength } from '../../bin/cli/output.js';
 import { parseDuration, parseMetadata, parseSince } from '../../bin/cli/parse.js';
 import type { PluginRecord, RunRecord, RunSnapshot, StageRecord } from '../../lambdas/engine/records.js';
 
@@ -259,5 +259,26 @@ describe('option parsing', () => {
         throw new Error('ENOENT');
       }),
     ).toThrow(/cannot read missing.json/);
+  });
+});
+
+describe('watch on a terminal', () => {
+  it('draws the first frame as is, and replaces the previous frame in place afterwards', () => {
+    expect(redrawFrame(0, ['a', 'b'])).toBe('a\nb\n');
+    expect(redrawFrame(2, ['c'])).toBe('\u001b[2F\u001b[0Jc\n');
+  });
+});
+
+describe('createOutput', () => {
+  const streams = (isTTY: boolean) => ({
+    stdout: { write: () => true, isTTY },
+    stderr: { write: () => true },
+  });
+
+  it('uses colour only on a TTY without NO_COLOR or TERM=dumb', () => {
+    expect(createOutput({}, streams(true), {}).color).toBe(true);
+    expect(createOutput({}, streams(false), {}).color).toBe(false);
+    expect(createOutput({}, streams(true), { NO_COLOR: '1' }).color).toBe(false);
+    expect(createOutput({}, streams(true), { TERM: 'dumb' }).color).toBe(false);
   });
 });

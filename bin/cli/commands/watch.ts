@@ -9,7 +9,7 @@ import type { RunSnapshot } from '../../../lambdas/engine/records.js';
 import { EXIT } from '../errors.js';
 import { diffSnapshots, renderRunTree } from '../format.js';
 import type { Registrar } from '../main.js';
-import { paint } from '../output.js';
+import { paint, redrawFrame } from '../output.js';
 import { parseDuration } from '../parse.js';
 import { readSnapshot } from './status.js';
 
@@ -69,8 +69,7 @@ Example (not a TTY, e.g. in CI):
                 `watching since ${Math.round((Date.now() - started) / 1000)}s · Ctrl-C to stop`,
               ),
             );
-            // Cursor up over the previous drawing, clear to the end of the screen, draw again.
-            ctx.out.write(`${drawn > 0 ? `\u001b[${drawn}F\u001b[0J` : ''}${lines.join('\n')}\n`);
+            ctx.out.write(redrawFrame(drawn, lines));
             drawn = lines.length;
           } else {
             const time = at.toISOString().slice(11, 19);
