@@ -30,7 +30,20 @@ export interface CostModel {
   readonly lines: readonly CostLine[];
   /** Orchestration cost per million runs: every line marked `inTotal`. */
   readonly totalUsdPerMillionRuns: number;
+  /**
+   * The same total with the Lambda duration line replaced by a model: the functions' SDK calls per
+   * run × `MODELED_AWS_CALL_MS` at the stage orchestrators' memory. An estimate, labelled as such.
+   */
+  readonly modeled: {
+    readonly sdkCallsPerRun: number;
+    readonly callMs: number;
+    readonly gbSeconds: number;
+    readonly totalUsdPerMillionRuns: number;
+  };
 }
+
+/** Assumed mean latency of one AWS API call from Lambda in-region (DynamoDB, SNS, SQS). An assumption. */
+export const MODELED_AWS_CALL_MS = 10;
 
 const perMillion = (quantity: number, usdPerUnit: number) => quantity * usdPerUnit * 1e6;
 
@@ -135,7 +148,25 @@ export function costModel(
     },
   ];
   const totalUsdPerMillionRuns = lines.filter((l) => l.inTotal).reduce((s, l) => s + l.usdPerMillionRuns, 0);
-  return { lines, totalUsdPerMillionRuns };
+  const sdkCallsPerRun = per(
+    counts.snsPublish.requests +
+      counts.snsEvents.requests +
+      sqs.engineSend.requests +
+      Object.values(counts.dynamo.requests).reduce((a, b) => a + b, 0),
+  );
+  const modeledGbs = ((sdkCallsPerRun * MODELED_AWS_CALL_MS) / 1000) * (LAMBDA_MEMORY_MB.stage / 1024);
+  const measuredDuration = lines.find((l) => l.unit === 'GB-s')?.usdPerMillionRuns ?? 0;
+  return {
+    lines,
+    totalUsdPerMillionRuns,
+    modeled: {
+      sdkCallsPerRun,
+      callMs: MODELED_AWS_CALL_MS,
+      gbSeconds: modeledGbs,
+      totalUsdPerMillionRuns:
+        totalUsdPerMillionRuns - measuredDuration + perMillion(modeledGbs, prices.lambdaArmGbSecond.usd),
+    },
+  };
 }
 
 /**

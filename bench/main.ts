@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, release, totalmem, type } from 'node:os';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { startCloud } from '../local/cloud.js';
@@ -62,12 +62,16 @@ function command(file: string, args: string[]): string {
 
 async function main(): Promise<number> {
   const began = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
   const cloud = await startCloud({ env: {} });
+  // A second server for the width scenarios, which then run beside the timed runs.
+  const wideCloud = mode === 'full' ? await startCloud({ env: {} }) : undefined;
   const capture = captureHandlerOutput();
   try {
     const result = await runBench(cloud.endpoint, mode, {
       log: (m) => say(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`),
       onMeter: capture.setMeter,
+      ...(wideCloud ? { wideEndpoint: wideCloud.endpoint } : {}),
     });
     capture.restore();
     const machine: Machine = {
@@ -80,6 +84,7 @@ async function main(): Promise<number> {
       moto: command('python3', ['-c', 'import moto; print(moto.__version__)']),
       commit: command('git', ['rev-parse', '--short', 'HEAD']),
       elapsedSeconds: (performance.now() - began) / 1000,
+      loadAverage: [loadAtStart, loadavg()[0] ?? 0],
     };
     say('');
     say(consoleTable(result));
@@ -95,6 +100,7 @@ async function main(): Promise<number> {
   } finally {
     capture.restore();
     await cloud.stop();
+    await wideCloud?.stop();
   }
 }
 

@@ -13,6 +13,8 @@ export interface Machine {
   readonly moto: string;
   readonly commit: string;
   readonly elapsedSeconds: number;
+  /** 1-minute load average at the start and the end of the run (the machine may be shared). */
+  readonly loadAverage: readonly [number, number];
 }
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
@@ -23,6 +25,7 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 export function consoleTable(r: BenchResult): string {
   const rows: [string, string][] = [
     ['orchestration cost per 1M reference runs', usd(r.reference.cost.totalUsdPerMillionRuns)],
+    ['  … Lambda duration modeled, not moto-measured', usd(r.reference.cost.modeled.totalUsdPerMillionRuns)],
     ['  with the kit’s In Progress reports', usd(r.withInProgress.cost.totalUsdPerMillionRuns)],
     ['dispatch publishes per run', num(r.reference.perRun.dispatchPublishes)],
     ['DynamoDB WCU per run (table + GSI)', num(r.reference.perRun.writeUnits)],
@@ -130,6 +133,7 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
         ['moto (server mode)', machine.moto],
         ['mode', `${r.mode} (${JSON.stringify(r.plan)})`],
         ['wall time of the benchmark', `${machine.elapsedSeconds.toFixed(0)} s`],
+        ['load average (1 min) at start / end', machine.loadAverage.map((l) => l.toFixed(1)).join(' / ')],
       ],
     ),
   );
@@ -144,7 +148,7 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
     `- **Lambda**: one invocation per start call and per inbox batch handed to a stage handler. Duration = wall time of the handler call in-process (receive → delete of its batch), rounded up to the millisecond, × configured memory (${LAMBDA_MEMORY_MB.start} MB start, ${LAMBDA_MEMORY_MB.stage} MB stage orchestrators, arm64). Durations come from separate runs without the meter’s image reads. They are measured against moto on localhost: every SDK call costs a moto round trip (typically slower than DynamoDB in-region), so GB-s here is an upper bound.`,
     `- **CloudWatch Logs**: bytes of every line the handlers write to stdout (Powertools EMF lines carry \`_aws\`; the rest are structured logs), plus an estimated ${PLATFORM_LOG_BYTES_PER_INVOCATION} B of Lambda platform lines per invocation (not observable in-process). EMF custom-metric charges are per metric per month, not per run, and are left out.`,
     '- **Stage overhead**: the engine’s `EngineObserver.stageOverhead` hook (time from the arrival of the report batch that completed a stage to the dispatch of the next stage). In the harness it includes the handler’s own work and the in-process hop through SQS to the next inbox in the same pump round; it excludes SQS delivery and Lambda polling latency of a deployment.',
-    '- **Throughput**: reference runs started 10 at a time and pumped to completion on one machine; a fresh table every 4 waves. It is bounded by moto (a single-threaded Python server that copies a table for each transaction item), not by the engine: it measures this setup, not AWS.',
+    '- **Throughput**: reference runs started a wave at a time (the plan’s concurrency) and pumped to completion; a fresh harness and table every 2 waves; set-up time excluded. It is bounded by moto, not by the engine: moto is one Python process, and the harness serializes every DynamoDB request (`serializeRequests` in test/support/status-table.ts, because moto runs transactions without isolation), so runs in a wave queue behind each other. It measures this setup, not AWS. In full mode the width scenarios run at the same time on a second moto server, and the machine may be shared (load average above): timings are noisy.',
     '- **Fan-out width**: one parallel stage of N mandatory plugins dispatched in one publish; N `Complete` reports handed to the stage handler in batches of 10, one batch at a time; write units of that report phase ÷ N.',
     `- **Prices**: list prices for us-east-1 as of ${PRICES_AS_OF}, no free tier (table below).`,
   );
@@ -165,6 +169,8 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
     ),
     '',
     `**Total: ${usd(r.reference.cost.totalUsdPerMillionRuns)} per million runs.**`,
+    '',
+    `Lambda duration above is measured against moto. Modeled instead (an estimate, not a measurement): the functions make ${num(r.reference.cost.modeled.sdkCallsPerRun)} AWS calls per run; at an assumed ${r.reference.cost.modeled.callMs} ms each at ${LAMBDA_MEMORY_MB.stage} MB that is ${num(r.reference.cost.modeled.gbSeconds, 3)} GB-s per run, and the total would be **${usd(r.reference.cost.modeled.totalUsdPerMillionRuns)}** per million runs.`,
   );
 
   p(

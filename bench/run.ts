@@ -150,6 +150,11 @@ export interface RunOptions {
   readonly onMeter?: (meter: Meter) => void;
   /** Overrides of the mode's plan (tests keep the quick run small). */
   readonly plan?: Partial<ModePlan>;
+  /**
+   * A second moto endpoint: the width scenarios then run on it while the timed runs run on the
+   * first (both after the metered runs, whose log lines must not mix with others).
+   */
+  readonly wideEndpoint?: string;
 }
 
 export async function runBench(endpoint: string, mode: Mode, options: RunOptions = {}): Promise<BenchResult> {
@@ -188,38 +193,46 @@ export async function runBench(endpoint: string, mode: Mode, options: RunOptions
   };
   const finalOutcomes = reference.perRun.byMethod['store.recordFinalOutcomes']?.writeUnits ?? 0;
 
-  let timing: BenchResult['timing'];
-  if (plan.timedRuns > 0) {
+  const timed = async (): Promise<BenchResult['timing']> => {
+    if (plan.timedRuns <= 0) return undefined;
     log(`timed reference runs (${plan.timedRuns}, ${plan.concurrency} at a time)`);
-    const timed = await timeReferenceRuns(endpoint, {
+    const t = await timeReferenceRuns(endpoint, {
       runs: plan.timedRuns,
       concurrency: plan.concurrency,
+      wavesPerTable: 2,
+      progress: log,
       ...(onLine ? { onLine } : {}),
     });
-    timing = {
-      runs: timed.runs,
-      concurrency: timed.concurrency,
-      elapsedMs: timed.elapsedMs,
-      runsPerSecond: timed.runs / (timed.elapsedMs / 1000),
-      stageOverheadMs: percentiles(timed.overheadsMs),
-      allComplete: timed.states.length === timed.runs && timed.states.every((s) => s === 'Complete'),
+    return {
+      runs: t.runs,
+      concurrency: t.concurrency,
+      elapsedMs: t.elapsedMs,
+      runsPerSecond: t.runs / (t.elapsedMs / 1000),
+      stageOverheadMs: percentiles(t.overheadsMs),
+      allComplete: t.states.length === t.runs && t.states.every((s) => s === 'Complete'),
     };
-  }
-
-  const wide: WideResult[] = [];
-  for (const width of plan.widths) {
-    log(`one parallel stage of ${width} plugins`);
-    const result: WideStage = await wideStage(endpoint, width);
-    wide.push({
-      width,
-      completed: result.completed,
-      dispatchPublishes: result.dispatchPublishes,
-      writeUnitsPerReport: result.writeUnitsPerReport,
-      readUnitsPerReport: result.readUnitsPerReport,
-      transactions: result.reportCounts.dynamo.requests.TransactWriteItems ?? 0,
-      reportPhaseMs: result.reportPhaseMs,
-    });
-  }
+  };
+  const widths = async (): Promise<WideResult[]> => {
+    const results: WideResult[] = [];
+    for (const width of plan.widths) {
+      log(`one parallel stage of ${width} plugins`);
+      const w: WideStage = await wideStage(options.wideEndpoint ?? endpoint, width);
+      log(`width ${width} done: ${w.writeUnitsPerReport.toFixed(2)} WCU per report`);
+      results.push({
+        width,
+        completed: w.completed,
+        dispatchPublishes: w.dispatchPublishes,
+        writeUnitsPerReport: w.writeUnitsPerReport,
+        readUnitsPerReport: w.readUnitsPerReport,
+        transactions: w.reportCounts.dynamo.requests.TransactWriteItems ?? 0,
+        reportPhaseMs: w.reportPhaseMs,
+      });
+    }
+    return results;
+  };
+  const [timing, wide] = options.wideEndpoint
+    ? await Promise.all([timed(), widths()])
+    : [await timed(), await widths()];
 
   const result: Omit<BenchResult, 'checks'> = {
     mode,

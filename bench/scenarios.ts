@@ -173,9 +173,15 @@ export interface TimedRuns {
  */
 export async function timeReferenceRuns(
   endpoint: string,
-  options: { runs: number; concurrency: number; wavesPerTable?: number; onLine?: (meter: Meter) => void },
+  options: {
+    runs: number;
+    concurrency: number;
+    wavesPerTable?: number;
+    onLine?: (meter: Meter) => void;
+    progress?: (message: string) => void;
+  },
 ): Promise<TimedRuns> {
-  const wavesPerTable = options.wavesPerTable ?? 4;
+  const wavesPerTable = options.wavesPerTable ?? 1;
   const overheadsMs: number[] = [];
   const states: string[] = [];
   let elapsedMs = 0;
@@ -195,6 +201,7 @@ export async function timeReferenceRuns(
       elapsedMs += performance.now() - started;
       meter.recording = false;
       done += size;
+      options.progress?.(`${done}/${options.runs} runs, ${(elapsedMs / 1000).toFixed(1)} s in waves`);
     }
     overheadsMs.push(...seen.overheadsMs);
     states.push(...seen.runStates);
