@@ -5,23 +5,30 @@
  * Exits 1 when a counter check fails.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { startCloud } from '../local/cloud.js';
 import type { Meter } from './meter.js';
 import { consoleTable, type Machine, toJson, toMarkdown } from './report.js';
-import { type Mode, runBench } from './run.js';
+import { type BenchResult, type Mode, runBench } from './run.js';
 
 const program = new Command('bench')
   .description('Measure Plugboard’s cost per run, stage overhead, throughput and fan-out width on moto')
   .option('--quick', 'a few runs and width 100 only; checks the counters (CI)')
   .option('--full', 'every scenario (the default)')
   .option('--write', 'write docs/benchmarks.{md,json} in quick mode too')
-  .option('--out <dir>', 'where to write the reports', 'docs');
+  .option('--out <dir>', 'where to write the reports', 'docs')
+  .option('--render', 'only re-render benchmarks.md from the benchmarks.json in --out (no measuring)');
 program.parse();
-const flags = program.opts<{ quick?: boolean; full?: boolean; write?: boolean; out: string }>();
+const flags = program.opts<{
+  quick?: boolean;
+  full?: boolean;
+  write?: boolean;
+  render?: boolean;
+  out: string;
+}>();
 const mode: Mode = flags.quick && !flags.full ? 'quick' : 'full';
 const write = mode === 'full' || flags.write === true;
 
@@ -60,7 +67,19 @@ function command(file: string, args: string[]): string {
   }
 }
 
+/** Re-renders the Markdown report from a saved JSON report (after a change to the report's text). */
+function render(): number {
+  const dir = resolve(flags.out);
+  const saved = JSON.parse(readFileSync(resolve(dir, 'benchmarks.json'), 'utf8')) as BenchResult & {
+    machine: Machine;
+  };
+  writeFileSync(resolve(dir, 'benchmarks.md'), toMarkdown(saved, saved.machine));
+  say(`re-rendered ${dir}/benchmarks.md from benchmarks.json`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  if (flags.render) return render();
   const began = performance.now();
   const loadAtStart = loadavg()[0] ?? 0;
   const cloud = await startCloud({ env: {} });
