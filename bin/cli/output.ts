@@ -92,3 +92,9 @@ export function redrawFrame(previousLines: number, lines: readonly string[]): st
   const erase = previousLines > 0 ? `\u001b[${previousLines}F\u001b[0J` : '';
   return `${erase}${lines.join('\n')}\n`;
 }
+
+/** Keeps a line within `columns` (a wrapped line would break the in-place redraw); drops colour if cut. */
+export function fitWidth(line: string, columns: number | undefined): string {
+  if (columns === undefined || columns < 2 || visibleLength(line) <= columns) return line;
+  return `${line.replace(ANSI, '').slice(0, columns - 1)}…`;
+}

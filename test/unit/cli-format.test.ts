@@ -9,7 +9,7 @@ import {
   runLiveness,
   truncate,
 } from '../../bin/cli/format.js';
-import { createOutput, paint, redrawFrame, table, visibleLength } from '../../bin/cli/output.js';
+import { createOutput, fitWidth, paint, redrawFrame, table, visibleLength } from '../../bin/cli/output.js';
 import { parseDuration, parseMetadata, parseSince } from '../../bin/cli/parse.js';
 import type { PluginRecord, RunRecord, RunSnapshot, StageRecord } from '../../lambdas/engine/records.js';
 
@@ -266,6 +266,14 @@ describe('watch on a terminal', () => {
   it('draws the first frame as is, and replaces the previous frame in place afterwards', () => {
     expect(redrawFrame(0, ['a', 'b'])).toBe('a\nb\n');
     expect(redrawFrame(2, ['c'])).toBe('\u001b[2F\u001b[0Jc\n');
+  });
+
+  it('cuts lines wider than the terminal so that none wraps', () => {
+    const coloured = `ab ${paint(true, 'green', 'Complete')}`;
+
+    expect(fitWidth(coloured, 40)).toBe(coloured);
+    expect(fitWidth(coloured, 6)).toBe('ab Co…');
+    expect(fitWidth('abcdef', undefined)).toBe('abcdef');
   });
 });
 

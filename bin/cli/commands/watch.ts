@@ -9,7 +9,7 @@ import type { RunSnapshot } from '../../../lambdas/engine/records.js';
 import { EXIT } from '../errors.js';
 import { diffSnapshots, renderRunTree } from '../format.js';
 import type { Registrar } from '../main.js';
-import { paint, redrawFrame } from '../output.js';
+import { fitWidth, paint, redrawFrame } from '../output.js';
 import { parseDuration } from '../parse.js';
 import { readSnapshot } from './status.js';
 
@@ -69,7 +69,12 @@ Example (not a TTY, e.g. in CI):
                 `watching since ${Math.round((Date.now() - started) / 1000)}s · Ctrl-C to stop`,
               ),
             );
-            ctx.out.write(redrawFrame(drawn, lines));
+            ctx.out.write(
+              redrawFrame(
+                drawn,
+                lines.map((line) => fitWidth(line, process.stdout.columns)),
+              ),
+            );
             drawn = lines.length;
           } else {
             const time = at.toISOString().slice(11, 19);
