@@ -75,7 +75,7 @@ export class ExamplePluginsStack extends Stack {
         activity,
         activityStage,
         info,
-        ...extra,
+        ...placement,
         function: fn,
       });
       return { plugin, fn };
@@ -89,7 +89,8 @@ export class ExamplePluginsStack extends Stack {
     // SNS filter policy on the run's metadata (scalar metadata becomes message attributes; booleans
     // as strings): gift-wrap only sees runs that ask for it.
     plug('fulfilment', 'parallel', giftWrap, { filterPolicy: { giftWrap: ['true'] } });
-    plug('fulfilment', 'parallel', trackCourier);
+    // Its hang outlasts the default 5 s timeout on purpose (see the plugin).
+    plug('fulfilment', 'parallel', trackCourier, { timeout: Duration.seconds(15) });
     new OrchestratorQueuePlugin(this, 'loyalty-points-plugin', {
       ...deployment,
       activity: 'fulfilment',

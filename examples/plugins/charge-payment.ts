@@ -25,7 +25,12 @@ export class PaymentGatewayUnavailableError extends Error {
 
 export const handler = orchestratorWrapperSns(info, async (message, context) => {
   const mode = flag(message, 'failPayment');
-  if (mode === 'always' || (mode === 'once' && context.attempt === 1)) {
+  const fails =
+    mode === 'always' ||
+    (mode === 'once' && context.attempt === 1) ||
+    // 'first-run': every attempt of the first run fails; a rerun (generation 2) succeeds.
+    (mode === 'first-run' && context.generation === 1);
+  if (fails) {
     throw new PaymentGatewayUnavailableError(`payment gateway timed out (attempt ${context.attempt})`);
   }
   return { charged: true, attempt: context.attempt };

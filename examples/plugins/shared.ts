@@ -5,7 +5,7 @@
  * | metadata key     | values                  | effect                                                        |
  * | ---------------- | ----------------------- | ------------------------------------------------------------- |
  * | `rejectOrder`    | `true`                  | validate-order fails finally (PluginError): the run fails     |
- * | `failPayment`    | `'once'` \| `'always'`  | charge-payment fails its first attempt, or every attempt      |
+ * | `failPayment`    | `'once'` \| `'always'` \| `'first-run'` | charge-payment fails its first attempt, every attempt, or every attempt of the first run (a rerun succeeds) |
  * | `giftWrap`       | `true`                  | gift-wrap is dispatched (its filter policy excludes it otherwise) |
  * | `failReview`     | `true`                  | request-review (optional) fails: the run still completes     |
  * | `hangCourier`    | `true`                  | track-courier (optional) never answers and is timed out       |

@@ -1,6 +1,6 @@
 /**
  * fulfilment / parallel: track-courier, optional. With `metadata.hangCourier = true` it never answers
- * in time (it answers a second after its 5 s deadline); the orchestrator's sweeper marks it Timed Out,
+ * in time (it answers 8 s after its 5 s deadline); the orchestrator's sweeper marks it Timed Out,
  * ignores the late report, and because it is optional
  * the run goes on.
  */
@@ -16,8 +16,9 @@ export const info = {
 
 export const handler = orchestratorWrapperSns(info, async (message, context) => {
   if (flag(message, 'hangCourier') === true) {
-    // Stuck on a courier API that answers too late: a second past the deadline.
-    await pause((context.remainingTimeMs() ?? 5000) + 1000);
+    // Stuck on a courier API that answers far too late: 8 s past the deadline (the function's timeout
+    // is 15 s), by when the sweeper has marked the attempt Timed Out and the late report is ignored.
+    await pause((context.remainingTimeMs() ?? 5000) + 8000);
   }
   return { courier: 'bike' };
 });
