@@ -92,13 +92,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
     return state.exitCode;
   } catch (error) {
-    return report(error, state.debug);
+    return report(error, state.debug, argv.includes('--json'));
   } finally {
     await contexts.dispose();
   }
 }
 
-function report(error: unknown, debug: boolean): number {
+function report(error: unknown, debug: boolean, json: boolean): number {
   if (error instanceof CommanderError) {
     // Commander has already printed the problem (or the help/version asked for).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
@@ -106,6 +106,11 @@ function report(error: unknown, debug: boolean): number {
   }
   const { message, exitCode } = describe(error);
   process.stderr.write(`plugboard: ${message}\n`);
+  if (json) {
+    // Scripts read stdout: a failure is a JSON object there too.
+    const type = error instanceof Error ? error.name : 'Error';
+    process.stdout.write(`${JSON.stringify({ ok: false, error: { type, message } }, null, 2)}\n`);
+  }
   if (debug && error instanceof Error) {
     process.stderr.write(`${error.stack ?? ''}\n`);
     if (error.cause !== undefined)

@@ -106,11 +106,16 @@ describe('plugboard status', () => {
   });
 
   it('exits 1 with how to find the run when it does not exist', async () => {
-    const result = await world.cli(['status', WORKFLOW, 'nope-1']);
+    const [result, machine] = await Promise.all([
+      world.cli(['status', WORKFLOW, 'nope-1']),
+      world.cli(['status', WORKFLOW, 'nope-1', '--json']),
+    ]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('No run "nope-1" of workflow "order"');
     expect(result.stderr).toContain('plugboard list --workflow order');
+    expect(machine.code).toBe(1);
+    expect(json(machine)).toMatchObject({ ok: false, error: { type: 'NotFoundError' } });
   });
 });
 
