@@ -64,11 +64,13 @@ export class ExamplePluginsStack extends Stack {
       activity: string,
       activityStage: StageName,
       info: PluginInfoInput,
-      extra: { readonly filterPolicy?: Record<string, unknown> } = {},
+      extra: { readonly filterPolicy?: Record<string, unknown>; readonly timeout?: Duration } = {},
     ): { plugin: OrchestratorPlugin; fn: NodejsFunction } => {
+      const { timeout, ...placement } = extra;
       const fn = new NodejsFunction(this, `${info.name}-fn`, {
         ...FUNCTION_DEFAULTS,
         entry: entry(info.name),
+        ...(timeout === undefined ? {} : { timeout }),
       });
       const plugin = new OrchestratorPlugin(this, `${info.name}-plugin`, {
         ...deployment,
