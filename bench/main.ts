@@ -20,6 +20,9 @@ const program = new Command('bench')
   .option('--full', 'every scenario (the default)')
   .option('--write', 'write docs/benchmarks.{md,json} in quick mode too')
   .option('--out <dir>', 'where to write the reports', 'docs')
+  .option('--timed-runs <n>', 'timed reference runs (8 stage transitions each)', (v) =>
+    Number.parseInt(v, 10),
+  )
   .option('--render', 'only re-render benchmarks.md from the benchmarks.json in --out (no measuring)');
 program.parse();
 const flags = program.opts<{
@@ -27,6 +30,7 @@ const flags = program.opts<{
   full?: boolean;
   write?: boolean;
   render?: boolean;
+  timedRuns?: number;
   out: string;
 }>();
 const mode: Mode = flags.quick && !flags.full ? 'quick' : 'full';
@@ -90,6 +94,7 @@ async function main(): Promise<number> {
     const result = await runBench(cloud.endpoint, mode, {
       log: (m) => say(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`),
       onMeter: capture.setMeter,
+      ...(flags.timedRuns === undefined ? {} : { plan: { timedRuns: flags.timedRuns } }),
       ...(wideCloud ? { wideEndpoint: wideCloud.endpoint } : {}),
     });
     capture.restore();
