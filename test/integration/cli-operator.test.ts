@@ -1,4 +1,7 @@
-/** `plugboard cancel | skip`: the operator overrides, run in the CLI process with the real adapters. */
+/**
+ * `plugboard cancel | skip | retry`: the operator overrides (cancel and skip run in the CLI process
+ * with the real adapters; retry reruns through the start function).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useMoto } from '../support/moto.js';
 import { type CliWorld, createCliWorld, json, WORKFLOW } from './cli-harness.js';
@@ -113,5 +116,46 @@ describe('plugboard skip', () => {
     expect(foreign.stderr).toContain(
       'Activity "billing" is not part of run "skip-2" (its activities: intake, fulfilment)',
     );
+  });
+});
+
+describe('plugboard retry', () => {
+  it('reruns a failed run as generation 2, naming the plugins that run again, and keeps the completed ones', async () => {
+    await world.orchestra.start({
+      workflow: WORKFLOW,
+      uid: 'retry-1',
+      metadata: { fail: true, channel: 'web' },
+    });
+    const failed = await world.orchestra.runUntilSettled(key('retry-1'));
+    expect(failed.run.state).toBe('Error');
+    const validatedAt = failed.plugins.find((p) => p.plugin === 'validate')?.stateTimes.Complete;
+
+    const result = await world.cli(['retry', WORKFLOW, 'retry-1']);
+    const rerun = await world.orchestra.runUntilSettled(key('retry-1'));
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      'Rerunning order/retry-1 (generation 2): will run again fulfilment/parallel/charge-card',
+    );
+    expect(rerun.run).toMatchObject({ state: 'Complete', generation: 2 });
+    const validate = rerun.plugins.find((p) => p.plugin === 'validate');
+    expect(validate?.stateTimes.Complete).toBe(validatedAt);
+    const validateDispatches = world.orchestra.published.filter(
+      (m) => m.uid === 'retry-1' && m.plugins.includes('validate'),
+    );
+    expect(validateDispatches).toHaveLength(1);
+  });
+
+  it('refuses a complete run and a run in progress with exit 1', async () => {
+    await hangingRun('retry-2');
+    const [complete, running] = await Promise.all([
+      world.cli(['retry', WORKFLOW, 'retry-1']),
+      world.cli(['retry', WORKFLOW, 'retry-2', '--json']),
+    ]);
+
+    expect(complete.code).toBe(1);
+    expect(complete.stderr).toContain('is Complete; nothing failed');
+    expect(running.code).toBe(1);
+    expect(running.stderr).toContain('still In Progress');
   });
 });

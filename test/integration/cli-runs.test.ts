@@ -174,39 +174,3 @@ describe('plugboard watch', () => {
     expect(lines.at(-1)).toEqual({ timeout: true, state: 'In Progress' });
   });
 });
-
-describe('plugboard retry', () => {
-  it('reruns a failed run as generation 2, naming the plugins that run again, and keeps the completed ones', async () => {
-    await world.cli(['start', WORKFLOW, '--uid', 'retry-1', '--metadata', '{"fail":true,"channel":"web"}']);
-    const failed = await settle('retry-1');
-    expect(failed.run.state).toBe('Error');
-    const validatedAt = failed.plugins.find((p) => p.plugin === 'validate')?.stateTimes.Complete;
-
-    const result = await world.cli(['retry', WORKFLOW, 'retry-1']);
-    const rerun = await settle('retry-1');
-
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain(
-      'Rerunning order/retry-1 (generation 2): will run again fulfilment/parallel/charge-card',
-    );
-    expect(rerun.run).toMatchObject({ state: 'Complete', generation: 2 });
-    const validate = rerun.plugins.find((p) => p.plugin === 'validate');
-    expect(validate?.stateTimes.Complete).toBe(validatedAt);
-    const validateDispatches = world.orchestra.published.filter(
-      (m) => m.uid === 'retry-1' && m.plugins.includes('validate'),
-    );
-    expect(validateDispatches).toHaveLength(1);
-  });
-
-  it('refuses a complete run and a run in progress with exit 1', async () => {
-    const [complete, running] = await Promise.all([
-      world.cli(['retry', WORKFLOW, 'retry-1']),
-      world.cli(['retry', WORKFLOW, 'watch-3', '--json']),
-    ]);
-
-    expect(complete.code).toBe(1);
-    expect(complete.stderr).toContain('is Complete; nothing failed');
-    expect(running.code).toBe(1);
-    expect(running.stderr).toContain('still In Progress');
-  });
-});
