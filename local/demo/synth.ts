@@ -109,7 +109,20 @@ export function synthDemo(options: SynthDemoOptions): DemoAssemblies {
   mkdirSync(scratch, { recursive: true });
   synthInto(scratch, options.stage);
   mkdirSync(join(scratch, 'complete'));
-  rmSync(directory, { recursive: true, force: true });
-  renameSync(scratch, directory);
+  if (!useCache) {
+    return { app: join(scratch, 'app'), examples: join(scratch, 'examples'), cached: false, key };
+  }
+  // Another process (a parallel test file) may have finished first: keep its copy, which may be in use.
+  if (existsSync(join(directory, 'complete'))) {
+    rmSync(scratch, { recursive: true, force: true });
+  } else {
+    rmSync(directory, { recursive: true, force: true });
+    try {
+      renameSync(scratch, directory);
+    } catch (error) {
+      if (!existsSync(join(directory, 'complete'))) throw error;
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
   return { app: join(directory, 'app'), examples: join(directory, 'examples'), cached: false, key };
 }

@@ -23,9 +23,9 @@ beforeAll(async () => {
   env = await startE2eEnvironment(moto.endpoint);
   await Promise.all(Object.entries(RUNS).map(([uid, metadata]) => env.startRun({ uid, metadata })));
   await Promise.all(
-    Object.keys(RUNS).map(async (uid) => runs.set(uid, await env.waitForRun(uid, { timeoutMs: 75_000 }))),
+    Object.keys(RUNS).map(async (uid) => runs.set(uid, await env.waitForRun(uid, { timeoutMs: 150_000 }))),
   );
-}, 120_000);
+}, 200_000);
 
 afterAll(async () => {
   await env?.stop();
