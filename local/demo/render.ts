@@ -48,10 +48,14 @@ function pluginsOf(snapshot: RunSnapshot, stage: StageRecord): PluginRecord[] {
 }
 
 function pluginLine(plugin: PluginRecord, now: Date, colors: boolean): string {
-  const attempt = plugin.attempt > 1 ? ` attempt ${plugin.attempt}/${plugin.maxAttempts}` : '';
-  const kind = plugin.mandatory ? '' : dim(' (optional)', colors);
-  const message = plugin.message ? `: ${plugin.message}` : '';
-  return `${plugin.plugin}${kind} ${paintState(plugin.state, colors)}${attempt} ${dim(seconds(pluginDurationMs(plugin, now)), colors)}${message}`;
+  const parts = [
+    `${plugin.plugin}${plugin.mandatory ? '' : dim(' (optional)', colors)}`,
+    paintState(plugin.state, colors),
+  ];
+  if (plugin.attempt > 1) parts.push(`attempt ${plugin.attempt}/${plugin.maxAttempts}`);
+  const duration = seconds(pluginDurationMs(plugin, now));
+  if (duration) parts.push(dim(duration, colors));
+  return `${parts.join(' ')}${plugin.message ? `: ${plugin.message}` : ''}`;
 }
 
 /** A few lines per run: its state and where it is (activity → stage → plugins). */
