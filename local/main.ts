@@ -15,6 +15,7 @@
  * local state file, so `npx plugboard --local …` can talk to it; `--verbose` prints function logs.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
@@ -64,9 +65,13 @@ function record(request: ProxiedRequest): void {
 let environment: DemoEnvironment | undefined;
 let stopping = false;
 
+let statePathWritten: string | undefined;
+
 async function shutdown(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
+    // A stale state file would point the CLI at a cloud that is gone.
+    if (statePathWritten) await rm(statePathWritten, { force: true }).catch(() => undefined);
     await environment?.stop().catch(() => undefined);
   }
   process.exit(code);
@@ -206,6 +211,7 @@ async function main(): Promise<number> {
       exports: env.local.exports(),
       pid: process.pid,
     });
+    statePathWritten = statePath;
     say(
       `The local cloud keeps running (state in ${statePath}); try \`npx plugboard --local status order order-gift\`.`,
     );

@@ -147,7 +147,7 @@ describe('deploying the fixture assembly', () => {
     const topicName = stack('fixture-core').resources.get('EventsTopic')?.attributes.TopicName;
 
     expect(env).toMatchObject({
-      INBOX_URL_TEMPLATE: `${moto.endpoint}/123456789012/fixture-{activity}-{stage}-inbox`,
+      INBOX_URL_TEMPLATE: `${local.endpoint}/123456789012/fixture-{activity}-{stage}-inbox`,
       FIXTURE_QUEUE_URL: physicalId('fixture-core', 'WorkQueue'),
       FIXTURE_QUEUE_ARN: expect.stringMatching(/^arn:aws:sqs:us-east-1:123456789012:fixture-core-WorkQueue-/),
       FIXTURE_TOPIC_ARN: physicalId('fixture-core', 'EventsTopic'),

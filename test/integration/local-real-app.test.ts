@@ -63,7 +63,8 @@ describe('the synthesized Plugboard app on the local cloud', () => {
 
     expect(templates.length).toBeGreaterThan(0);
     for (const template of templates) {
-      expect(template).toBe(`${moto.endpoint}/123456789012/plugboard-local-{activity}-{stage}-inbox`);
+      // SDK clients reach moto through the local cloud's proxy, so the URLs name the proxy.
+      expect(template).toBe(`${local.endpoint}/123456789012/plugboard-local-{activity}-{stage}-inbox`);
     }
   });
 
