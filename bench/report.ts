@@ -86,8 +86,13 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
       ['what', 'result', 'target'],
       [
         [
-          'Orchestration cost per million reference runs',
+          'Orchestration cost per million reference runs (measured)',
           usd(r.reference.cost.totalUsdPerMillionRuns),
+          '≤ $25',
+        ],
+        [
+          `… with Lambda duration modeled at ${r.reference.cost.modeled.callMs} ms per AWS call (estimate)`,
+          usd(r.reference.cost.modeled.totalUsdPerMillionRuns),
           '≤ $25',
         ],
         [
@@ -247,7 +252,7 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
     '## Prices used',
     table(
       ['price', '$', 'unit', 'source'],
-      Object.values(PRICES).map((x) => [x.what, String(x.usd), x.unit, x.source]),
+      Object.values(PRICES).map((x) => [x.what, String(Number(x.usd.toPrecision(6))), x.unit, x.source]),
     ),
   );
 
@@ -277,6 +282,8 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
             '',
           ]
         : []),
+      `The overhead is dominated by queueing in the harness, not by engine work: ${t.concurrency} runs share one moto server whose DynamoDB requests the harness serializes, each pump round visits every inbox in turn, and the machine was shared (load average in the machine table). A lone run on the same setup spends a few hundred milliseconds per stage-handler invocation (Lambda duration p50 in the request table), which bounds the engine’s own part of a transition.`,
+      '',
       'Both are bounded by moto on this machine (every engine step is a moto round trip, and moto serializes and copies tables on transactions); in AWS the same engine work runs against DynamoDB and scales out across Lambda instances. Treat these as regression baselines for this setup, not AWS figures.',
     );
   }
