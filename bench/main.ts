@@ -116,6 +116,8 @@ async function main(): Promise<number> {
       const dir = resolve(flags.out);
       writeFileSync(resolve(dir, 'benchmarks.md'), toMarkdown(result, machine));
       writeFileSync(resolve(dir, 'benchmarks.json'), toJson(result, machine));
+      // The repository's formatter owns JSON layout (short arrays on one line).
+      command('npx', ['biome', 'format', '--write', resolve(dir, 'benchmarks.json')]);
       say(`\nwrote ${dir}/benchmarks.md and benchmarks.json`);
     }
     const failed = result.checks.filter((c) => !c.ok);
