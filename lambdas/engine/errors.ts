@@ -53,8 +53,3 @@ export class MetadataMismatchError extends EngineError {
 export class MisroutedMessageError extends EngineError {
   readonly retryable = false;
 }
-
-/** The store changed under us in a way the engine cannot reconcile yet; retry later. */
-export class ConcurrentChangeError extends EngineError {
-  readonly retryable = true;
-}

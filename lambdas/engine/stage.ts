@@ -15,7 +15,6 @@ import {
   type Registration,
   type Report,
   STATES,
-  type StageName,
   truncateMessage,
 } from '../contracts/index.js';
 import { buildMessageAttributes } from './attributes.js';
@@ -1009,6 +1008,3 @@ export async function retryPlugins(deps: EngineDeps, commands: readonly RetryCom
     await publish(deps, run, stage, targets, attempt);
   }
 }
-
-/** For tests and tools: the stage name that follows in the fixed pre → parallel → post order. */
-export type { StageName };
