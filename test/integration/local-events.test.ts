@@ -112,6 +112,11 @@ describe('SNS → Lambda subscriptions', () => {
       }),
     );
     const attempts = await readSink(sqs, core('RecorderSink'), (bodies) => bodies.length >= 3);
+    // The third attempt reaches the sink before the runner dead-letters it: wait for the warning
+    // that follows the dead-letter write, so the queue exists and holds the message.
+    const deadLettered = (warning: string) =>
+      /fixture-recorder: SNS notification .* failed every attempt/.test(warning);
+    for (let waited = 0; !warnings.some(deadLettered) && waited < 10_000; waited += 100) await sleep(100);
     const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'plugboard-local-sns-dlq' }));
     const dead = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5, MessageAttributeNames: ['All'] }),
@@ -125,9 +130,7 @@ describe('SNS → Lambda subscriptions', () => {
     expect(field(field(JSON.parse(dead.Messages?.[0]?.Body ?? '{}'), 'Records'), '0')).toMatchObject({
       Sns: { Message: 'explode' },
     });
-    expect(
-      warnings.some((warning) => /fixture-recorder: SNS notification .* failed every attempt/.test(warning)),
-    ).toBe(true);
+    expect(warnings.some(deadLettered)).toBe(true);
   });
 
   it('delivers to an SQS subscriber of an imported topic raw and filtered by prefix', async () => {
