@@ -96,10 +96,25 @@ export interface IndexKeys {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /** What the index copies of an item: everything, or its keys only (the index's and the table's). */
+  readonly projection: 'ALL' | 'KEYS_ONLY';
+}
+
+/** The table's own key attributes, which every index entry carries. */
+export interface TableKeys {
+  readonly partitionKey: string;
+  readonly sortKey: string;
 }
 
 function inIndex(item: Item | undefined, index: IndexKeys): boolean {
   return item !== undefined && index.partitionKey in item && index.sortKey in item;
+}
+
+/** The index entry of an item: what the index stores of it. */
+function entryOf(item: Item | undefined, index: IndexKeys, table: TableKeys): Item | undefined {
+  if (item === undefined || index.projection === 'ALL') return item;
+  const names = [index.partitionKey, index.sortKey, table.partitionKey, table.sortKey];
+  return Object.fromEntries(Object.entries(item).filter(([name]) => names.includes(name)));
 }
 
 function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
@@ -107,21 +122,29 @@ function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined)
 }
 
 /**
- * Index write units of one successful item write on an index projecting ALL attributes: an item
- * entering the index is one put, leaving it one delete, changing its index key a delete and a put,
- * and any other change of an indexed item one put; each bills per started KB of the entry written.
- * Index writes bill at the standard (not transactional) rate.
+ * Index write units of one successful item write: an item entering the index is one put, leaving it
+ * one delete, changing its index key a delete and a put, and a change of what the index projects of an
+ * indexed item one put (with a keys-only projection, a change of other attributes writes nothing);
+ * each bills per started KB of the entry written. Index writes bill at the standard (not
+ * transactional) rate.
  */
-export function indexWriteUnits(before: Item | undefined, after: Item | undefined, index: IndexKeys): number {
+export function indexWriteUnits(
+  before: Item | undefined,
+  after: Item | undefined,
+  index: IndexKeys,
+  table: TableKeys,
+): number {
   const was = inIndex(before, index);
   const is = inIndex(after, index);
-  const units = (item: Item | undefined) => writeUnits(0, itemSize(item), false);
+  const oldEntry = entryOf(before, index, table);
+  const newEntry = entryOf(after, index, table);
+  const units = (entry: Item | undefined) => writeUnits(0, itemSize(entry), false);
   if (!was && !is) return 0;
-  if (was && !is) return units(before);
-  if (!was && is) return units(after);
+  if (was && !is) return units(oldEntry);
+  if (!was && is) return units(newEntry);
   const keyChanged =
     !sameValue(before?.[index.partitionKey], after?.[index.partitionKey]) ||
     !sameValue(before?.[index.sortKey], after?.[index.sortKey]);
-  if (keyChanged) return units(before) + units(after);
-  return JSON.stringify(before) === JSON.stringify(after) ? 0 : units(after);
+  if (keyChanged) return units(oldEntry) + units(newEntry);
+  return JSON.stringify(oldEntry) === JSON.stringify(newEntry) ? 0 : units(newEntry);
 }

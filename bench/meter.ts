@@ -334,7 +334,9 @@ export class Meter {
         const oldBytes = itemSize(old);
         dynamo.largestItemBytes = Math.max(dynamo.largestItemBytes, oldBytes, newBytes);
         const table = writeUnits(oldBytes, newBytes, target.transactional);
-        const index = failed ? 0 : INDEXES.reduce((sum, i) => sum + indexWriteUnits(old, next, i), 0);
+        const index = failed
+          ? 0
+          : INDEXES.reduce((sum, i) => sum + indexWriteUnits(old, next, i, TABLE_LAYOUT), 0);
         dynamo.tableWriteUnits += table;
         dynamo.indexWriteUnits += index;
         method.writeUnits += table + index;

@@ -47,7 +47,7 @@ export interface StatusTableProps {
 /**
  * The single DynamoDB table that holds runs, stages, plugin executions and the plugin registry, laid
  * out exactly as `TABLE_LAYOUT` says: `pk`/`sk`, the sparse `active` index and the `runs` index (both
- * projecting all attributes), TTL on `expiresAt`. On demand, point-in-time recovery on, encrypted with
+ * projecting keys only, so stage transitions do not rewrite index entries), TTL on `expiresAt`. On demand, point-in-time recovery on, encrypted with
  * the AWS-managed DynamoDB key (ADR 0003).
  */
 export class StatusTable extends Construct {
@@ -71,7 +71,7 @@ export class StatusTable extends Construct {
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
-        projectionType: ProjectionType.ALL,
+        projectionType: ProjectionType[index.projection],
       });
     }
   }

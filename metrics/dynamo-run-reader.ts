@@ -1,6 +1,7 @@
 /**
- * DynamoDB adapter of the liveness ports: reads the sparse `active` index (Select COUNT for totals, a
- * projection for the few stale runs), reads stage items by key with a projection, and keeps the
+ * DynamoDB adapter of the liveness ports: reads the sparse, keys-only `active` index (Select COUNT for
+ * totals; the keys of runs created before the cut-off, whose items it then reads by key with a
+ * projection, for stale runs), reads stage items by key with a projection, and keeps the
  * alert ledger on the run item with conditional writes. Never scans.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
@@ -13,7 +14,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { RUN_SK, runPk, stageSk, TABLE_LAYOUT } from '../plugin-kit/src/contracts/table-layout.js';
-import { StageReadError, UnreadableRunError } from './errors.js';
+import { ItemReadError, UnreadableRunError } from './errors.js';
 import { type ActiveRun, chunk } from './liveness.js';
 import type { ActiveRunReader, AlertLedger, StageRef } from './monitor.js';
 import { stageRefKey } from './monitor.js';
@@ -48,22 +49,10 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   }
 
   async countActive(workflow: string, staleAtOrBefore: string): Promise<{ total: number; stale: number }> {
-    let total = 0;
-    let stale = 0;
-    let startKey: Item | undefined;
-    do {
-      const page: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          ...this.staleQuery(workflow, staleAtOrBefore),
-          Select: 'COUNT',
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      // With a filter, ScannedCount is every active run read and Count those that passed the filter.
-      total += page.ScannedCount ?? 0;
-      stale += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const [total, stale] = await Promise.all([
+      this.count(this.activeQuery(workflow)),
+      this.count(this.createdByQuery(workflow, staleAtOrBefore)),
+    ]);
     return { total, stale };
   }
 
@@ -73,34 +62,42 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   ): Promise<{ runs: ActiveRun[]; unreadable: UnreadableRunError[] }> {
     const runs: ActiveRun[] = [];
     const unreadable: UnreadableRunError[] = [];
-    const base = this.staleQuery(workflow, staleAtOrBefore);
+    for (const item of await this.staleCandidates(workflow, staleAtOrBefore)) {
+      const parsed = toActiveRun(item);
+      if (parsed instanceof UnreadableRunError) unreadable.push(parsed);
+      else runs.push(parsed);
+    }
+    return { runs, unreadable };
+  }
+
+  /**
+   * Active run items not updated after the cut-off. The `active` index projects keys only, and its sort
+   * key starts with the run's creation time: only runs created by the cut-off can be stale, so only
+   * those are read from the table (a run updated since it was read is dropped, as is one that finished).
+   */
+  private async staleCandidates(workflow: string, staleAtOrBefore: string): Promise<Item[]> {
+    const keys: Item[] = [];
     let startKey: Item | undefined;
     do {
       const page: QueryCommandOutput = await this.client.send(
         new QueryCommand({
-          ...base,
-          Select: 'SPECIFIC_ATTRIBUTES',
-          ProjectionExpression: '#pk, #workflow, #uid, #createdAt, #updatedAt, #position, #alertedProgress',
-          ExpressionAttributeNames: {
-            ...base.ExpressionAttributeNames,
-            '#pk': PK,
-            '#workflow': 'workflow',
-            '#uid': 'uid',
-            '#createdAt': 'createdAt',
-            '#position': 'position',
-            '#alertedProgress': ALERT_ATTRIBUTES.alertedProgress,
-          },
+          ...this.createdByQuery(workflow, staleAtOrBefore),
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const item of page.Items ?? []) {
-        const parsed = toActiveRun(item);
-        if (parsed instanceof UnreadableRunError) unreadable.push(parsed);
-        else runs.push(parsed);
-      }
+      for (const entry of page.Items ?? []) keys.push({ [PK]: entry[PK], [SK]: entry[SK] });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return { runs, unreadable };
+    const stale: Item[] = [];
+    for (const batch of chunk(keys, MAX_BATCH_GET_KEYS)) {
+      for (const item of await this.batchGet(batch, RUN_PROJECTION)) {
+        const updatedAt = item.updatedAt;
+        const active = item[activeIndex.partitionKey] === workflow;
+        // An unreadable updatedAt is kept, so that listStale reports it instead of hiding the run.
+        if (active && (typeof updatedAt !== 'string' || updatedAt <= staleAtOrBefore)) stale.push(item);
+      }
+    }
+    return stale;
   }
 
   async stageUpdatedAt(refs: readonly StageRef[]): Promise<ReadonlyMap<string, string>> {
@@ -108,26 +105,9 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
     const refsByItemKey = new Map(refs.map((ref) => [itemKeyString(stageItemKey(ref)), ref]));
     const uniqueKeys = [...refsByItemKey.values()].map(stageItemKey);
     for (const batch of chunk(uniqueKeys, MAX_BATCH_GET_KEYS)) {
-      let keys: Item[] = batch;
-      for (let attempt = 0; keys.length > 0; attempt += 1) {
-        if (attempt > this.maxBatchRetries) throw new StageReadError(keys.length, this.maxBatchRetries);
-        if (attempt > 0) await this.sleep(50 * 2 ** (attempt - 1));
-        const output: BatchGetCommandOutput = await this.client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: keys,
-                ProjectionExpression: '#pk, #sk, #updatedAt',
-                ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#updatedAt': 'updatedAt' },
-              },
-            },
-          }),
-        );
-        for (const item of output.Responses?.[this.tableName] ?? []) {
-          const ref = refsByItemKey.get(itemKeyString({ [PK]: item[PK], [SK]: item[SK] }));
-          if (ref && typeof item.updatedAt === 'string') byKey.set(stageRefKey(ref), item.updatedAt);
-        }
-        keys = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      for (const item of await this.batchGet(batch, STAGE_PROJECTION)) {
+        const ref = refsByItemKey.get(itemKeyString({ [PK]: item[PK], [SK]: item[SK] }));
+        if (ref && typeof item.updatedAt === 'string') byKey.set(stageRefKey(ref), item.updatedAt);
       }
     }
     return byKey;
@@ -187,24 +167,102 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
     }
   }
 
-  /** The Query on the `active` index that keeps only runs whose run item is not newer than the cut-off. */
-  private staleQuery(workflow: string, staleAtOrBefore: string): StaleQuery {
+  /** Counts what a query on the `active` index matches, page by page (Select COUNT reads keys only). */
+  private async count(query: ActiveQuery): Promise<number> {
+    let total = 0;
+    let startKey: Item | undefined;
+    do {
+      const page: QueryCommandOutput = await this.client.send(
+        new QueryCommand({ ...query, Select: 'COUNT', ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+      );
+      total += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  }
+
+  /**
+   * The active runs of `workflow` created at or before the cut-off: the sort key is
+   * `<createdAt>#<uid>`, which sorts before `<cut-off>#\uffff` exactly when createdAt <= cut-off.
+   */
+  private createdByQuery(workflow: string, staleAtOrBefore: string): ActiveQuery {
+    const base = this.activeQuery(workflow);
+    return {
+      ...base,
+      KeyConditionExpression: `${base.KeyConditionExpression} AND #since < :sinceBound`,
+      ExpressionAttributeNames: { ...base.ExpressionAttributeNames, '#since': activeIndex.sortKey },
+      ExpressionAttributeValues: {
+        ...base.ExpressionAttributeValues,
+        ':sinceBound': `${staleAtOrBefore}#\uffff`,
+      },
+    };
+  }
+
+  /** The Query of one workflow's entries in the `active` index. */
+  private activeQuery(workflow: string): ActiveQuery {
     return {
       TableName: this.tableName,
       IndexName: activeIndex.name,
       KeyConditionExpression: '#active = :workflow',
-      FilterExpression: '#updatedAt <= :cutoff',
-      ExpressionAttributeNames: { '#active': activeIndex.partitionKey, '#updatedAt': 'updatedAt' },
-      ExpressionAttributeValues: { ':workflow': workflow, ':cutoff': staleAtOrBefore },
+      ExpressionAttributeNames: { '#active': activeIndex.partitionKey },
+      ExpressionAttributeValues: { ':workflow': workflow },
     };
+  }
+
+  /** Reads items by key with a projection, asking again for unprocessed keys with a backoff. */
+  private async batchGet(keys: readonly Item[], projection: Projection): Promise<Item[]> {
+    const items: Item[] = [];
+    let pending: Item[] = [...keys];
+    for (let attempt = 0; pending.length > 0; attempt += 1) {
+      if (attempt > this.maxBatchRetries) throw new ItemReadError(pending.length, this.maxBatchRetries);
+      if (attempt > 0) await this.sleep(50 * 2 ** (attempt - 1));
+      const output: BatchGetCommandOutput = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: {
+              Keys: pending,
+              ProjectionExpression: projection.expression,
+              ExpressionAttributeNames: { ...projection.names },
+            },
+          },
+        }),
+      );
+      items.push(...(output.Responses?.[this.tableName] ?? []));
+      pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    return items;
   }
 }
 
-interface StaleQuery {
+interface Projection {
+  readonly expression: string;
+  readonly names: Readonly<Record<string, string>>;
+}
+
+const STAGE_PROJECTION: Projection = {
+  expression: '#pk, #sk, #updatedAt',
+  names: { '#pk': PK, '#sk': SK, '#updatedAt': 'updatedAt' },
+};
+
+/** What liveness needs of a run item (and the index key that says it is still active). */
+const RUN_PROJECTION: Projection = {
+  expression: '#pk, #workflow, #uid, #createdAt, #updatedAt, #position, #alertedProgress, #active',
+  names: {
+    '#pk': PK,
+    '#workflow': 'workflow',
+    '#uid': 'uid',
+    '#createdAt': 'createdAt',
+    '#updatedAt': 'updatedAt',
+    '#position': 'position',
+    '#alertedProgress': ALERT_ATTRIBUTES.alertedProgress,
+    '#active': activeIndex.partitionKey,
+  },
+};
+
+interface ActiveQuery {
   readonly TableName: string;
   readonly IndexName: string;
   readonly KeyConditionExpression: string;
-  readonly FilterExpression: string;
   readonly ExpressionAttributeNames: Readonly<Record<string, string>>;
   readonly ExpressionAttributeValues: Readonly<Record<string, string>>;
 }

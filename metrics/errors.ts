@@ -38,15 +38,17 @@ export class UnreadableRunError extends MetricsError {
   }
 }
 
-/** BatchGetItem kept returning unprocessed stage keys (throttling): the check is retried next run. */
-export class StageReadError extends MetricsError {
+/** BatchGetItem kept returning unprocessed run or stage keys (throttling): the check is retried next run. */
+export class ItemReadError extends MetricsError {
   readonly retryable = true;
 
   constructor(
     readonly unprocessed: number,
     readonly retries: number,
   ) {
-    super(`BatchGetItem left ${unprocessed} stage item(s) unprocessed after ${retries} retries.`);
+    super(
+      `BatchGetItem left ${unprocessed} run or stage item(s) unprocessed after ${retries} retries (DynamoDB is throttling the status table); the next liveness tick reads them again.`,
+    );
   }
 }
 

@@ -32,8 +32,9 @@ export const stageRefKey = (ref: StageRef): string =>
 /** Reads active runs without scanning: the sparse `active` index and single stage items. */
 export interface ActiveRunReader {
   /**
-   * How many runs of `workflow` are active, and how many of them have a run item not updated after
-   * `staleAtOrBefore` (only those can be inactive).
+   * How many runs of `workflow` are active, and how many of them may be stale: at least every active
+   * run whose run item was not updated after `staleAtOrBefore` (only those can be inactive). When it is
+   * 0, nothing more is read.
    */
   countActive(
     workflow: string,

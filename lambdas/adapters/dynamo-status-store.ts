@@ -11,6 +11,7 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -100,6 +101,9 @@ const RUNS = TABLE_LAYOUT.runsIndex;
 const OUTCOMES_PER_TRANSACTION = 99;
 /** Transaction attempts when DynamoDB cancels for a transient reason (conflict, throttling). */
 const TRANSACTION_ATTEMPTS = 6;
+/** BatchGetItem takes at most 100 keys; unprocessed keys are asked again up to this many times. */
+const MAX_BATCH_GET_KEYS = 100;
+const BATCH_GET_ATTEMPTS = 6;
 const TRANSIENT_CANCELLATION_CODES = new Set([
   'TransactionConflict',
   'ThrottlingError',
@@ -630,9 +634,42 @@ export class DynamoStatusStore implements StatusStore {
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    const runs = (output.Items ?? []).map(toRunRecord);
+    // The indexes project keys only (TABLE_LAYOUT): read the run items themselves, in index order. A
+    // run that left the index in between (finished, or expired) is not listed.
+    const keys = (output.Items ?? []).map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] }));
+    const items = await this.batchGet(listing, keys);
+    const runs = keys.flatMap((key) => {
+      const item = items.get(itemKeyString(key));
+      return item !== undefined && item[index.partitionKey] === workflow ? [toRunRecord(item)] : [];
+    });
     return output.LastEvaluatedKey ? { runs, nextToken: encodePageToken(output.LastEvaluatedKey) } : { runs };
   }
+
+  /** Strongly consistent reads of items by key, 100 per request, retrying unprocessed keys. */
+  private async batchGet(operation: string, keys: readonly Item[]): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    for (let from = 0; from < keys.length; from += MAX_BATCH_GET_KEYS) {
+      let pending: Item[] = keys.slice(from, from + MAX_BATCH_GET_KEYS);
+      for (let attempt = 1; pending.length > 0; attempt += 1) {
+        if (attempt > BATCH_GET_ATTEMPTS) {
+          throw new ContentionError(operation, BATCH_GET_ATTEMPTS, ['UnprocessedKeys']);
+        }
+        if (attempt > 1) await sleep(Math.random() * 20 * 2 ** Math.min(attempt, 5));
+        const output = await this.client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        for (const item of output.Responses?.[this.tableName] ?? []) found.set(itemKeyString(item), item);
+        pending = output.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+}
+
+function itemKeyString(item: Item): string {
+  return JSON.stringify([item[PK], item[SK]]);
 }
 
 // ---- helpers -------------------------------------------------------------------------------

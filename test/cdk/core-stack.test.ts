@@ -61,7 +61,7 @@ describe('core stack (stage dev, retained)', () => {
             { AttributeName: 'activeWorkflow', KeyType: 'HASH' },
             { AttributeName: 'activeSince', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
         {
           IndexName: 'runs',
@@ -69,7 +69,7 @@ describe('core stack (stage dev, retained)', () => {
             { AttributeName: 'runsWorkflow', KeyType: 'HASH' },
             { AttributeName: 'runsSort', KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });

@@ -60,14 +60,29 @@ describe('DynamoDB capacity rules', () => {
   });
 
   it('bills an index write when an item enters or leaves a sparse index, two when its key changes', () => {
-    const index = { name: 'active', partitionKey: 'a', sortKey: 'b' };
-    const without = { pk: { S: 'x' } };
-    const inIndex = { pk: { S: 'x' }, a: { S: 'w' }, b: { S: '1' } };
-    const moved = { pk: { S: 'x' }, a: { S: 'w' }, b: { S: '2' } };
-    expect(indexWriteUnits(without, without, index)).toBe(0);
-    expect(indexWriteUnits(without, inIndex, index)).toBe(1);
-    expect(indexWriteUnits(inIndex, without, index)).toBe(1);
-    expect(indexWriteUnits(inIndex, moved, index)).toBe(2);
+    const table = { partitionKey: 'pk', sortKey: 'sk' };
+    const index = { name: 'active', partitionKey: 'a', sortKey: 'b', projection: 'KEYS_ONLY' } as const;
+    const without = { pk: { S: 'x' }, sk: { S: 'RUN' } };
+    const inIndex = { pk: { S: 'x' }, sk: { S: 'RUN' }, a: { S: 'w' }, b: { S: '1' } };
+    const moved = { pk: { S: 'x' }, sk: { S: 'RUN' }, a: { S: 'w' }, b: { S: '2' } };
+    expect(indexWriteUnits(without, without, index, table)).toBe(0);
+    expect(indexWriteUnits(without, inIndex, index, table)).toBe(1);
+    expect(indexWriteUnits(inIndex, without, index, table)).toBe(1);
+    expect(indexWriteUnits(inIndex, moved, index, table)).toBe(2);
+  });
+
+  it('bills no index write for a change outside a keys-only projection, one for any change under ALL', () => {
+    const table = { partitionKey: 'pk', sortKey: 'sk' };
+    const keysOnly = { name: 'active', partitionKey: 'a', sortKey: 'b', projection: 'KEYS_ONLY' } as const;
+    const all = { ...keysOnly, projection: 'ALL' } as const;
+    const before = { pk: { S: 'x' }, sk: { S: 'RUN' }, a: { S: 'w' }, b: { S: '1' }, position: { S: 'p1' } };
+    const after = { ...before, position: { S: 'p2' } };
+    const big = { ...before, payload: { S: 'y'.repeat(3000) } };
+    expect(indexWriteUnits(before, after, keysOnly, table)).toBe(0);
+    expect(indexWriteUnits(before, after, all, table)).toBe(1);
+    // The entry written is what the index projects: a 3 KB item is a 1 KB keys-only entry.
+    expect(indexWriteUnits(undefined, big, keysOnly, table)).toBe(1);
+    expect(indexWriteUnits(undefined, big, all, table)).toBe(3);
   });
 });
 

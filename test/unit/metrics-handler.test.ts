@@ -117,39 +117,34 @@ class FakeStatusTable {
     }
   };
 
+  /** The `active` index projects keys only: a query returns index and table keys, never other attributes. */
   private query(input: Record<string, unknown>) {
     expect(input.IndexName).toBe('active');
+    expect(input.FilterExpression).toBeUndefined();
     expect(names(input)['#active']).toBe('activeWorkflow');
     const workflow = value(input, ':workflow');
-    const cutoff = String(value(input, ':cutoff'));
+    const bound = String(input.KeyConditionExpression).includes(':sinceBound')
+      ? String(value(input, ':sinceBound'))
+      : undefined;
+    if (bound !== undefined) expect(names(input)['#since']).toBe('activeSince');
     const inPartition = [...this.items.values()]
       .filter((i) => i.activeWorkflow === workflow)
+      .filter((i) => bound === undefined || String(i.activeSince) < bound)
       .sort((a, b) => String(a.activeSince).localeCompare(String(b.activeSince)));
     const start = isRecord(input.ExclusiveStartKey)
       ? String(fromAttr(input.ExclusiveStartKey.activeSince))
       : '';
     const remaining = inPartition.filter((i) => String(i.activeSince) > start);
-    const page = remaining.slice(0, 2);
-    const passed = page.filter((i) => String(i.updatedAt) <= cutoff);
+    const page = remaining.slice(0, 2).map((i) => ({
+      pk: i.pk ?? '',
+      sk: i.sk ?? '',
+      activeWorkflow: i.activeWorkflow ?? '',
+      activeSince: i.activeSince ?? '',
+    }));
     const last = page.at(-1);
-    const more =
-      remaining.length > 2 && last
-        ? {
-            LastEvaluatedKey: toItem({
-              pk: last.pk ?? '',
-              sk: last.sk ?? '',
-              activeWorkflow: last.activeWorkflow ?? '',
-              activeSince: last.activeSince ?? '',
-            }),
-          }
-        : {};
-    if (input.Select === 'COUNT') return { Count: passed.length, ScannedCount: page.length, ...more };
-    return {
-      Items: passed.map((i) => toItem(project(i, input))),
-      Count: passed.length,
-      ScannedCount: page.length,
-      ...more,
-    };
+    const more = remaining.length > 2 && last ? { LastEvaluatedKey: toItem(last) } : {};
+    if (input.Select === 'COUNT') return { Count: page.length, ScannedCount: page.length, ...more };
+    return { Items: page.map(toItem), Count: page.length, ScannedCount: page.length, ...more };
   }
 
   private batchGet(input: Record<string, unknown>) {
@@ -293,9 +288,44 @@ describe('metrics handler', () => {
 
     const queries = dynamoCalls.filter((c) => c.operation === 'DynamoDB.Query');
     expect(queries.every((q) => q.input.IndexName === 'active' && q.input.Select === 'COUNT')).toBe(true);
-    expect(queries.filter((q) => value(q.input, ':workflow') === 'orders')).toHaveLength(3);
+    const forOrders = queries.filter((q) => value(q.input, ':workflow') === 'orders');
+    // All 5 runs in pages of 2, then the runs old enough to be stale: none, one page.
+    expect(
+      forOrders.filter((q) => !String(q.input.KeyConditionExpression).includes(':sinceBound')),
+    ).toHaveLength(3);
+    expect(
+      forOrders.filter((q) => String(q.input.KeyConditionExpression).includes(':sinceBound')),
+    ).toHaveLength(1);
     expect(dynamoCalls.some((c) => c.operation === 'DynamoDB.Scan')).toBe(false);
+    expect(dynamoCalls.some((c) => c.operation === 'DynamoDB.BatchGetItem')).toBe(false);
     expect(find(datums(putCalls()[0]), 'ActiveWorkflows', 'orders')?.Value).toBe(5);
+  });
+
+  it('reads only the run items created by the cut-off, and drops those updated since', async () => {
+    const { table, handler, dynamoCalls, putCalls, advance } = setup();
+    table.startRun('orders', 'old-idle', T0, { activity: 'check', stage: 'pre' });
+    table.startRun('orders', 'old-busy', T0, { activity: 'check', stage: 'pre' });
+    table.startRun('orders', 'young', T0 + 20 * MIN, { activity: 'check', stage: 'pre' });
+    const busy = table.get('RUN#orders#old-busy', 'RUN');
+    if (busy) busy.updatedAt = new Date(T0 + 18 * MIN).toISOString();
+    advance(21 * MIN);
+
+    await handler({});
+
+    const runKeysRead = dynamoCalls
+      .filter((c) => c.operation === 'DynamoDB.BatchGetItem')
+      .flatMap((c) => {
+        const request = isRecord(c.input.RequestItems) ? c.input.RequestItems[TABLE] : undefined;
+        return isRecord(request) && Array.isArray(request.Keys) ? request.Keys : [];
+      })
+      .map((k: unknown) => (isRecord(k) ? String(fromAttr(k.pk)) : ''))
+      .filter((pk, i, all) => all.indexOf(pk) === i);
+    expect(runKeysRead).toEqual(expect.arrayContaining(['RUN#orders#old-idle', 'RUN#orders#old-busy']));
+    expect(runKeysRead).not.toContain('RUN#orders#young');
+    const sent = datums(putCalls()[0]);
+    expect(find(sent, 'ActiveWorkflows', 'orders')?.Value).toBe(3);
+    expect(find(sent, 'StuckWorkflows', 'orders')?.Value).toBe(1);
+    expect(find(sent, 'InactiveWorkflows', 'orders')?.Value).toBe(0);
   });
 
   it('splits the data points over several PutMetricData requests when they exceed the per-request limit', async () => {
@@ -316,8 +346,9 @@ describe('metrics handler', () => {
 
     await handler({});
 
+    // Run items (the first request leaves one key unprocessed, asked again), then the stage items.
     const batchGets = dynamoCalls.filter((c) => c.operation === 'DynamoDB.BatchGetItem');
-    expect(batchGets).toHaveLength(2);
+    expect(batchGets).toHaveLength(3);
     const sent = datums(putCalls()[0]);
     expect(find(sent, 'ActiveWorkflows', 'orders')?.Value).toBe(2);
     expect(find(sent, 'InactiveWorkflows', 'orders')?.Value).toBe(1);

@@ -10,7 +10,10 @@
  * | plugin execution   | `RUN#<workflow>#<uid>`       | `PLUGIN#<activity>#<stage>#<plugin>` |
  * | registration       | `REG#<activity>#<stage>`     | `<plugin>`                           |
  *
- * Sparse indexes (only run items carry their keys):
+ * Sparse indexes (only run items carry their keys). Both project keys only: an update of a run that does
+ * not change its index keys (its position, its state while active) then writes no index entry, which
+ * keeps each stage transition at one write unit. Readers fetch the run items by key after the query.
+ *
  * - `active`: `activeWorkflow` = workflow while the run is not finished, `activeSince` = `<createdAt>#<uid>`.
  *   The attribute is removed when the run finishes, so the index holds only active runs.
  * - `runs`: `runsWorkflow` = workflow, `runsSort` = `<createdAt>#<uid>`: every run, newest first.
@@ -22,8 +25,13 @@ export const TABLE_LAYOUT = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
-  activeIndex: { name: 'active', partitionKey: 'activeWorkflow', sortKey: 'activeSince' },
-  runsIndex: { name: 'runs', partitionKey: 'runsWorkflow', sortKey: 'runsSort' },
+  activeIndex: {
+    name: 'active',
+    partitionKey: 'activeWorkflow',
+    sortKey: 'activeSince',
+    projection: 'KEYS_ONLY',
+  },
+  runsIndex: { name: 'runs', partitionKey: 'runsWorkflow', sortKey: 'runsSort', projection: 'KEYS_ONLY' },
 } as const;
 
 export const runPk = (workflow: string, uid: string): string => `RUN#${workflow}#${uid}`;
