@@ -19,6 +19,7 @@ import {
   EXPORTS,
   PLUGIN_TAG_KEY,
   pluginTagValue,
+  startQueueName,
 } from '../plugin-kit/src/contracts/index.js';
 import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { DurableQueue } from './durable-queue.js';
@@ -117,6 +118,7 @@ export class CoreStack extends Stack {
 
     // Start: a buffered queue (the CLI may also invoke the function directly for synchronous errors).
     this.startQueue = new DurableQueue(this, 'StartQueue', {
+      queueName: startQueueName(d),
       visibilityTimeout: Duration.seconds(START_TIMEOUT.toSeconds() * 6),
     });
     this.startFunction = new OrchestratorFunction(this, 'StartFunction', {

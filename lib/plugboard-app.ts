@@ -1,6 +1,6 @@
 import { Annotations, type App, Tags } from 'aws-cdk-lib';
 import { MetricsStack } from '../metrics/metrics-stack.js';
-import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
+import { type DeploymentRef, startQueueName } from '../plugin-kit/src/contracts/index.js';
 import { ActivityStack } from './activity-stack.js';
 import { readDeploymentContext } from './config/deployment-context.js';
 import {
@@ -88,6 +88,7 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
     deployment,
     workflows: config.workflows.map((w) => w.name),
     activities: declaredActivities(config),
+    additionalDeadLetterQueueNames: [`${startQueueName(deployment)}-dlq`],
     ephemeral,
     tags,
   });

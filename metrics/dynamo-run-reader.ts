@@ -77,11 +77,16 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
    */
   private async staleCandidates(workflow: string, staleAtOrBefore: string): Promise<Item[]> {
     const keys: Item[] = [];
+    const query = this.createdByQuery(workflow, staleAtOrBefore);
     let startKey: Item | undefined;
     do {
       const page: QueryCommandOutput = await this.client.send(
         new QueryCommand({
-          ...this.createdByQuery(workflow, staleAtOrBefore),
+          ...query,
+          // The liveness role may only Query with COUNT or SPECIFIC_ATTRIBUTES (see liveness-function.ts).
+          Select: 'SPECIFIC_ATTRIBUTES',
+          ProjectionExpression: '#pk, #sk',
+          ExpressionAttributeNames: { ...query.ExpressionAttributeNames, '#pk': PK, '#sk': SK },
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );

@@ -140,9 +140,9 @@ export class LivenessFunction extends Construct {
           resources: [`${props.tableArn}/index/${TABLE_LAYOUT.activeIndex.name}`],
           conditions: { StringEquals: { 'dynamodb:Select': ['COUNT', 'SPECIFIC_ATTRIBUTES'] } },
         }),
-        // Stage items by key, in run partitions only.
+        // Run and stage items by key (the index projects keys only), in run partitions only.
         new PolicyStatement({
-          sid: 'ReadStageItems',
+          sid: 'ReadRunAndStageItems',
           actions: ['dynamodb:BatchGetItem'],
           resources: [props.tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [RUN_PARTITIONS] } },

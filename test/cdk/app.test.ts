@@ -99,15 +99,26 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
     }
   });
 
-  it('hard-codes no physical name except the stage inboxes and their dead-letter queues', () => {
+  it('hard-codes no physical name except the start queue, the stage inboxes and their dead-letter queues', () => {
     const physical = accountWideNames(dev.assembly).filter(
       (n) => !n.startsWith('stack:') && !n.startsWith('export:'),
     );
 
-    expect(physical.length).toBe(18);
+    expect(physical.length).toBe(20);
     for (const name of physical) {
-      expect(name).toMatch(/^AWS::SQS::Queue:"plugboard-dev-[a-z0-9-]+-(pre|parallel|post)-inbox(-dlq)?"$/);
+      expect(name).toMatch(
+        /^AWS::SQS::Queue:"plugboard-dev-(start|[a-z0-9-]+-(pre|parallel|post)-inbox)(-dlq)?"$/,
+      );
     }
+  });
+
+  it('alarms on the start queue’s dead-letter queue like on every inbox’s', () => {
+    const metrics = templatesOf(dev.assembly).get('plugboard-dev-metrics');
+    const alarms = Object.values(metrics?.Resources ?? {}).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const watched = alarms.map((alarm) => JSON.stringify(alarm.Properties?.Metrics ?? []));
+    expect(
+      watched.filter((m) => m.includes('{"Name":"QueueName","Value":"plugboard-dev-start-dlq"}')),
+    ).toHaveLength(1);
   });
 
   it('tags every taggable resource with the system name and the deployment stage', () => {

@@ -116,11 +116,13 @@ describe('core stack (stage dev, retained)', () => {
   it('gives the start queue a dead-letter queue after 5 receives, kept 14 days, both TLS-only and encrypted', () => {
     const dlq = logicalId(core.startQueue.deadLetterQueue);
     template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'plugboard-dev-start',
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 180,
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: 'plugboard-dev-start-dlq',
       MessageRetentionPeriod: 1_209_600,
       SqsManagedSseEnabled: true,
     });

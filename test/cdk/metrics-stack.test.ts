@@ -194,7 +194,7 @@ describe('metrics stack', () => {
     expect(bySid('QueryActiveIndex')?.Condition).toEqual({
       StringEquals: { 'dynamodb:Select': ['COUNT', 'SPECIFIC_ATTRIBUTES'] },
     });
-    expect(bySid('ReadStageItems')?.Condition).toEqual({
+    expect(bySid('ReadRunAndStageItems')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] },
     });
     expect(bySid('RememberStuckAlerts')).toMatchObject({

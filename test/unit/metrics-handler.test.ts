@@ -121,6 +121,8 @@ class FakeStatusTable {
   private query(input: Record<string, unknown>) {
     expect(input.IndexName).toBe('active');
     expect(input.FilterExpression).toBeUndefined();
+    // The liveness role's IAM condition allows only these (metrics/liveness-function.ts).
+    expect(['COUNT', 'SPECIFIC_ATTRIBUTES']).toContain(input.Select);
     expect(names(input)['#active']).toBe('activeWorkflow');
     const workflow = value(input, ':workflow');
     const bound = String(input.KeyConditionExpression).includes(':sinceBound')

@@ -36,6 +36,9 @@ export const EXPORTS = {
 export const inboxQueueName = (d: DeploymentRef, activity: string, stage: StageName): string =>
   `${prefix(d)}-${activity}-${stage}-inbox`;
 
+/** Physical name of the start queue (its dead-letter queue is `<name>-dlq`, alarmed by the metrics stack). */
+export const startQueueName = (d: DeploymentRef): string => `${prefix(d)}-start`;
+
 /** Tag that marks a function as a plugin of one deployment; the registrar may invoke only those. */
 export const PLUGIN_TAG_KEY = 'plugboard:system';
 export const pluginTagValue = (d: DeploymentRef): string => prefix(d);
