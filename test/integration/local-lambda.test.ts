@@ -1,6 +1,7 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -81,6 +82,8 @@ async function withRunner<T>(
   const runner = await LambdaRunner.start({
     cloud: { endpoint: moto.endpoint, region: 'us-east-1', accountId: '123456789012' },
     onLog: () => {},
+    // A loaded machine may take seconds to load a bundle; no test here is about the init limit.
+    initTimeoutMs: 60_000,
     ...options,
   });
   try {
@@ -88,6 +91,33 @@ async function withRunner<T>(
   } finally {
     await runner.stop();
   }
+}
+
+/**
+ * Makes sure `count` execution environments of a function are up: `count` invocations at once each
+ * need one. Tests that measure invocations warm up first, so that a cold start (seconds on a loaded
+ * machine) neither counts in a duration nor keeps apart invocations the limits would let overlap.
+ */
+async function warmUp(
+  invoke: (target: string, event: unknown) => Promise<InvocationResult>,
+  target: string,
+  count: number,
+): Promise<void> {
+  const results = await Promise.all(Array.from({ length: count }, () => invoke(target, { ms: 0 })));
+  for (const result of results) okPayload(result);
+}
+
+/**
+ * Collects the exit of every worker thread (execution environment) started while it listens, through
+ * the process-wide 'worker' event.
+ */
+function watchWorkerExits(): { readonly exits: Promise<number>[]; stop(): void } {
+  const exits: Promise<number>[] = [];
+  const onWorker = (worker: Worker) => {
+    exits.push(new Promise((resolve) => worker.once('exit', resolve)));
+  };
+  process.on('worker', onWorker);
+  return { exits, stop: () => process.off('worker', onWorker) };
 }
 
 beforeAll(async () => {
@@ -98,7 +128,7 @@ beforeAll(async () => {
   });
   await local.deploy(FIXTURE_ASSEMBLY);
   lambda = new LambdaClient({ ...motoClientConfig(local.lambdaEndpoint), maxAttempts: 1 });
-}, 40_000);
+}, 120_000);
 
 afterAll(async () => {
   lambda?.destroy();
@@ -187,6 +217,9 @@ describe('the Lambda Invoke endpoint', () => {
 
 describe('execution environments', () => {
   it('terminates an invocation that passes its timeout and reports Sandbox.Timedout', async () => {
+    // A warm environment: the measured duration is then the invocation's alone, not a cold start's.
+    await warmUp((target, event) => local.invoke(target, event), 'fixture-slow', 1);
+
     const timedOut = await local.invoke('fixture-slow', { ms: 3000 });
     const next = await local.invoke('fixture-slow', { ms: 10 });
 
@@ -202,6 +235,8 @@ describe('execution environments', () => {
   });
 
   it('runs at most the reserved concurrency of a function at once', async () => {
+    await warmUp((target, event) => local.invoke(target, event), 'fixture-slow', 2);
+
     const results = await Promise.all(
       Array.from({ length: 6 }, () => local.invoke('fixture-slow', { ms: 300 })),
     );
@@ -213,6 +248,7 @@ describe('execution environments', () => {
   it('caps a function without reserved concurrency at the default limit', async () => {
     await withRunner({ defaultConcurrency: 3 }, async (runner) => {
       runner.register(definition('default-limit', 'index.slow'));
+      await warmUp((target, event) => runner.invoke(target, event), 'default-limit', 3);
 
       const results = await Promise.all(
         Array.from({ length: 7 }, () => runner.invoke('default-limit', { ms: 250 })),
@@ -226,6 +262,9 @@ describe('execution environments', () => {
     await withRunner({ globalConcurrency: 2 }, async (runner) => {
       runner.register(definition('global-a', 'index.slow'));
       runner.register(definition('global-b', 'index.slow'));
+      // Two environments each: the two invocations running at a time may be of the same function.
+      await warmUp((target, event) => runner.invoke(target, event), 'global-a', 2);
+      await warmUp((target, event) => runner.invoke(target, event), 'global-b', 2);
 
       const results = await Promise.all(
         ['global-a', 'global-b', 'global-a', 'global-b', 'global-a', 'global-b'].map((name) =>
@@ -266,10 +305,18 @@ describe('execution environments', () => {
     await withRunner({}, async (runner) => {
       runner.register(definition('crash-later', 'index.crashLater'));
 
-      const first = await runner.invoke('crash-later', {});
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const workers = watchWorkerExits();
+      let first: InvocationResult;
+      try {
+        first = await runner.invoke('crash-later', {});
+      } finally {
+        workers.stop();
+      }
+      // The timer throws 10 ms after the handler returned: wait until that thread has exited.
+      await Promise.all(workers.exits);
       const second = await runner.invoke('crash-later', {});
 
+      expect(workers.exits).toHaveLength(1);
       expect(first).toMatchObject({ ok: true, payload: 'returned', coldStart: true });
       expect(second).toMatchObject({ ok: true, payload: 'returned', coldStart: true });
     });
