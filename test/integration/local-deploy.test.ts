@@ -42,7 +42,7 @@ function physicalId(stackName: string, logicalId: string): string {
 beforeAll(async () => {
   local = await startLocalCloud(moto.endpoint);
   stacks = await local.deploy(FIXTURE_ASSEMBLY);
-}, 40_000);
+}, 120_000);
 
 afterAll(async () => {
   await local?.stop();
@@ -79,7 +79,7 @@ describe('deploying the fixture assembly', () => {
       }),
     );
 
-    expect(work.Attributes?.VisibilityTimeout).toBe('1');
+    expect(work.Attributes?.VisibilityTimeout).toBe('5');
     expect(JSON.parse(work.Attributes?.RedrivePolicy ?? '{}')).toEqual({
       deadLetterTargetArn: dlq.Attributes?.QueueArn,
       maxReceiveCount: 2,
