@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,16 +12,26 @@ import { useMoto } from '../support/moto.js';
 const moto = useMoto();
 const CHILD = fileURLToPath(new URL('../fixtures/local/start-cloud-child.ts', import.meta.url));
 
+/**
+ * Whether the process is still running. A zombie is not: it has exited and only waits for its
+ * parent (init, once the host process is gone) to collect its status, which may take a while.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; state Z is a zombie. Linux only.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
 }
 
-async function waitUntilDead(pid: number, timeoutMs = 5000): Promise<boolean> {
+async function waitUntilDead(pid: number, timeoutMs = 20_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return true;
@@ -49,9 +60,10 @@ async function startChild(mode: 'wait' | 'crash') {
   return { child, motoPid, exited };
 }
 
-describe('startCloud', () => {
+// Each test starts moto (in a child process for the signal tests): seconds, more on a loaded machine.
+describe('startCloud', { timeout: 120_000 }, () => {
   it('starts moto_server on a free loopback port and stops it by PID', async () => {
-    const cloud = await startCloud({ env: {}, handleSignals: false });
+    const cloud = await startCloud({ env: {}, handleSignals: false, readyTimeoutMs: 60_000 });
     const pid = cloud.pid ?? -1;
 
     const answer = await fetch(`${cloud.endpoint}/moto-api/data.json`);

@@ -26,7 +26,7 @@ beforeAll(async () => {
   await local.deploy(FIXTURE_ASSEMBLY);
   sns = new SNSClient(motoClientConfig(moto.endpoint));
   sqs = new SQSClient(motoClientConfig(moto.endpoint));
-}, 40_000);
+}, 120_000);
 
 afterAll(async () => {
   await local?.stop();

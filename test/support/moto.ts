@@ -59,8 +59,9 @@ export function motoClientConfig(endpoint: string) {
 export function useMoto(): { readonly endpoint: string; readonly server: MotoServer } {
   let server: MotoServer | undefined;
   beforeAll(async () => {
-    server = await startMoto();
-  }, 30_000);
+    // moto_server takes a few seconds to answer; many more on a loaded machine.
+    server = await startMoto({ timeoutMs: 60_000 });
+  }, 90_000);
   afterAll(async () => {
     await server?.stop();
   });
