@@ -181,7 +181,10 @@ export class DynamoStatusStore implements StatusStore {
     setOrRemove(update, 'message', patch.message);
     setOrRemove(update, 'endedAt', patch.endedAt);
     setOrRemove(update, 'position', patch.position);
-    if (patch.generation !== undefined) update.set(['generation'], patch.generation);
+    if (patch.generation !== undefined) {
+      // A rerun is kept for the full retention from now, like the stage and plugin items it writes.
+      update.set(['generation'], patch.generation).set([TABLE_LAYOUT.ttlAttribute], this.expiresAt(now));
+    }
     if (patch.metadata !== undefined) update.set(['metadata'], patch.metadata);
     return this.conditionalUpdate(runItemKey(key), update, toRunRecord);
   }
@@ -208,7 +211,9 @@ export class DynamoStatusStore implements StatusStore {
         await this.client.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: pluginItem(plugin, this.expiresAt(plugin.updatedAt)),
+            // Kept for the retention from the write: a plugin carried over into a rerun is written
+            // again with its old times, and must not expire before the rerun does.
+            Item: pluginItem(plugin, this.expiresAt(this.now())),
             ConditionExpression: 'attribute_not_exists(#pk) OR #generation < :generation',
             ExpressionAttributeNames: { '#pk': PK, '#generation': 'generation' },
             ExpressionAttributeValues: { ':generation': plugin.generation },

@@ -128,6 +128,19 @@ describe('runs', () => {
     expect(rerun.applied && rerun.record).not.toHaveProperty('endedAt');
     expect(rerun.applied && rerun.record).not.toHaveProperty('position');
     expect(afterRerun).toMatchObject({ activeWorkflow: WORKFLOW, activeSince: `${T0}#u-1` });
+    // The rerun is kept for the full retention from when it started, not from the first run.
+    expect(afterFinish?.expiresAt).toBe(Date.parse(T0) / 1000 + 90 * DAY_SECONDS);
+    expect(afterRerun?.expiresAt).toBe(Date.parse(at(120_000)) / 1000 + 90 * DAY_SECONDS);
+  });
+
+  it('keeps a plugin record carried into a rerun for the retention from its write, not from its old times', async () => {
+    const { store, table, clock } = await setup();
+    clock.advance(10 * DAY_SECONDS * 1000);
+
+    await store.putPluginsIfAbsent([pluginRecord('u-1', 'a', { generation: 2 })]);
+
+    const item = await rawItem(table, runPk(WORKFLOW, 'u-1'), pluginSk('check', 'parallel', 'a'));
+    expect(item?.expiresAt).toBe(Date.parse(T0) / 1000 + 100 * DAY_SECONDS);
   });
 
   it('treats a duplicate transition as a no-op that reports applied:false with the current record', async () => {
