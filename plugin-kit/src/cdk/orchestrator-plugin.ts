@@ -69,9 +69,9 @@ export interface OrchestratorPluginProps extends PluginPlacementProps {
  * Plugs a Lambda function into one stage of one activity of a Plugboard deployment: subscribes it to
  * the stage topic with its filter policy plus `plugins: [<name>]`, registers it through the
  * registrar's custom resource, tags it as a plugin of the deployment, sets `PLUGBOARD_STATUS_TABLE`,
- * and grants exactly what the runtime needs: `sqs:SendMessage` on the stage inbox, `kms:GenerateDataKey`
- * and `kms:Decrypt` on the deployment key, and `dynamodb:GetItem` on the status table when the plugin
- * is idempotent (and not `alwaysRun`). Nothing else.
+ * and grants exactly what the runtime needs: `sqs:SendMessage` on the stage inbox (SQS-managed
+ * encryption: no key permission), and `dynamodb:GetItem` on the status table when the plugin is
+ * idempotent (and not `alwaysRun`). Nothing else.
  *
  * @example
  * ```ts
@@ -101,7 +101,7 @@ export class OrchestratorPlugin extends Construct {
   readonly registration: CustomResource;
   /** ARN of the stage inbox the plugin reports to (imported). */
   readonly inboxArn: string;
-  /** ARN of the deployment's KMS key (imported). */
+  /** ARN of the deployment's KMS key (imported), for grants of your own; the plugin needs none. */
   readonly keyArn: string;
   /** Name of the status table (imported). */
   readonly statusTableName: string;
@@ -176,19 +176,16 @@ export class OrchestratorPlugin extends Construct {
     if (info.idempotent && !info.alwaysRun) this.grantStatusCheck(fn);
   }
 
-  /** Lets `grantee` send reports: `sqs:SendMessage` on the stage inbox and the key operations it needs. */
+  /**
+   * Lets `grantee` send reports: `sqs:SendMessage` on the stage inbox. Inboxes use SQS-managed
+   * encryption, so a sender needs no key permission.
+   */
   grantReport(grantee: IGrantable): Grant {
     return Grant.addToPrincipal({
       grantee,
       actions: ['sqs:SendMessage'],
       resourceArns: [this.inboxArn],
-    }).combine(
-      Grant.addToPrincipal({
-        grantee,
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
-        resourceArns: [this.keyArn],
-      }),
-    );
+    });
   }
 
   /** Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table. */

@@ -129,13 +129,11 @@ describe('OrchestratorPlugin', { timeout: 60_000 }, () => {
     });
   });
 
-  it('grants exactly: send to the inbox, use the key, and GetItem on the status table', () => {
+  it('grants exactly: send to the inbox and GetItem on the status table (no key: inboxes use SSE-SQS)', () => {
     const { template } = pluginStack();
 
     expect(iamActions(template)).toEqual([
       { action: 'dynamodb:GetItem', resource: { 'Fn::ImportValue': 'plugboard-dev-status-table-arn' } },
-      { action: 'kms:Decrypt', resource: { 'Fn::ImportValue': 'plugboard-dev-key-arn' } },
-      { action: 'kms:GenerateDataKey', resource: { 'Fn::ImportValue': 'plugboard-dev-key-arn' } },
       {
         action: 'sqs:SendMessage',
         resource: { 'Fn::ImportValue': 'plugboard-dev-approve-order-parallel-inbox-arn' },

@@ -171,12 +171,7 @@ describe('OrchestratorQueuePlugin', { timeout: 60_000 }, () => {
   it('grants the bridge reporting, its status check and sending to the plugin queue; nothing more', () => {
     const { template, bridgeId } = queueStack();
 
-    expect(actionsOf(template, bridgeId)).toEqual([
-      'dynamodb:GetItem',
-      'kms:Decrypt',
-      'kms:GenerateDataKey',
-      'sqs:SendMessage',
-    ]);
+    expect(actionsOf(template, bridgeId)).toEqual(['dynamodb:GetItem', 'sqs:SendMessage']);
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -198,8 +193,6 @@ describe('OrchestratorQueuePlugin', { timeout: 60_000 }, () => {
     expect(actions).toEqual(
       expect.arrayContaining([
         'dynamodb:GetItem',
-        'kms:Decrypt',
-        'kms:GenerateDataKey',
         'sqs:SendMessage',
         'sqs:ReceiveMessage',
         'sqs:DeleteMessage',
