@@ -3,11 +3,10 @@
  * in-process, against a moto server): metered reference runs, timed reference runs, and one wide
  * parallel stage.
  */
-import type { SQSEvent } from 'aws-lambda';
-import type { PluginMessage } from '../lambdas/contracts/index.js';
 import type { EngineDeps, EngineObserver } from '../lambdas/engine/deps.js';
-import { type FakePlugin, Orchestra, toRecord } from '../test/support/orchestra.js';
+import { type FakePlugin, Orchestra } from '../test/support/orchestra.js';
 import { ACTIVITIES, referencePlugins, WORKFLOW } from '../test/support/reference.js';
+import { reportBatches } from '../test/support/wide-stage.js';
 import { type Counts, callSite, Meter } from './meter.js';
 
 /** Runs every method of a port inside `callSite`, so the meter can say which method sent a request. */
@@ -288,37 +287,6 @@ export interface WideStage {
   readonly writeUnitsPerReport: number;
   readonly readUnitsPerReport: number;
   readonly reportPhaseMs: number;
-}
-
-function reportBatches(dispatch: PluginMessage, batchSize: number): SQSEvent[] {
-  const events: SQSEvent[] = [];
-  for (let i = 0; i < dispatch.plugins.length; i += batchSize) {
-    const names = dispatch.plugins.slice(i, i + batchSize);
-    events.push({
-      Records: names.map((plugin, j) =>
-        toRecord(
-          {
-            MessageId: `${plugin}-${i + j}`,
-            ReceiptHandle: 'unused',
-            Body: JSON.stringify({
-              kind: 'report',
-              workflow: dispatch.workflow,
-              uid: dispatch.uid,
-              generation: dispatch.generation,
-              activity: dispatch.activity,
-              stage: dispatch.stage,
-              plugin,
-              attempt: dispatch.attempt,
-              reportedAt: new Date().toISOString(),
-              status: 'Complete',
-            }),
-          },
-          dispatch.replyTo.queueUrl,
-        ),
-      ),
-    });
-  }
-  return events;
 }
 
 /**
