@@ -20,10 +20,11 @@ import { type AwsClientConfig, awsClientConfig, type Cloud, startCloud } from '.
 import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
 import { StackNotDeployedError } from './errors.js';
 import { type InvocationResult, LambdaRunner, type LambdaRunnerOptions } from './lambda-runner.js';
+import { arrivalOf, QueueActivity } from './runner/queue-activity.js';
 import { checkTopology, type TopologyDifference } from './topology.js';
 
 export interface LocalCloudOptions
-  extends Omit<LambdaRunnerOptions, 'cloud' | 'clients'>,
+  extends Omit<LambdaRunnerOptions, 'cloud' | 'clients' | 'queueActivity'>,
     Pick<DeployerOptions, 'customResourceTimeoutMs' | 'parameters' | 'log'> {
   /** Attach to this emulator instead of starting moto. @default - `AWS_ENDPOINT_URL`, else start moto_server */
   readonly endpoint?: string;
@@ -70,15 +71,26 @@ export class LocalCloud {
     let runner: LambdaRunner | undefined;
     let proxy: AwsProxy | undefined;
     try {
+      // The proxy sees every message sent; it wakes the runner's pollers that gather a batch.
+      const queueActivity = new QueueActivity();
       if (options.proxy ?? true) {
+        const onRequest = options.onRequest;
         proxy = await AwsProxy.start({
           target: cloud.endpoint,
-          ...(options.onRequest !== undefined ? { onRequest: options.onRequest } : {}),
+          onRequest: (request) => {
+            const arrival = arrivalOf(request);
+            if (arrival !== undefined) queueActivity.notify(arrival === '*' ? undefined : arrival);
+            onRequest?.(request);
+          },
         });
       }
       const endpoint = proxy?.endpoint ?? cloud.endpoint;
       const environment = { endpoint, region: cloud.region, accountId: cloud.accountId };
-      runner = await LambdaRunner.start({ ...options, cloud: environment });
+      runner = await LambdaRunner.start({
+        ...options,
+        cloud: environment,
+        ...(proxy !== undefined ? { queueActivity } : {}),
+      });
       const deployer = await Deployer.create({
         environment,
         runner,

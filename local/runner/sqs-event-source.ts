@@ -15,6 +15,7 @@ import {
 import { messageOf, RunnerStoppedError } from '../errors.js';
 import { sqsRecord } from './events.js';
 import type { InvocationResult } from './function-pool.js';
+import type { QueueActivity } from './queue-activity.js';
 
 export interface SqsEventSourceDefinition {
   /** The mapping's UUID (its physical ID). */
@@ -48,6 +49,10 @@ export interface SqsEventSourceDeps {
   readonly waitSeconds: number;
   readonly invoke: (event: unknown) => Promise<InvocationResult>;
   readonly warn: (message: string) => void;
+  /** Divides the batching window (a demo may compress time). @default 1 */
+  readonly windowSpeedUp?: number;
+  /** Hints that a message was sent to the queue (from the AWS proxy); without it the poller sleeps. */
+  readonly activity?: QueueActivity;
 }
 
 /** Which messages of a batch to delete, given the invocation's result (AWS's documented rules). */
@@ -155,15 +160,40 @@ export class SqsEventSource {
     }
   }
 
-  /** Receives until the batch is full or the batching window has passed (one receive without a window). */
+  /**
+   * Receives until the batch is full or the batching window has passed (one receive without a
+   * window). SQS long polls wait in whole seconds, so within the window the poller waits for the
+   * proxy's hint that a message was sent to the queue (or, without hints, long-polls the whole
+   * seconds left and sleeps the fraction), then takes what is there: the batch closes at the end of
+   * the window, not up to a second after it.
+   */
   private async receiveBatch(): Promise<Message[]> {
     const { batchSize, maximumBatchingWindowSeconds } = this.definition;
     const batch = await this.receive(batchSize, this.deps.waitSeconds);
     if (batch.length === 0 || maximumBatchingWindowSeconds <= 0) return batch;
-    const deadline = Date.now() + maximumBatchingWindowSeconds * 1000;
-    while (batch.length < batchSize && Date.now() < deadline && !this.stopped) {
-      const remaining = Math.ceil((deadline - Date.now()) / 1000);
-      batch.push(...(await this.receive(batchSize - batch.length, Math.max(0, Math.min(remaining, 20)))));
+    const deadline = Date.now() + (maximumBatchingWindowSeconds * 1000) / (this.deps.windowSpeedUp ?? 1);
+    const activity = this.deps.activity;
+    // A receive that fills a page (10 messages) may have left more behind: take them without waiting.
+    let fullPage = batch.length >= 10;
+    while (batch.length < batchSize && !this.stopped) {
+      const remaining = deadline - Date.now();
+      const wanted = batchSize - batch.length;
+      let received: Message[];
+      if (fullPage) {
+        received = await this.receive(wanted, 0);
+      } else if (remaining <= 0) {
+        break;
+      } else if (activity === undefined && remaining >= 1000) {
+        received = await this.receive(wanted, Math.min(Math.floor(remaining / 1000), 20));
+      } else {
+        if (activity !== undefined)
+          await activity.wait(this.definition.queueUrl, remaining, this.abort.signal);
+        else await sleep(remaining, this.abort.signal);
+        if (this.stopped) break;
+        received = await this.receive(wanted, 0);
+      }
+      batch.push(...received);
+      fullPage = received.length >= Math.min(10, wanted);
     }
     return batch;
   }
@@ -195,4 +225,18 @@ export class SqsEventSource {
       }
     }
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
