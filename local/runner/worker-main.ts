@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileFunction } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { importsRuntimeProvided, RUNTIME_PROVIDED } from './runtime-provided.js';
 import type { InvokeMessage, WorkerInit, WorkerMessage } from './worker-protocol.js';
 import { toErrorPayload } from './worker-protocol.js';
 
@@ -27,8 +28,6 @@ interface Handler {
   /** Declared parameters: 3 means a callback-style handler. */
   readonly arity: number;
 }
-
-const RUNTIME_PROVIDED = /^(@aws-sdk|@smithy)\//;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
@@ -100,8 +99,6 @@ function main(): void {
       buffers[stream] = '';
     }
   };
-
-  registerRuntimeModuleFallback(init.runtimeModulesFrom);
 
   loadHandler(init).then(
     (handler) => {
@@ -175,6 +172,12 @@ async function loadHandler(init: WorkerInit): Promise<Handler> {
       'Runtime.ImportModuleError',
       `Error: Cannot find module '${modulePath}' in ${init.codeDirectory} (tried .js, .mjs, .cjs)`,
     );
+  }
+  // The resolve hook runs on a loader thread of its own (~75 ms of CPU per environment), so it is
+  // only registered for bundles that import a runtime-provided package (CJS `require` has its own
+  // fallback in loadCommonJs).
+  if (importsRuntimeProvided(readFileSync(file, 'utf8'))) {
+    registerRuntimeModuleFallback(init.runtimeModulesFrom);
   }
   const exports = isEsm(file, init.codeDirectory)
     ? await import(pathToFileURL(file).href)
