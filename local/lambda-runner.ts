@@ -6,6 +6,7 @@
  * endpoint. See docs/local-cloud.md for what it emulates and what it does not.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -30,6 +31,7 @@ import {
 } from './runner/function-pool.js';
 import { type InvokeServer, startInvokeServer } from './runner/invoke-server.js';
 import { type EmfDocument, MetricsCollector } from './runner/metrics.js';
+import type { QueueActivity } from './runner/queue-activity.js';
 import { type ScheduleDefinition, ScheduleTimer } from './runner/schedule.js';
 import { Semaphore } from './runner/semaphore.js';
 import {
@@ -84,10 +86,21 @@ export interface LambdaRunnerOptions {
    * in seconds; the last entry repeats. AWS waits about 60 and 120 seconds. @default [1, 2]
    */
   readonly asyncRetryDelaysSeconds?: readonly number[];
+  /**
+   * Divides every event source's MaximumBatchingWindowInSeconds, as `scheduleSpeedUp` divides
+   * schedule periods: 4 makes a 1 s window gather for 250 ms. @default 1 (the window as deployed)
+   */
+  readonly batchingWindowSpeedUp?: number;
   /** Long-poll wait of the SQS pollers, in seconds (also bounds how long stop() waits). @default 1 */
   readonly pollWaitSeconds?: number;
   /** Pollers per SQS event source (capped by the function's concurrency). @default 2 */
   readonly pollersPerEventSource?: number;
+  /**
+   * Execution environments to start for each function as soon as it is registered (capped by its
+   * concurrency), like provisioned concurrency: bundles load while the rest deploys instead of on
+   * the first invocation. @default 0 (environments start on demand)
+   */
+  readonly prewarm?: number;
   /** How long a new execution environment may take to load the bundle. @default 10000 */
   readonly initTimeoutMs?: number;
   /**
@@ -95,6 +108,11 @@ export interface LambdaRunnerOptions {
    * provides (`@aws-sdk/*`) to bundles that leave them external. @default - the directory of local/
    */
   readonly runtimeModulesDirectory?: string;
+  /**
+   * Hints that a message was sent to a queue (the LocalCloud feeds it from the AWS proxy): a poller
+   * gathering a batch wakes up on them; without hints it sleeps through the fraction of its window.
+   */
+  readonly queueActivity?: QueueActivity;
 }
 
 export interface ScheduleTarget {
@@ -110,6 +128,9 @@ export interface ScheduleInfo extends ScheduleDefinition {
   readonly intervalMs: number;
   readonly fired: number;
 }
+
+/** Prewarmed environments loading at once: one per core the main thread and moto leave. */
+const PREWARM_AT_ONCE = Math.max(1, availableParallelism() - 1);
 
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([^:]+)(?::(.+))?$/;
 const PARTIAL_ARN = /^\d{12}:function:([^:]+)(?::(.+))?$/;
@@ -127,6 +148,8 @@ export class LambdaRunner {
   private readonly metrics: MetricsCollector;
   private readonly log: (entry: RunnerLogEntry) => void;
   private hiddenDeadLetterQueueUrl: Promise<string> | undefined;
+  private readonly prewarmQueue: FunctionPool[] = [];
+  private readonly prewarming = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -150,6 +173,8 @@ export class LambdaRunner {
 
   /** Compiles the worker entry and starts the Invoke endpoint. */
   static async start(options: LambdaRunnerOptions): Promise<LambdaRunner> {
+    const windowSpeedUp = options.batchingWindowSpeedUp ?? 1;
+    if (!(windowSpeedUp > 0)) throw new RangeError(`batchingWindowSpeedUp must be > 0, got ${windowSpeedUp}`);
     const workerCode = await compileWorkerCode();
     let runner: LambdaRunner | undefined;
     const server = await startInvokeServer({
@@ -179,7 +204,7 @@ export class LambdaRunner {
     this.log({ kind: 'runner', level: 'warn', message });
   }
 
-  /** Hosts a function; its workers start on the first invocation. */
+  /** Hosts a function; its workers start on the first invocation, or now with the `prewarm` option. */
   register(definition: FunctionDefinition): void {
     if (this.stopping !== undefined) throw new RunnerStoppedError(`registering ${definition.name}`);
     if (!definition.runtime.startsWith('nodejs')) {
@@ -221,6 +246,33 @@ export class LambdaRunner {
         },
       }),
     );
+    const pool = this.pools.get(definition.name);
+    if (pool !== undefined && (this.options.prewarm ?? 0) > 0) {
+      this.prewarmQueue.push(pool);
+      this.pumpPrewarm();
+    }
+  }
+
+  /**
+   * Loads the queued prewarm environments a few at a time (one per spare core), in registration
+   * order, so they use the CPU the deployment leaves instead of starving it.
+   */
+  private pumpPrewarm(): void {
+    while (this.prewarming.size < PREWARM_AT_ONCE && this.stopping === undefined) {
+      const pool = this.prewarmQueue.shift();
+      if (pool === undefined) return;
+      const loading = pool.prewarm(this.options.prewarm ?? 0).finally(() => {
+        this.prewarming.delete(loading);
+        this.pumpPrewarm();
+      });
+      this.prewarming.add(loading);
+    }
+  }
+
+  /** Resolves once every prewarmed execution environment has loaded (or failed to). */
+  async warmed(): Promise<void> {
+    while (this.prewarming.size > 0) await Promise.all([...this.prewarming]);
+    await Promise.all([...this.pools.values()].map((pool) => pool.warmed()));
   }
 
   /** The environment a function's worker sees: its own variables plus what points it at the local cloud. */
@@ -442,6 +494,8 @@ export class LambdaRunner {
       waitSeconds: this.options.pollWaitSeconds ?? 1,
       invoke: (event) => pool.invoke(JSON.stringify(event)),
       warn: (message) => this.warn(message),
+      ...(this.options.queueActivity !== undefined ? { activity: this.options.queueActivity } : {}),
+      windowSpeedUp: this.options.batchingWindowSpeedUp ?? 1,
     });
     this.sqsSources.push(source);
     source.start();
@@ -485,6 +539,7 @@ export class LambdaRunner {
         sns: this.sns,
         waitSeconds: this.options.pollWaitSeconds ?? 1,
         pollers: 1,
+        concurrency: pool.concurrencyLimit,
         retryDelaysSeconds: this.options.asyncRetryDelaysSeconds ?? [1, 2],
         invoke: (event: SnsEvent) => pool.invoke(JSON.stringify(event)),
         deadLetter: async (event, result) => {
@@ -581,6 +636,11 @@ export class LambdaRunner {
     return this.metrics.recent(functionName);
   }
 
+  /** Puts the EMF metrics still gathering into CloudWatch and waits until they are stored. */
+  flushMetrics(): Promise<void> {
+    return this.metrics.flush();
+  }
+
   /** Waits for forwarded metrics and for asynchronous invocations in flight (including their retries). */
   async settle(): Promise<void> {
     await Promise.all([...this.asyncInFlight]);
@@ -595,6 +655,7 @@ export class LambdaRunner {
 
   private async shutdown(): Promise<void> {
     this.stopSignal.abort();
+    this.prewarmQueue.length = 0;
     for (const { timer } of this.timers) timer.stop();
     const pollers = [...this.sqsSources, ...this.snsSubscriptionsList].map((source) => source.stop());
     this.globalSlots.close();

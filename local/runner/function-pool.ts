@@ -51,6 +51,8 @@ export interface FunctionStats {
   readonly errors: number;
   readonly timeouts: number;
   readonly coldStarts: number;
+  /** Execution environments started ahead of invocations (prewarm). */
+  readonly prewarmed: number;
   /** Invocations running now. */
   readonly running: number;
   /** The highest number of invocations that ever ran at the same time. */
@@ -94,7 +96,11 @@ class ExecutionEnvironment {
   private readonly linesByRequest = new Map<string, string[]>();
   dead = false;
 
-  constructor(definition: FunctionDefinition, options: FunctionPoolOptions) {
+  constructor(
+    definition: FunctionDefinition,
+    options: FunctionPoolOptions,
+    initializationType: 'on-demand' | 'provisioned-concurrency' = 'on-demand',
+  ) {
     const init: WorkerInit = {
       functionName: definition.name,
       functionArn: definition.arn,
@@ -108,7 +114,7 @@ class ExecutionEnvironment {
     this.worker = new Worker(options.workerCode, {
       eval: true,
       workerData: init,
-      env: { ...options.env },
+      env: { ...options.env, AWS_LAMBDA_INITIALIZATION_TYPE: initializationType },
       name: `lambda:${definition.name}`,
     });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -222,7 +228,17 @@ export class FunctionPool {
   private readonly slots: Semaphore | undefined;
   private readonly idle: ExecutionEnvironment[] = [];
   private readonly all = new Set<ExecutionEnvironment>();
-  private counters = { invocations: 0, errors: 0, timeouts: 0, coldStarts: 0, running: 0, maxRunning: 0 };
+  /** Environments started by prewarm() that are still loading and not yet taken by an invocation. */
+  private readonly warming = new Set<ExecutionEnvironment>();
+  private counters = {
+    invocations: 0,
+    errors: 0,
+    timeouts: 0,
+    coldStarts: 0,
+    prewarmed: 0,
+    running: 0,
+    maxRunning: 0,
+  };
   private stopped = false;
   readonly concurrencyLimit: number;
 
@@ -236,6 +252,45 @@ export class FunctionPool {
 
   stats(): FunctionStats {
     return { ...this.counters, environments: this.all.size, concurrencyLimit: this.concurrencyLimit };
+  }
+
+  /**
+   * Starts execution environments before any invocation needs them, up to `count` in all (capped by
+   * the concurrency limit), like provisioned concurrency: their workers load the bundle now, with
+   * `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. An invocation that arrives while one
+   * is still loading takes it and waits for the rest of its init (a cold start). An environment whose
+   * init fails is dropped quietly: the next invocation starts its own and reports the error.
+   */
+  prewarm(count = 1): Promise<void> {
+    const target = Math.min(count, this.concurrencyLimit);
+    const loading: Promise<void>[] = [];
+    while (!this.stopped && this.all.size < target) {
+      const environment = new ExecutionEnvironment(this.definition, this.options, 'provisioned-concurrency');
+      this.counters.prewarmed += 1;
+      this.all.add(environment);
+      this.warming.add(environment);
+      // No init time limit here: nobody waits for it yet (an invocation that takes it applies its own).
+      const settle = (ok: boolean) => {
+        // Taken by an invocation meanwhile: that invocation owns it now.
+        if (!this.warming.delete(environment)) return;
+        if (!ok || this.stopped) this.discard(environment);
+        else this.idle.push(environment);
+      };
+      loading.push(
+        environment.ready.then(
+          () => settle(true),
+          () => settle(false),
+        ),
+      );
+    }
+    return Promise.all(loading).then(() => undefined);
+  }
+
+  /** Resolves once no prewarmed environment is still loading. */
+  async warmed(): Promise<void> {
+    while (this.warming.size > 0) {
+      await Promise.all([...this.warming].map((environment) => environment.ready.catch(() => undefined)));
+    }
   }
 
   /**
@@ -290,8 +345,15 @@ export class FunctionPool {
     const coldStart = environment === undefined;
     if (environment === undefined) {
       this.counters.coldStarts += 1;
-      environment = new ExecutionEnvironment(this.definition, this.options);
-      this.all.add(environment);
+      // A prewarmed environment still loading is further along than a new one.
+      const loading = this.warming.values().next();
+      if (loading.done) {
+        environment = new ExecutionEnvironment(this.definition, this.options);
+        this.all.add(environment);
+      } else {
+        environment = loading.value;
+        this.warming.delete(environment);
+      }
       const initError = await this.awaitInit(environment);
       if (initError !== undefined) {
         this.discard(environment);
@@ -366,6 +428,7 @@ export class FunctionPool {
     const environments = [...this.all];
     this.all.clear();
     this.idle.length = 0;
+    this.warming.clear();
     await Promise.all(environments.map((environment) => environment.kill()));
   }
 }
