@@ -56,6 +56,8 @@ export interface SnsSubscriptionDeps {
   readonly sns: SNSClient;
   readonly waitSeconds: number;
   readonly pollers: number;
+  /** Notifications handled at once (the function's concurrency limit). @default 10 */
+  readonly concurrency?: number;
   /** Delay before retry n (1-based index into the list; the last entry repeats), in seconds. */
   readonly retryDelaysSeconds: readonly number[];
   readonly invoke: (event: SnsEvent) => Promise<InvocationResult>;
@@ -67,6 +69,10 @@ export interface SnsSubscriptionDeps {
 export class SnsSubscription {
   private readonly abort = new AbortController();
   private loops: Promise<void>[] = [];
+  /** Notifications being handled (invocation, retries bookkeeping, delete). */
+  private readonly handling = new Set<Promise<void>>();
+  /** Pollers waiting for room. */
+  private readonly roomWaiters: (() => void)[] = [];
   private counters = { delivered: 0, failedAttempts: 0, deadLettered: 0 };
 
   private constructor(
@@ -148,36 +154,36 @@ export class SnsSubscription {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.wakeWaiters();
     await Promise.all(this.loops);
+    await Promise.all([...this.handling]);
     this.loops = [];
   }
 
+  /**
+   * Receives while fewer notifications than the function may run at once are being handled, and
+   * handles each on its own: like Lambda's asynchronous invocation queue, one slow invocation does
+   * not hold back the notifications published after it. Receiving no more than can run keeps the
+   * rest in the hidden queue (not in flight, where their visibility timeout would run out).
+   */
   private async poll(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
+        const room = this.capacity - this.handling.size;
+        if (room <= 0) {
+          await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+          continue;
+        }
         const response = await this.deps.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: this.info.queueUrl,
-            MaxNumberOfMessages: 10,
+            MaxNumberOfMessages: Math.min(10, room),
             WaitTimeSeconds: this.deps.waitSeconds,
             MessageSystemAttributeNames: ['ApproximateReceiveCount'],
           }),
           { abortSignal: this.abort.signal },
         );
-        const outcomes = await Promise.allSettled(
-          (response.Messages ?? []).map((message) => this.handle(message)),
-        );
-        for (const outcome of outcomes) {
-          if (
-            outcome.status === 'rejected' &&
-            !(outcome.reason instanceof RunnerStoppedError) &&
-            !this.abort.signal.aborted
-          ) {
-            this.deps.warn(
-              `SNS subscription ${this.info.topicArn} -> ${this.info.functionName}: ${messageOf(outcome.reason)}`,
-            );
-          }
-        }
+        for (const message of response.Messages ?? []) this.track(this.handle(message));
       } catch (error) {
         if (this.abort.signal.aborted || error instanceof RunnerStoppedError) return;
         this.deps.warn(
@@ -186,6 +192,31 @@ export class SnsSubscription {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+  }
+
+  /** Notifications being handled at most at once: the function's concurrency, at least one. */
+  private get capacity(): number {
+    return Math.max(1, this.deps.concurrency ?? 10);
+  }
+
+  private track(handling: Promise<void>): void {
+    const tracked = handling
+      .catch((error: unknown) => {
+        if (!(error instanceof RunnerStoppedError) && !this.abort.signal.aborted) {
+          this.deps.warn(
+            `SNS subscription ${this.info.topicArn} -> ${this.info.functionName}: ${messageOf(error)}`,
+          );
+        }
+      })
+      .finally(() => {
+        this.handling.delete(tracked);
+        this.wakeWaiters();
+      });
+    this.handling.add(tracked);
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of this.roomWaiters.splice(0)) wake();
   }
 
   private async handle(message: Message): Promise<void> {
