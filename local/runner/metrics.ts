@@ -85,16 +85,30 @@ export function metricDataOf(document: EmfDocument): { namespace: string; data: 
   return requests;
 }
 
-/** Keeps recent EMF documents and optionally forwards them to CloudWatch. */
+/** How long forwarded metrics gather before one PutMetricData per namespace (CloudWatch Logs is slower). */
+const FORWARD_DELAY_MS = 250;
+/** PutMetricData takes at most 1000 data per request. */
+const DATA_PER_REQUEST = 1000;
+
+/**
+ * Keeps recent EMF documents and optionally forwards them to CloudWatch. Forwarded data gather for a
+ * moment and go out as one PutMetricData per namespace (up to 1000 data each), instead of one request
+ * per log line: the extraction from logs is asynchronous on AWS too, and fewer requests leave moto to
+ * the functions.
+ */
 export class MetricsCollector {
   private readonly documents: { functionName: string; document: EmfDocument }[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly pending = new Map<string, { data: MetricDatum[]; functions: Set<string> }>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: {
       readonly cloudwatch: CloudWatchClient | undefined;
       readonly keep: number;
       readonly warn: (message: string) => void;
+      /** @default 250 */
+      readonly forwardDelayMs?: number;
     },
   ) {}
 
@@ -105,27 +119,45 @@ export class MetricsCollector {
     this.documents.push({ functionName, document });
     if (this.documents.length > this.options.keep)
       this.documents.splice(0, this.documents.length - this.options.keep);
-    const cloudwatch = this.options.cloudwatch;
-    if (cloudwatch !== undefined) {
+    if (this.options.cloudwatch !== undefined) {
       for (const { namespace, data } of metricDataOf(document)) {
-        for (let start = 0; start < data.length; start += 1000) {
-          const sending = cloudwatch
-            .send(
-              new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(start, start + 1000) }),
-            )
-            .then(
-              () => {},
-              (error: unknown) =>
-                this.options.warn(
-                  `could not forward EMF metrics of ${functionName} to CloudWatch: ${messageOf(error)}`,
-                ),
-            );
-          this.inFlight.add(sending);
-          void sending.finally(() => this.inFlight.delete(sending));
-        }
+        const entry = this.pending.get(namespace) ?? { data: [], functions: new Set<string>() };
+        entry.data.push(...data);
+        entry.functions.add(functionName);
+        this.pending.set(namespace, entry);
       }
+      this.timer ??= setTimeout(() => this.send(), this.options.forwardDelayMs ?? FORWARD_DELAY_MS);
     }
     return true;
+  }
+
+  /** Puts what has gathered: one PutMetricData per namespace and 1000 data. */
+  private send(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const cloudwatch = this.options.cloudwatch;
+    if (cloudwatch === undefined) return;
+    for (const [namespace, { data, functions }] of this.pending) {
+      for (let start = 0; start < data.length; start += DATA_PER_REQUEST) {
+        const sending = cloudwatch
+          .send(
+            new PutMetricDataCommand({
+              Namespace: namespace,
+              MetricData: data.slice(start, start + DATA_PER_REQUEST),
+            }),
+          )
+          .then(
+            () => {},
+            (error: unknown) =>
+              this.options.warn(
+                `could not forward EMF metrics of ${[...functions].join(', ')} to CloudWatch: ${messageOf(error)}`,
+              ),
+          );
+        this.inFlight.add(sending);
+        void sending.finally(() => this.inFlight.delete(sending));
+      }
+    }
+    this.pending.clear();
   }
 
   /** EMF documents seen so far (most recent last), optionally of one function. */
@@ -135,8 +167,9 @@ export class MetricsCollector {
       .map((entry) => entry.document);
   }
 
-  /** Waits until every forwarded metric has been put. */
+  /** Puts what is still gathering, then waits until every forwarded metric has been put. */
   async flush(): Promise<void> {
+    this.send();
     await Promise.all([...this.inFlight]);
   }
 }
