@@ -5,12 +5,13 @@
  * - AWS: `ListExports` (all pages) keeps the exports of `<system>-<stage>-…`; credentials and region
  *   come from the default chain (`--region` overrides).
  * - Local (`--local`, or `AWS_ENDPOINT_URL` set): the local cloud's state file gives the endpoints and
- *   the exports; DynamoDB, SQS and SNS go to `endpoint`, Lambda Invoke to `lambdaEndpoint`.
+ *   the exports; DynamoDB, SQS, SNS and CloudWatch go to `endpoint`, Lambda Invoke to `lambdaEndpoint`.
  *
  * Stage inbox URLs come from the `<p>-<activity>-<stage>-inbox-url` exports, so the CLI's command bus
  * sends exactly where the engine does.
  */
 import { CloudFormationClient, ListExportsCommand } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -48,6 +49,7 @@ export class Deployment {
   private sqsClient?: SQSClient;
   private snsClient?: SNSClient;
   private lambdaClient?: LambdaClient;
+  private cloudwatchClient?: CloudWatchClient;
 
   constructor(
     readonly ref: DeploymentRef,
@@ -130,12 +132,19 @@ export class Deployment {
     return this.lambdaClient;
   }
 
+  /** CloudWatch, for the metrics the handlers emit (EMF) and the metrics function puts. */
+  get cloudwatch(): CloudWatchClient {
+    this.cloudwatchClient ??= new CloudWatchClient({ ...this.config, maxAttempts: 3 });
+    return this.cloudwatchClient;
+  }
+
   /** Closes the clients' sockets so the process can exit promptly. */
   destroy(): void {
     this.documentClient?.destroy();
     this.sqsClient?.destroy();
     this.snsClient?.destroy();
     this.lambdaClient?.destroy();
+    this.cloudwatchClient?.destroy();
   }
 }
 
