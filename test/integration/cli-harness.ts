@@ -84,6 +84,8 @@ export interface CliOptions {
   readonly local?: boolean;
   /** Called with every chunk the CLI writes to stdout. */
   readonly onStdout?: (text: string) => void;
+  /** Called with every chunk the CLI writes to stderr. */
+  readonly onStderr?: (text: string) => void;
 }
 
 export interface CliWorld {
@@ -94,12 +96,17 @@ export interface CliWorld {
   close(): Promise<void>;
 }
 
+/** The orchestra's lifecycle events topic (the deployment's events topic export). */
+export function eventsTopicArnOf(o: Orchestra): string {
+  return `arn:aws:sns:us-east-1:123456789012:${o.prefix}-events`;
+}
+
 /** The exports a deployment of `order` would have, pointing at the orchestra's resources. */
 export function orchestraExports(o: Orchestra): Record<string, string> {
   const exports: Record<string, string> = {
     [EXPORTS.statusTableName(REF)]: o.table.tableName,
     [EXPORTS.startFunctionName(REF)]: START_FUNCTION,
-    [EXPORTS.eventsTopicArn(REF)]: `arn:aws:sns:us-east-1:123456789012:${o.prefix}-events`,
+    [EXPORTS.eventsTopicArn(REF)]: eventsTopicArnOf(o),
   };
   for (const activity of ACTIVITIES) {
     for (const stage of STAGE_NAMES)
@@ -159,6 +166,7 @@ export async function createCliWorld(endpoint: string): Promise<CliWorld> {
         [...(options.local === false ? [] : ['--local']), ...args],
         { PLUGBOARD_LOCAL_STATE: statePath, ...options.env },
         options.onStdout,
+        options.onStderr,
       ),
     close: async () => {
       await server.close();
@@ -172,6 +180,7 @@ export function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
   onStdout?: (text: string) => void,
+  onStderr?: (text: string) => void,
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(REPO, 'bin/plugboard.js'), ...args], {
@@ -194,6 +203,7 @@ export function runCli(
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
+      onStderr?.(chunk.toString());
     });
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
@@ -207,6 +217,23 @@ export function json<T = Record<string, unknown>>(result: CliResult): T {
   } catch {
     throw new Error(`not JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
   }
+}
+
+/**
+ * Resolves once a running CLI's output shows what `output` waits for; fails, with what the CLI wrote,
+ * when the CLI exits first (instead of waiting for the test timeout).
+ */
+export async function outputOf(
+  output: { readonly seen: Promise<void> },
+  running: Promise<CliResult>,
+  what: string,
+): Promise<void> {
+  const exited = running.then((result) => {
+    throw new Error(`the CLI exited (${result.code}) before ${what}:\n${result.stdout}\n${result.stderr}`);
+  });
+  // Once the output is there, the CLI's own exit is the test's business.
+  exited.catch(() => undefined);
+  await Promise.race([output.seen, exited]);
 }
 
 /** A promise that resolves when `predicate` holds for the text seen so far, and the callback to feed it. */
