@@ -1,10 +1,22 @@
 /** `plugboard list | plugins | events tail` against runs and registrations on a private moto. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SnsEventPublisher } from '../../lambdas/adapters/sns-event-publisher.js';
+import { cancelRun } from '../../lambdas/engine/operator.js';
 import { useMoto } from '../support/moto.js';
-import { type CliWorld, createCliWorld, json, WORKFLOW, waitForOutput } from './cli-harness.js';
+import {
+  type CliWorld,
+  createCliWorld,
+  eventsTopicArnOf,
+  json,
+  outputOf,
+  WORKFLOW,
+  waitForOutput,
+} from './cli-harness.js';
 
 const moto = useMoto();
 let world: CliWorld;
+/** Every CLI call starts a Node.js process: seconds each on a loaded machine. */
+const CLI_TIMEOUT = { timeout: 120_000 } as const;
 
 interface Listed {
   runs: { uid: string; state: string; liveness?: string }[];
@@ -27,12 +39,12 @@ beforeAll(async () => {
   for (let round = 0; round < 40; round += 1) {
     if ((await o.pump()) === 0 && !(await o.anythingInFlight())) break;
   }
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await world?.close();
 });
 
-describe('plugboard list', () => {
+describe('plugboard list', CLI_TIMEOUT, () => {
   it('lists every run newest first in aligned columns', async () => {
     const result = await world.cli(['list', '--workflow', WORKFLOW]);
 
@@ -105,7 +117,7 @@ describe('plugboard list', () => {
   });
 });
 
-describe('plugboard plugins', () => {
+describe('plugboard plugins', CLI_TIMEOUT, () => {
   it('shows the registry per activity stage, with mandatory honouring overrides, deadline, attempts and filter', async () => {
     const result = await world.cli(['plugins']);
 
@@ -141,14 +153,26 @@ describe('plugboard plugins', () => {
   });
 });
 
-describe('plugboard events tail', () => {
+describe('plugboard events tail', CLI_TIMEOUT, () => {
   it('prints lifecycle events while it runs and deletes its queue when it stops', async () => {
-    const listening = waitForOutput(() => true);
-    const tail = world.cli(['events', 'tail', '--for', '6s'], { onStdout: listening.feed, env: {} });
-    // The queue exists once the CLI has subscribed it; wait for it before producing events.
+    const following = waitForOutput((text) => text.includes('Following '));
+    const tail = world.cli(['events', 'tail', '--for', '10s'], { onStderr: following.feed, env: {} });
+    // The CLI says it follows the topic once its queue is subscribed (the queue exists a few
+    // requests earlier): only then can an event reach it. Its --for time starts there too.
+    await outputOf(following, tail, 'it followed the events topic');
     await waitForTailQueue(true);
 
-    await world.cli(['cancel', WORKFLOW, 'list-4', '--reason', 'tail test']);
+    // The cancel command's own code, in this process: a CLI subprocess would take seconds to start.
+    const o = world.orchestra;
+    await cancelRun(
+      {
+        store: o.store,
+        events: new SnsEventPublisher(eventsTopicArnOf(o), o.sns),
+        clock: { now: () => new Date() },
+      },
+      { workflow: WORKFLOW, uid: 'list-4' },
+      'tail test',
+    );
     const result = await tail;
 
     expect(result.code).toBe(0);
