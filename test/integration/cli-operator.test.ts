@@ -8,6 +8,8 @@ import { type CliWorld, createCliWorld, json, WORKFLOW } from './cli-harness.js'
 
 const moto = useMoto();
 let world: CliWorld;
+/** Every CLI call starts a Node.js process: seconds each on a loaded machine. */
+const CLI_TIMEOUT = { timeout: 120_000 } as const;
 
 beforeAll(async () => {
   world = await createCliWorld(moto.endpoint);
@@ -35,7 +37,7 @@ async function hangingRun(uid: string): Promise<void> {
   throw new Error(`slow never started in ${uid}`);
 }
 
-describe('plugboard cancel', () => {
+describe('plugboard cancel', CLI_TIMEOUT, () => {
   it('cancels a run in progress with the reason, publishes run.cancelled and exits 0', async () => {
     await hangingRun('cancel-1');
 
@@ -68,7 +70,7 @@ describe('plugboard cancel', () => {
   });
 });
 
-describe('plugboard skip', () => {
+describe('plugboard skip', CLI_TIMEOUT, () => {
   it('marks a plugin of a stage not yet started Do Not Run, and the run completes without it', async () => {
     await world.orchestra.start({ workflow: WORKFLOW, uid: 'skip-1', metadata: { channel: 'web' } });
 
@@ -119,7 +121,7 @@ describe('plugboard skip', () => {
   });
 });
 
-describe('plugboard retry', () => {
+describe('plugboard retry', CLI_TIMEOUT, () => {
   it('reruns a failed run as generation 2, naming the plugins that run again, and keeps the completed ones', async () => {
     await world.orchestra.start({
       workflow: WORKFLOW,

@@ -20,7 +20,10 @@ const COMMANDS = [
   ['events', 'tail'],
 ] as const;
 
-describe.concurrent('plugboard --help', () => {
+/** Every case starts Node.js processes, several at once: seconds each on a loaded machine. */
+const CLI_TIMEOUT = { timeout: 120_000 } as const;
+
+describe.concurrent('plugboard --help', CLI_TIMEOUT, () => {
   it('lists every command and the exit codes, and exits 0', async ({ expect }) => {
     const result = await runCli(['--help']);
 
@@ -39,7 +42,7 @@ describe.concurrent('plugboard --help', () => {
   });
 });
 
-describe('usage errors exit 2 and say what is wrong', () => {
+describe('usage errors exit 2 and say what is wrong', CLI_TIMEOUT, () => {
   const cases: readonly { args: string[]; message: string }[] = [
     { args: ['frobnicate'], message: "unknown command 'frobnicate'" },
     { args: ['status', 'order', 'u-1', '--colour'], message: "unknown option '--colour'" },
@@ -84,7 +87,7 @@ describe('usage errors exit 2 and say what is wrong', () => {
   });
 });
 
-describe.concurrent('an unreachable deployment exits 1 with what to do', () => {
+describe.concurrent('an unreachable deployment exits 1 with what to do', CLI_TIMEOUT, () => {
   it('names the missing local state file and how to start the local cloud', async ({ expect }) => {
     const result = await runCli(['--local', 'status', 'order', 'u-1'], {
       PLUGBOARD_LOCAL_STATE: '/nonexistent/local.json',
