@@ -123,13 +123,18 @@ describe('plugboard plugins', CLI_TIMEOUT, () => {
 
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^ACTIVITY +STAGE +ORDER +PLUGIN +MANDATORY +DEADLINE +ATTEMPTS +FILTER$/);
+    expect(lines[0]).toMatch(
+      /^ACTIVITY +STAGE +ORDER +PLUGIN +MANDATORY +DEADLINE +ATTEMPTS +LAST SEEN +LIVENESS +FILTER$/,
+    );
     const row = (name: string) => lines.find((l) => l.includes(` ${name} `)) ?? '';
-    expect(row('validate')).toMatch(/^intake +pre +10 +validate +mandatory +default +default +-$/);
+    // LAST SEEN and LIVENESS: see cli-plugins-health.test.ts.
+    expect(row('validate')).toMatch(
+      /^intake +pre +10 +validate +mandatory +default +default +(-|\S.* ago) +(live|inactive|offline|idle) +-$/,
+    );
     expect(row('enrich')).toMatch(/enrich +optional/);
     expect(row('score')).toMatch(/score +mandatory +120s +2 /);
     expect(row('send-sms')).toMatch(
-      /^fulfilment +post +90 +send-sms +optional +default +default +\{"channel":\["web","app"\]\}$/,
+      /^fulfilment +post +90 +send-sms +optional +default +default +(-|\S.* ago) +(live|inactive|offline|idle) +\{"channel":\["web","app"\]\}$/,
     );
     expect(lines.map((l) => l.split(/\s+/)[0]).slice(1)).toEqual([
       'fulfilment',
