@@ -9,7 +9,8 @@ import { ACTIVITIES, expectCompletedOnce, referencePlugins, WORKFLOW } from '../
 
 const moto = useMoto();
 
-describe('crashes between a write and the next side effect', () => {
+// Each test drives several whole runs through moto: tens of seconds on a loaded machine.
+describe('crashes between a write and the next side effect', { timeout: 300_000 }, () => {
   const kinds = [
     { kind: 'store-write', points: [0, 3, 9, 17, 26, 40, 55] },
     { kind: 'publish', points: [0, 2, 5, 8] },

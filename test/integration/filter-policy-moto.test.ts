@@ -164,7 +164,7 @@ beforeAll(async () => {
   });
   sns.destroy();
   sqs.destroy();
-}, 60_000);
+}, 180_000); // a topic and two queues per case: seconds, more on a loaded machine
 
 function outcomeOf(testCase: FilterPolicyCase): MotoOutcome {
   const outcome = outcomes.get(testCase.name);

@@ -23,7 +23,8 @@ async function setup() {
   return { table, store };
 }
 
-describe('recordFinalOutcomes at volume', () => {
+// Hundreds of items through moto's transactions: tens of seconds on a loaded machine.
+describe('recordFinalOutcomes at volume', { timeout: 180_000 }, () => {
   const stage = { ...stageKey('u-1'), generation: 1 };
 
   it('counts 150 outcomes exactly across more than one transaction', async () => {

@@ -40,5 +40,5 @@ describe('readRun at volume', () => {
     expect(snapshot?.stages).toHaveLength(1);
     expect(snapshot?.plugins.map((p) => p.plugin)).toEqual(plugins);
     expect(snapshot?.plugins[999]).toEqual(pluginRecord('u-1', 'p0999', { result }));
-  });
+  }, 180_000); // 2 MB of items through moto: seconds, more on a loaded machine
 });
