@@ -26,5 +26,5 @@ describe('the whole app, bundled', () => {
     expect(assembly.stacks).toHaveLength(5);
 
     expect(() => cfnLint(outdir)).not.toThrow();
-  });
+  }, 300_000); // esbuild for every handler and cfn-lint: half a minute here, more on a loaded machine
 });
