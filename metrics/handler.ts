@@ -10,7 +10,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { METRICS_NAMESPACE } from '../lambdas/handlers/observability.js';
+import { METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
 import { CloudWatchMetricSink } from './cloudwatch-metric-sink.js';
 import { type MetricsConfig, readMetricsConfig } from './config.js';
 import { DynamoRunReader } from './dynamo-run-reader.js';

@@ -6,7 +6,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { MathExpression, Metric, SearchExpression, Stats } from 'aws-cdk-lib/aws-cloudwatch';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../lambdas/handlers/observability.js';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
 import { DIMENSIONS, LIVENESS_METRIC_NAMES } from './names.js';
 
 export type EngineMetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];

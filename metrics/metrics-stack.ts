@@ -20,7 +20,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../lambdas/handlers/observability.js';
+import { METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
 import { type DeploymentRef, EXPORTS } from '../plugin-kit/src/contracts/exports.js';
 import { DEFAULT_FAILURE_RATE_THRESHOLD_PERCENT, MetricsAlarms } from './alarms.js';
 import { PlugboardDashboard } from './dashboard.js';

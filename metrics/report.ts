@@ -13,7 +13,7 @@ import {
   type ListMetricsCommandOutput,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../lambdas/handlers/observability.js';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
 import type { LivenessThresholds } from './config.js';
 import { chunk } from './liveness.js';
 import {

@@ -17,7 +17,7 @@
  * for `stuckMinutes` = offline, unless nothing was asked of the plugin in that time (idle).
  */
 import type { DeploymentRef } from '../../lambdas/contracts/index.js';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/handlers/observability.js';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/handlers/metric-names.js';
 import type { LivenessThresholds } from '../../metrics/config.js';
 import { DIMENSIONS } from '../../metrics/names.js';
 import {

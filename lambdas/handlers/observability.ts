@@ -1,29 +1,14 @@
 /**
  * One logger and one metrics instance per handler module (Powertools), and the bridge that turns the
- * engine's observations into structured logs and EMF metrics. Metric names and dimensions live here
- * and nowhere else; the dashboard reads them from `METRIC_NAMES`.
+ * engine's observations into structured logs and EMF metrics. Metric names live in metric-names.ts
+ * (no Powertools import, so the dashboard and the CLI read them cheaply); dimensions live here.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EngineObserver } from '../engine/deps.js';
+import { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names.js';
 
-export const METRICS_NAMESPACE = 'Plugboard';
-
-export const METRIC_NAMES = {
-  runsStarted: 'RunsStarted',
-  runsCompleted: 'RunsCompleted',
-  runsFailed: 'RunsFailed',
-  runsCancelled: 'RunsCancelled',
-  runDuration: 'RunDuration',
-  stageDuration: 'StageDuration',
-  stageOverhead: 'StageOverhead',
-  pluginDuration: 'PluginDuration',
-  pluginErrors: 'PluginErrors',
-  pluginTimeouts: 'PluginTimeouts',
-  pluginRetries: 'PluginRetries',
-  lateReports: 'LateReports',
-  quarantined: 'QuarantinedMessages',
-} as const;
+export { METRIC_NAMES, METRICS_NAMESPACE } from './metric-names.js';
 
 export interface Observability {
   readonly logger: Logger;
