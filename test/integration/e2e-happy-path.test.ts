@@ -22,9 +22,11 @@ beforeAll(async () => {
   env = await startE2eEnvironment(moto.endpoint);
   await Promise.all(Object.entries(RUNS).map(([uid, metadata]) => env.startRun({ uid, metadata })));
   await Promise.all(
-    Object.keys(RUNS).map(async (uid) => runs.set(uid, await env.waitForRun(uid, { timeoutMs: 150_000 }))),
+    Object.keys(RUNS).map(async (uid) => runs.set(uid, await env.waitForRun(uid, { timeoutMs: 240_000 }))),
   );
-}, 200_000);
+  // Synthesis with esbuild (no cache on a fresh machine), deploying both apps and the runs: minutes
+  // on a loaded machine.
+}, 600_000);
 
 afterAll(async () => {
   await env?.stop();

@@ -12,7 +12,9 @@ let env: DemoEnvironment;
 
 beforeAll(async () => {
   env = await startE2eEnvironment(moto.endpoint);
-}, 120_000);
+  // Synthesis with esbuild (no cache on a fresh machine) and deploying both apps: minutes on a loaded
+  // machine.
+}, 300_000);
 
 afterAll(async () => {
   await env?.stop();
@@ -26,15 +28,15 @@ describe('starting and re-running runs end to end', () => {
     ]);
 
     expect([first.outcome, second.outcome].sort()).toEqual(['existing', 'started']);
-    const snapshot = await env.waitForRun('twice', { timeoutMs: 120_000 });
+    const snapshot = await env.waitForRun('twice', { timeoutMs: 240_000 });
     expect(snapshot.run.state).toBe('Complete');
     expect(snapshot.run.generation).toBe(1);
     expect(pluginOf(snapshot, 'intake/pre/validate-order')?.attempt).toBe(1);
-  }, 150_000);
+  }, 300_000);
 
   it('re-runs only the failed plugins of a failed run', async () => {
     await env.startRun({ uid: 'rerun', metadata: { failPayment: 'first-run' } });
-    const failed = await env.waitForRun('rerun', { timeoutMs: 120_000 });
+    const failed = await env.waitForRun('rerun', { timeoutMs: 240_000 });
     expect(failed.run.state).toBe('Error');
     const stockDoneAt = pluginOf(failed, 'fulfilment/parallel/reserve-stock')?.stateTimes.Complete;
     const validatedAt = pluginOf(failed, 'intake/pre/validate-order')?.stateTimes.Complete;
@@ -42,7 +44,7 @@ describe('starting and re-running runs end to end', () => {
 
     const answer = await env.startRun({ uid: 'rerun', metadata: { failPayment: 'first-run' }, rerun: true });
     expect(answer.outcome).toBe('rerun');
-    const rerun = await env.waitForRun('rerun', { timeoutMs: 120_000, generation: 2 });
+    const rerun = await env.waitForRun('rerun', { timeoutMs: 240_000, generation: 2 });
 
     expect(rerun.run.state).toBe('Complete');
     expect(rerun.run.generation).toBe(2);
@@ -52,5 +54,5 @@ describe('starting and re-running runs end to end', () => {
     // Completed plugins were carried over, not run again: their completion times did not move.
     expect(pluginOf(rerun, 'fulfilment/parallel/reserve-stock')?.stateTimes.Complete).toBe(stockDoneAt);
     expect(pluginOf(rerun, 'intake/pre/validate-order')?.stateTimes.Complete).toBe(validatedAt);
-  }, 270_000);
+  }, 600_000);
 });
