@@ -112,6 +112,7 @@ describe('exactly-once progress of the reference run (3 activities × 1 pre + 5 
       }
       expect(steps).toBeGreaterThan(80);
     },
+    30_000, // about 90 whole runs in memory: a second here, more on a loaded machine
   );
 
   it('records a late report for a finished stage as late and changes nothing', async () => {
