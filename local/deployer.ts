@@ -122,6 +122,68 @@ function namesItsResource(error: unknown): boolean {
   return error instanceof LocalCloudError && 'stackName' in error;
 }
 
+/** A stack not started because another stack of the same deploy failed. */
+class SkippedStack extends Error {}
+
+/** Every `Fn::ImportValue` argument in a template. */
+function importNames(value: unknown, found: unknown[] = []): unknown[] {
+  if (Array.isArray(value)) {
+    for (const item of value) importNames(item, found);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key === 'Fn::ImportValue') found.push(item);
+      importNames(item, found);
+    }
+  }
+  return found;
+}
+
+/**
+ * The stacks each stack must wait for, among `selected` (in dependency order): its manifest
+ * dependencies, the stacks that export a name it imports, and those that export a name it exports too
+ * (so the second still fails with DuplicateExportError). A name that is not a literal string cannot
+ * be matched before deployment: the stack then waits for every stack it might concern.
+ */
+function stackWaits(
+  selected: readonly StackArtifact[],
+  byId: ReadonlyMap<string, StackArtifact>,
+): Map<StackArtifact, StackArtifact[]> {
+  const waits = new Map<StackArtifact, StackArtifact[]>();
+  const literalExporters = new Map<string, StackArtifact>();
+  const exporters: StackArtifact[] = [];
+  const opaqueExporters: StackArtifact[] = [];
+  selected.forEach((stack, index) => {
+    const earlier = selected.slice(0, index);
+    const wait = new Set<StackArtifact>();
+    for (const id of stack.dependencies) {
+      const dependency = byId.get(id);
+      if (dependency !== undefined && earlier.includes(dependency)) wait.add(dependency);
+    }
+    const imports = importNames(stack.template.Resources).concat(importNames(stack.template.Outputs ?? {}));
+    const exported = Object.values(stack.template.Outputs ?? {}).flatMap((output) =>
+      output.Export === undefined ? [] : [output.Export.Name],
+    );
+    if (imports.some((name) => typeof name !== 'string')) {
+      for (const other of earlier) wait.add(other);
+    }
+    if (exported.some((name) => typeof name !== 'string')) {
+      for (const other of exporters) wait.add(other);
+    }
+    for (const name of [...imports, ...exported]) {
+      const exporter = typeof name === 'string' ? literalExporters.get(name) : undefined;
+      if (exporter !== undefined) wait.add(exporter);
+    }
+    if (imports.length > 0 || exported.length > 0) for (const other of opaqueExporters) wait.add(other);
+    waits.set(stack, [...wait]);
+    if (exported.length > 0) exporters.push(stack);
+    for (const name of exported) {
+      if (typeof name === 'string') literalExporters.set(name, stack);
+      else if (!opaqueExporters.includes(stack)) opaqueExporters.push(stack);
+    }
+  });
+  return waits;
+}
+
 export class Deployer {
   private readonly deployed = new Map<string, DeployedStack>();
   private readonly exportOwners = new Map<string, { stackName: string; value: string }>();
@@ -179,8 +241,34 @@ export class Deployer {
         }
       }
     }
+    // Independent stacks deploy at the same time (as `cdk deploy --concurrency` does); each waits for
+    // what it depends on and for the stacks whose exports it imports.
+    const waits = stackWaits(selected, byId);
+    const deploying = new Map<StackArtifact, Promise<DeployedStack>>();
+    let failed = false;
+    for (const stack of selected) {
+      const before = (waits.get(stack) ?? []).map((other) => deploying.get(other));
+      deploying.set(
+        stack,
+        Promise.all(before).then(() => {
+          if (failed) throw new SkippedStack();
+          return this.deployStack(stack).catch((error: unknown) => {
+            failed = true;
+            throw error;
+          });
+        }),
+      );
+    }
+    // Wait for every stack in flight, then report the first failure in deployment order.
+    const outcomes = await Promise.allSettled(selected.map((stack) => deploying.get(stack)));
     const results: DeployedStack[] = [];
-    for (const stack of selected) results.push(await this.deployStack(stack));
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        if (outcome.reason instanceof SkippedStack) continue;
+        throw outcome.reason;
+      }
+      if (outcome.value !== undefined) results.push(outcome.value);
+    }
     return results;
   }
 
