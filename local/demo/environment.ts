@@ -9,7 +9,7 @@ import { DynamoStatusStore } from '../../lambdas/adapters/dynamo-status-store.js
 import type { RunSnapshot } from '../../lambdas/engine/records.js';
 import { EXPORTS, FINAL_RUN_STATES, type RunState } from '../../plugin-kit/src/index.js';
 import { LocalCloud, type LocalCloudOptions } from '../local-cloud.js';
-import type { DemoAssemblies } from './synth.js';
+import type { DemoAssemblies } from './synth-cache.js';
 
 export const DEMO_WORKFLOW = 'order';
 
