@@ -177,14 +177,15 @@ describe('plugboard plugins: last seen and liveness from CloudWatch', () => {
       /^ACTIVITY +STAGE +ORDER +PLUGIN +MANDATORY +DEADLINE +ATTEMPTS +LAST SEEN +LIVENESS +FILTER$/,
     );
     const row = (name: string) => lines.find((l) => l.includes(` ${name} `)) ?? '';
-    // One minute of slack in each age: the CLI may run in the minute after the metrics were put.
+    // Up to three minutes of slack in each age: on a loaded machine the CLI may start a few minutes
+    // after the metrics were put (the liveness values hold for far longer).
     expect(row('validate')).toMatch(
-      /^intake +pre +10 +validate +mandatory +default +default +[23]m ago +live +-$/,
+      /^intake +pre +10 +validate +mandatory +default +default +[2-5]m ago +live +-$/,
     );
-    expect(row('score')).toMatch(/ score +mandatory +120s +2 +[12]m ago +live +-$/);
-    expect(row('enrich')).toMatch(/ enrich +optional .* 1[45]m ago +inactive +-$/);
-    expect(row('slow')).toMatch(/ slow +mandatory .* 4[56]m ago +offline +-$/);
-    expect(row('charge-card')).toMatch(/ charge-card +mandatory .* 1h 4[01]m ago +idle +-$/);
+    expect(row('score')).toMatch(/ score +mandatory +120s +2 +[1-4]m ago +live +-$/);
+    expect(row('enrich')).toMatch(/ enrich +optional .* 1[4-7]m ago +inactive +-$/);
+    expect(row('slow')).toMatch(/ slow +mandatory .* 4[5-8]m ago +offline +-$/);
+    expect(row('charge-card')).toMatch(/ charge-card +mandatory .* 1h 4[0-3]m ago +idle +-$/);
     expect(row('send-sms')).toMatch(
       / send-sms +optional +default +default +- +idle +\{"channel":\["web","app"\]\}$/,
     );
