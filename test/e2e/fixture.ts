@@ -3,6 +3,8 @@
  * their esbuild bundles (cached by a hash of the sources, shared by every e2e file and run) and
  * deployed on the test file's moto through the local cloud, as `npm start` does.
  */
+import { afterAll, beforeAll } from 'vitest';
+import type { RunSnapshot } from '../../lambdas/engine/records.js';
 import { DemoEnvironment } from '../../local/demo/environment.js';
 import { synthDemo } from '../../local/demo/synth.js';
 
@@ -30,4 +32,38 @@ export function pluginOf(
   path: string,
 ): (typeof snapshot.plugins)[number] | undefined {
   return snapshot.plugins.find((p) => `${p.activity}/${p.stage}/${p.plugin}` === path);
+}
+
+/**
+ * Runs of `order`, one per uid with its metadata, started together in `beforeAll` on a fresh e2e
+ * environment (the runs are independent) and read back when each has ended; the environment stops in
+ * `afterAll`. Each test then checks one run.
+ */
+export function useE2eRuns(
+  moto: { readonly endpoint: string },
+  runs: Readonly<Record<string, Record<string, unknown>>>,
+) {
+  let env: DemoEnvironment | undefined;
+  const snapshots = new Map<string, RunSnapshot>();
+  beforeAll(async () => {
+    const started = await startE2eEnvironment(moto.endpoint);
+    env = started;
+    await Promise.all(Object.entries(runs).map(([uid, metadata]) => started.startRun({ uid, metadata })));
+    await Promise.all(
+      Object.keys(runs).map(async (uid) =>
+        snapshots.set(uid, await started.waitForRun(uid, { timeoutMs: 240_000 })),
+      ),
+    );
+    // Synthesis with esbuild (no cache on a fresh machine), deploying both apps and the runs: minutes
+    // on a loaded machine.
+  }, 600_000);
+  afterAll(async () => {
+    await env?.stop();
+  });
+  const run = (uid: string): RunSnapshot => {
+    const snapshot = snapshots.get(uid);
+    if (snapshot === undefined) throw new Error(`run ${uid} was not read`);
+    return snapshot;
+  };
+  return { run, stateOf: (uid: string, path: string) => pluginOf(run(uid), path)?.state };
 }

@@ -3,41 +3,18 @@
  * example plugins, whose behaviour each run chooses through its metadata. The runs start together in
  * beforeAll (they are independent) and each test checks one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunSnapshot } from '../../lambdas/engine/records.js';
-import type { DemoEnvironment } from '../../local/demo/environment.js';
-import { pluginOf, startE2eEnvironment } from '../e2e/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { pluginOf, useE2eRuns } from '../e2e/fixture.js';
 import { useMoto } from '../support/moto.js';
 
 const moto = useMoto();
-let env: DemoEnvironment;
-const runs = new Map<string, RunSnapshot>();
 
 const RUNS: Record<string, Record<string, unknown>> = {
   happy: { giftWrap: true },
   'optional-fails': { giftWrap: false, failReview: true, failLoyalty: true },
 };
 
-beforeAll(async () => {
-  env = await startE2eEnvironment(moto.endpoint);
-  await Promise.all(Object.entries(RUNS).map(([uid, metadata]) => env.startRun({ uid, metadata })));
-  await Promise.all(
-    Object.keys(RUNS).map(async (uid) => runs.set(uid, await env.waitForRun(uid, { timeoutMs: 240_000 }))),
-  );
-  // Synthesis with esbuild (no cache on a fresh machine), deploying both apps and the runs: minutes
-  // on a loaded machine.
-}, 600_000);
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-const run = (uid: string): RunSnapshot => {
-  const snapshot = runs.get(uid);
-  if (snapshot === undefined) throw new Error(`run ${uid} was not read`);
-  return snapshot;
-};
-const stateOf = (uid: string, path: string) => pluginOf(run(uid), path)?.state;
+const { run, stateOf } = useE2eRuns(moto, RUNS);
 
 describe('order runs end to end on the local cloud', () => {
   it('completes the happy path with every plugin of every stage Complete', () => {
