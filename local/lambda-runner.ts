@@ -129,8 +129,8 @@ export interface ScheduleInfo extends ScheduleDefinition {
   readonly fired: number;
 }
 
-/** Prewarmed environments loading at once: one per core the main thread and moto leave. */
-const PREWARM_AT_ONCE = Math.max(1, availableParallelism() - 1);
+/** Prewarmed environments loading at once: one per core. */
+const PREWARM_AT_ONCE = Math.max(1, availableParallelism());
 
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([^:]+)(?::(.+))?$/;
 const PARTIAL_ARN = /^\d{12}:function:([^:]+)(?::(.+))?$/;
@@ -148,7 +148,8 @@ export class LambdaRunner {
   private readonly metrics: MetricsCollector;
   private readonly log: (entry: RunnerLogEntry) => void;
   private hiddenDeadLetterQueueUrl: Promise<string> | undefined;
-  private readonly prewarmQueue: FunctionPool[] = [];
+  /** Pools to prewarm, each with the number of environments it should have then. */
+  private readonly prewarmQueue: { readonly pool: FunctionPool; readonly environments: number }[] = [];
   private readonly prewarming = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
 
@@ -248,23 +249,40 @@ export class LambdaRunner {
     );
     const pool = this.pools.get(definition.name);
     if (pool !== undefined && (this.options.prewarm ?? 0) > 0) {
-      this.prewarmQueue.push(pool);
+      this.prewarmQueue.push({ pool, environments: 1 });
       this.pumpPrewarm();
     }
   }
 
   /**
-   * Loads the queued prewarm environments a few at a time (one per spare core), in registration
-   * order, so they use the CPU the deployment leaves instead of starving it.
+   * Loads the queued prewarm environments a few at a time (one per core), breadth first: every
+   * function gets its first environment, in registration order, before any gets its second.
    */
   private pumpPrewarm(): void {
+    const wanted = this.options.prewarm ?? 0;
     while (this.prewarming.size < PREWARM_AT_ONCE && this.stopping === undefined) {
-      const pool = this.prewarmQueue.shift();
-      if (pool === undefined) return;
-      const loading = pool.prewarm(this.options.prewarm ?? 0).finally(() => {
-        this.prewarming.delete(loading);
-        this.pumpPrewarm();
-      });
+      const next = this.prewarmQueue.shift();
+      if (next === undefined) return;
+      const { pool, environments } = next;
+      const started = Date.now();
+      const loading = pool
+        .prewarm(environments)
+        .then((count) => {
+          if (count > 0) {
+            this.log({
+              kind: 'runner',
+              level: 'info',
+              message: `PREWARM ${pool.definition.name}: environment ${environments} loaded in ${Date.now() - started} ms`,
+            });
+          }
+          if (environments < Math.min(wanted, pool.concurrencyLimit)) {
+            this.prewarmQueue.push({ pool, environments: environments + 1 });
+          }
+        })
+        .finally(() => {
+          this.prewarming.delete(loading);
+          this.pumpPrewarm();
+        });
       this.prewarming.add(loading);
     }
   }

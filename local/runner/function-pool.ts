@@ -259,9 +259,10 @@ export class FunctionPool {
    * the concurrency limit), like provisioned concurrency: their workers load the bundle now, with
    * `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. An invocation that arrives while one
    * is still loading takes it and waits for the rest of its init (a cold start). An environment whose
-   * init fails is dropped quietly: the next invocation starts its own and reports the error.
+   * init fails is dropped quietly: the next invocation starts its own and reports the error. Resolves
+   * with the number of environments started, once they have loaded.
    */
-  prewarm(count = 1): Promise<void> {
+  prewarm(count = 1): Promise<number> {
     const target = Math.min(count, this.concurrencyLimit);
     const loading: Promise<void>[] = [];
     while (!this.stopped && this.all.size < target) {
@@ -283,7 +284,7 @@ export class FunctionPool {
         ),
       );
     }
-    return Promise.all(loading).then(() => undefined);
+    return Promise.all(loading).then(() => loading.length);
   }
 
   /** Resolves once no prewarmed environment is still loading. */
