@@ -28,6 +28,13 @@ export interface LocalCloudOptions
     Pick<DeployerOptions, 'customResourceTimeoutMs' | 'parameters' | 'log'> {
   /** Attach to this emulator instead of starting moto. @default - `AWS_ENDPOINT_URL`, else start moto_server */
   readonly endpoint?: string;
+  /**
+   * An emulator already started with `startCloud()` (e.g. while the caller was still loading its
+   * modules): used instead of starting one, and stopped by `stop()` as if the local cloud had started
+   * it. `endpoint`, `env`, `motoCommand` and `handleSignals` then do not apply to it.
+   * @default - started (or attached) here
+   */
+  readonly cloud?: Cloud;
   /** Where `AWS_ENDPOINT_URL` is read from. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Stop moto on SIGINT/SIGTERM and at exit. @default true */
@@ -62,12 +69,14 @@ export class LocalCloud {
 
   /** Starts (or attaches to) moto, then the runner and the deployer. Cleans up what started on failure. */
   static async start(options: LocalCloudOptions = {}): Promise<LocalCloud> {
-    const cloud = await startCloud({
-      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-      ...(options.env !== undefined ? { env: options.env } : {}),
-      ...(options.motoCommand !== undefined ? { command: options.motoCommand } : {}),
-      handleSignals: options.handleSignals ?? true,
-    });
+    const cloud =
+      options.cloud ??
+      (await startCloud({
+        ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.motoCommand !== undefined ? { command: options.motoCommand } : {}),
+        handleSignals: options.handleSignals ?? true,
+      }));
     let runner: LambdaRunner | undefined;
     let proxy: AwsProxy | undefined;
     try {
