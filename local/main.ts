@@ -3,7 +3,7 @@
  *
  * 1. checks that moto is installed (fails fast with the install command);
  * 2. synthesizes the Plugboard app (stage `local`) and the example plugins' app, with esbuild bundles
- *    (cached by a hash of the sources, see local/demo/synth.ts);
+ *    (cached by a hash of the sources, see local/demo/synth-cache.ts);
  * 3. starts the local cloud (moto behind the AWS proxy, the Lambda runner) and deploys core, activities,
  *    metrics and the example plugins;
  * 4. starts the demo runs (local/demo/scenarios.ts), shows their progress live, then each run's status
@@ -12,26 +12,33 @@
  *    exit, Ctrl-C and failure.
  *
  * Options: `--keep` keeps the local cloud running after the demo (until Ctrl-C) and writes the CLI's
- * local state file, so `npx plugboard --local …` can talk to it; `--verbose` prints function logs.
+ * local state file, so `npx plugboard --local …` can talk to it; `--verbose` prints function logs;
+ * `--full-batching-windows` keeps the event sources' batching windows as deployed (1 s per stage
+ * inbox, as on AWS) instead of 5 times shorter. `PLUGBOARD_STATS=1` prints AWS requests per operation;
+ * `PLUGBOARD_TRACE=<file>` writes every AWS request and log entry with its time, to see where the time
+ * goes.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
-import { writeMetricsReport } from '../metrics/report.js';
 import type { ProxiedRequest } from './aws-proxy.js';
-import { MOTO_INSTALL_COMMAND } from './cloud.js';
-import { DEMO_WORKFLOW, DemoEnvironment } from './demo/environment.js';
+import { MOTO_INSTALL_COMMAND, startCloud } from './cloud.js';
+import type { DemoEnvironment } from './demo/environment.js';
 import { progressLines, statusTree, timeline } from './demo/render.js';
 import { DEMO_SCENARIOS, scenarioProblems } from './demo/scenarios.js';
-import { ROOT, synthDemo } from './demo/synth.js';
+import { cachedDemo, ROOT } from './demo/synth-cache.js';
+import { DemoTrace } from './demo/trace.js';
 
 const STAGE = 'local';
 const RUN_TIMEOUT_MS = 120_000;
 const args = new Set(process.argv.slice(2));
 const keep = args.has('--keep');
 const verbose = args.has('--verbose');
+const fullWindows = args.has('--full-batching-windows');
+/** How much shorter npm start makes the batching windows of the event sources (1 s → 200 ms). */
+const WINDOW_SPEED_UP = 5;
 const tty = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
@@ -54,13 +61,42 @@ async function onPath(command: string): Promise<boolean> {
 }
 
 const stats = new Map<string, { count: number; ms: number }>();
+const trace =
+  process.env.PLUGBOARD_TRACE !== undefined && process.env.PLUGBOARD_TRACE !== ''
+    ? new DemoTrace(process.env.PLUGBOARD_TRACE, t0)
+    : undefined;
+
 function record(request: ProxiedRequest): void {
+  trace?.request(request);
+  if (process.env.PLUGBOARD_STATS !== '1') return;
   const key = `${request.service}:${request.operation}`;
   const entry = stats.get(key) ?? { count: 0, ms: 0 };
   entry.count += 1;
   entry.ms += request.durationMs;
   stats.set(key, entry);
 }
+
+/**
+ * Runs whose status items were written since they were last read: a DynamoDB write names its run in
+ * its keys (`…#order-gift`), so the progress loop reads only those again instead of every run every
+ * half second (each read is a Query that holds moto up, and the engine's writes wait for it).
+ */
+const written = new Set<string>();
+const WRITE_OPERATIONS = new Set([
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'TransactWriteItems',
+  'BatchWriteItem',
+]);
+function noteWrite(request: ProxiedRequest): void {
+  if (request.service !== 'dynamodb' || !WRITE_OPERATIONS.has(request.operation)) return;
+  for (const scenario of DEMO_SCENARIOS) {
+    if (request.requestBody.includes(scenario.uid)) written.add(scenario.uid);
+  }
+}
+/** A run nobody wrote to is still read this often, in case a write named it in a way noteWrite missed. */
+const REREAD_MS = 3000;
 
 let environment: DemoEnvironment | undefined;
 let stopping = false;
@@ -73,6 +109,8 @@ async function shutdown(code: number): Promise<never> {
     // A stale state file would point the CLI at a cloud that is gone.
     if (statePathWritten) await rm(statePathWritten, { force: true }).catch(() => undefined);
     await environment?.stop().catch(() => undefined);
+    trace?.line({ kind: 'stopped', uptimeSeconds: process.uptime() });
+    await trace?.close();
   }
   process.exit(code);
 }
@@ -92,8 +130,19 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  // moto takes most of a second to start: it starts while the local cloud's modules (the AWS SDK
+  // clients, the engine's adapters) load, which takes about as long.
+  const motoStarting = startCloud({ handleSignals: true });
+  motoStarting.catch(() => undefined); // awaited below; a failure is reported there
+  const [{ DEMO_WORKFLOW, DemoEnvironment }, { writeMetricsReport }] = await Promise.all([
+    import('./demo/environment.js'),
+    import('../metrics/report.js'),
+  ]);
+
   step('synthesizing the Plugboard app (stage local) and the example plugins…');
-  const assemblies = synthDemo({ stage: STAGE });
+  // The CDK and the app's constructs take seconds to import: only when the cache cannot serve.
+  const assemblies =
+    cachedDemo({ stage: STAGE }) ?? (await import('./demo/synth.js')).synthDemo({ stage: STAGE });
   step(
     `synthesized ${assemblies.cached ? '(from the cache, sources unchanged)' : '(bundled with esbuild, now cached)'}: ${assemblies.app}`,
   );
@@ -106,18 +155,31 @@ async function main(): Promise<number> {
     assemblies,
     {
       stage: STAGE,
-      handleSignals: true,
-      // The sweeper (and the liveness function) run every 6 s instead of every minute: a missed deadline
-      // is noticed in seconds, without the schedules eating the CPU the plugins need.
-      scheduleSpeedUp: 10,
+      cloud: await motoStarting,
+      // npm start compresses time where waiting shows nothing (docs/local-cloud.md, "npm start"):
+      // - schedules run 60 times faster: the sweeper (and the liveness function) every second, so the
+      //   hanging plugin is timed out about a second after its 5 s deadline instead of up to 6 s;
+      // - batching windows are 5 times shorter (the stage inboxes gather for 200 ms instead of 1 s: a
+      //   run passes a dozen of them), unless `--full-batching-windows`;
+      // - failed asynchronous invocations are retried at once.
+      scheduleSpeedUp: 60,
+      batchingWindowSpeedUp: fullWindows ? 1 : WINDOW_SPEED_UP,
       asyncRetryDelaysSeconds: [0],
-      // Two execution environments per function and one poller per queue: fewer cold starts and
-      // less long polling, which is what a 2-core machine can run.
+      // Every function's first execution environment loads while the rest deploys (a 1 MB bundle takes
+      // a few hundred ms of CPU); a second one, when two invocations overlap, starts on demand.
+      prewarm: 1,
       defaultConcurrency: 2,
+      // One poller per queue, long-polling 20 s as Lambda's do: a 2-core machine spends its CPU on
+      // the functions rather than on receives that come back empty.
       pollersPerEventSource: 1,
+      pollWaitSeconds: 20,
       forwardMetrics: true,
-      ...(process.env.PLUGBOARD_STATS === '1' ? { onRequest: (r: ProxiedRequest) => record(r) } : {}),
+      onRequest: (request: ProxiedRequest) => {
+        noteWrite(request);
+        record(request);
+      },
       onLog: (entry) => {
+        trace?.line({ ...entry });
         logs.write(`${JSON.stringify(entry)}\n`);
         if (verbose && entry.kind === 'function') say(`  ${JSON.stringify(entry)}`);
       },
@@ -127,7 +189,10 @@ async function main(): Promise<number> {
   const env = environment;
 
   const from = new Date(Date.now() - 60_000);
-  step(`starting ${DEMO_SCENARIOS.length} runs of the ${DEMO_WORKFLOW} workflow:`);
+  trace?.cpu('runs start', env.local.cloud.pid);
+  step(
+    `starting ${DEMO_SCENARIOS.length} runs of the ${DEMO_WORKFLOW} workflow (time compressed: schedules 60×, ${fullWindows ? 'batching windows as deployed' : `batching windows ${WINDOW_SPEED_UP}× shorter, --full-batching-windows for AWS's`}):`,
+  );
   for (const scenario of DEMO_SCENARIOS) say(`  ${scenario.uid}: ${scenario.title} → expect ${scenario.run}`);
   await Promise.all(DEMO_SCENARIOS.map((s) => env.startRun({ uid: s.uid, metadata: s.metadata })));
 
@@ -136,11 +201,19 @@ async function main(): Promise<number> {
   const deadline = Date.now() + RUN_TIMEOUT_MS;
   let drawn = 0;
   let lastPlain = '';
+  const readAt = new Map<string, number>();
   for (;;) {
-    // Read only the runs still going (each read is a DynamoDB Query that competes with the engine's).
+    // Read only the runs still going that were written to (each read is a DynamoDB Query that
+    // competes with the engine's requests).
     for (const scenario of DEMO_SCENARIOS) {
       const previous = snapshots.get(scenario.uid);
-      if (previous === undefined || previous.run.state === 'In Progress') {
+      const stale = Date.now() - (readAt.get(scenario.uid) ?? 0) >= REREAD_MS;
+      if (
+        previous === undefined ||
+        (previous.run.state === 'In Progress' && (written.has(scenario.uid) || stale))
+      ) {
+        written.delete(scenario.uid);
+        readAt.set(scenario.uid, Date.now());
         snapshots.set(scenario.uid, await env.readRun(scenario.uid));
       }
     }
@@ -160,6 +233,8 @@ async function main(): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 
+  trace?.cpu('runs end', env.local.cloud.pid);
+  for (const snapshot of snapshots.values()) if (snapshot) trace?.line({ kind: 'snapshot', snapshot });
   step('final status of each run:');
   for (const scenario of DEMO_SCENARIOS) {
     const snapshot = snapshots.get(scenario.uid);
@@ -171,6 +246,7 @@ async function main(): Promise<number> {
 
   const reportPath = join(outDirectory, 'metrics-report.html');
   try {
+    await env.local.runner.flushMetrics();
     await writeMetricsReport(reportPath, {
       cloudwatch: env.cloudwatch,
       deploymentStage: STAGE,
