@@ -162,10 +162,10 @@ export class SqsEventSource {
 
   /**
    * Receives until the batch is full or the batching window has passed (one receive without a
-   * window). SQS long polls wait in whole seconds, so within the window the poller waits for the
-   * proxy's hint that a message was sent to the queue (or, without hints, long-polls the whole
-   * seconds left and sleeps the fraction), then takes what is there: the batch closes at the end of
-   * the window, not up to a second after it.
+   * window). SQS long polls wait in whole seconds: the poller long-polls the whole seconds left of
+   * the window, then waits out the last fraction of a second for the proxy's hint that a message was
+   * sent to the queue (or simply sleeps it without hints) and takes what is there. The batch closes
+   * at the end of the window, not up to a second after it, and a full batch goes at once.
    */
   private async receiveBatch(): Promise<Message[]> {
     const { batchSize, maximumBatchingWindowSeconds } = this.definition;
@@ -183,7 +183,7 @@ export class SqsEventSource {
         received = await this.receive(wanted, 0);
       } else if (remaining <= 0) {
         break;
-      } else if (activity === undefined && remaining >= 1000) {
+      } else if (remaining >= 1000) {
         received = await this.receive(wanted, Math.min(Math.floor(remaining / 1000), 20));
       } else {
         if (activity !== undefined)

@@ -7,7 +7,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCloud, LocalCloudOptions } from '../../local/index.js';
 import { field, readSink, sleep, startLocalCloud, writeAssembly } from '../fixtures/local/harness.js';
-import { useMoto } from '../support/moto.js';
+import { motoClientConfig, useMoto } from '../support/moto.js';
 
 const moto = useMoto();
 /** Deliveries on a loaded machine take their time; every test waits with deadlines of its own. */
@@ -68,7 +68,7 @@ function speedFunction(handler: string, properties: Record<string, unknown> = {}
 }
 
 /** A queue consumed with a batching window, its sink, and the EMF function, in one ad-hoc stack. */
-async function deployWindowStack(local: LocalCloud, name: string, windowSeconds: number) {
+async function deployWindowStack(local: LocalCloud, name: string, windowSeconds: number, batchSize = 10) {
   const directory = await writeAssembly([
     {
       name,
@@ -86,7 +86,7 @@ async function deployWindowStack(local: LocalCloud, name: string, windowSeconds:
             Properties: {
               EventSourceArn: { 'Fn::GetAtt': ['Source', 'Arn'] },
               FunctionName: { Ref: 'Consumer' },
-              BatchSize: 10,
+              BatchSize: batchSize,
               MaximumBatchingWindowInSeconds: windowSeconds,
             },
           },
@@ -163,6 +163,26 @@ describe('batching windows', SLOW_MACHINE, () => {
       expect(ids).toEqual(['first', 'second']);
       expect(delayMs).toBeGreaterThanOrEqual(1950);
       expect(delayMs).toBeLessThan(2600);
+    });
+  });
+
+  it('invokes a full batch at once, also when its messages were sent past the proxy', async () => {
+    await withLocal({}, async (local) => {
+      const queues = await deployWindowStack(local, 'speed-full', 5, 2);
+      // Straight to moto: the proxy sees nothing, so only the poller's long polls can notice.
+      const sqs = new SQSClient(motoClientConfig(moto.endpoint));
+
+      const sent = Date.now();
+      for (const id of ['one', 'two']) {
+        await sqs.send(
+          new SendMessageCommand({ QueueUrl: queues.source, MessageBody: JSON.stringify({ id }) }),
+        );
+      }
+      const [batch] = await readSink(sqs, queues.sink, (bodies) => bodies.length >= 1);
+      sqs.destroy();
+
+      expect(field(batch, 'ids')).toEqual(['one', 'two']);
+      expect(Number(field(batch, 'at')) - sent).toBeLessThan(3000);
     });
   });
 
