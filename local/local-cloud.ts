@@ -12,8 +12,10 @@
  * }
  * ```
  */
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from './assembly.js';
 import { AwsProxy, type ProxiedRequest } from './aws-proxy.js';
 import { type AwsClientConfig, awsClientConfig, type Cloud, startCloud } from './cloud.js';
@@ -77,6 +79,7 @@ export class LocalCloud {
         ...(options.motoCommand !== undefined ? { command: options.motoCommand } : {}),
         handleSignals: options.handleSignals ?? true,
       }));
+    void warmUpServices(cloud.clientConfig());
     let runner: LambdaRunner | undefined;
     let proxy: AwsProxy | undefined;
     try {
@@ -198,4 +201,24 @@ export class LocalCloud {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * moto loads a service's code on the service's first request (a quarter of a second for DynamoDB, a
+ * tenth for the others; requests that arrive meanwhile wait). One cheap read per service the deployer
+ * uses, sent to moto directly (not through the proxy, so no hook sees it) as soon as it answers, lets
+ * that happen while the runner and the deployer start. Failures do not matter.
+ */
+async function warmUpServices(config: AwsClientConfig): Promise<void> {
+  const dynamodb = new DynamoDBClient(config);
+  const sqs = new SQSClient(config);
+  const sns = new SNSClient(config);
+  const cloudwatch = new CloudWatchClient(config);
+  await Promise.allSettled([
+    dynamodb.send(new ListTablesCommand({ Limit: 1 })),
+    sqs.send(new ListQueuesCommand({ MaxResults: 1 })),
+    sns.send(new ListTopicsCommand({})),
+    cloudwatch.send(new DescribeAlarmsCommand({ MaxRecords: 1 })),
+  ]);
+  for (const client of [dynamodb, sqs, sns, cloudwatch]) client.destroy();
 }
