@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuplicateExportError, type LocalCloud } from '../../local/index.js';
+import { startCloud } from '../../local/cloud.js';
+import { DuplicateExportError, LocalCloud } from '../../local/index.js';
 import { type AdHocStack, startLocalCloud, writeAssembly } from '../fixtures/local/harness.js';
 import { useMoto } from '../support/moto.js';
 
@@ -122,5 +123,20 @@ describe('deploying an assembly', { timeout: 120_000 }, () => {
 
     await expect(local.deploy(directory)).rejects.toThrow(/speed-nobody-exports-this/);
     expect(local.deployer.stack('speed-dependent')).toBeUndefined();
+  });
+});
+
+describe('an emulator started ahead', { timeout: 120_000 }, () => {
+  it('is used by LocalCloud.start and stopped with the local cloud', async () => {
+    const cloud = await startCloud({ env: {}, handleSignals: false });
+    const pid = cloud.pid;
+
+    const ahead = await LocalCloud.start({ cloud, handleSignals: false, onLog: () => {} });
+    const endpoint = ahead.motoEndpoint;
+    await ahead.stop();
+
+    expect(endpoint).toBe(cloud.endpoint);
+    expect(pid).toBeDefined();
+    expect(() => process.kill(pid ?? 0, 0)).toThrow();
   });
 });
