@@ -57,6 +57,11 @@ export interface StartCloudOptions {
   readonly readyTimeoutMs?: number;
   /** Stop the server on SIGINT/SIGTERM and at process exit. @default true */
   readonly handleSignals?: boolean;
+  /**
+   * The loopback port for a new moto_server; starting fails if another program holds it.
+   * @default - a free port (another one is tried if a parallel process takes it first)
+   */
+  readonly port?: number;
 }
 
 export function awsClientConfig(endpoint: string): AwsClientConfig {
@@ -135,15 +140,42 @@ export async function startCloud(options: StartCloudOptions = {}): Promise<Cloud
       stop: async () => {},
     };
   }
-  return startMotoServer(options.command ?? 'moto_server', timeoutMs, options.handleSignals ?? true);
+  const command = options.command ?? 'moto_server';
+  const handleSignals = options.handleSignals ?? true;
+  if (options.port !== undefined)
+    return startMotoServerOnPort(options.port, command, timeoutMs, handleSignals);
+  return startMotoServer(command, timeoutMs, handleSignals);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+/** Attempts at a free port: another process may take the probed port before moto binds it. */
+const PORT_ATTEMPTS = 3;
+/** How long to wait, after the port answers, for our moto_server to say it runs (or to exit). */
+const OWN_PORT_CONFIRM_MS = 3000;
+
 async function startMotoServer(command: string, timeoutMs: number, handleSignals: boolean): Promise<Cloud> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startMotoServerOnPort(await freePort(), command, timeoutMs, handleSignals);
+    } catch (error) {
+      // The probe socket is closed before moto binds the port (seconds later): a parallel process may
+      // have taken it in between. Ask for another port rather than fail.
+      if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+class PortTakenError extends MotoStartError {}
+
+async function startMotoServerOnPort(
+  port: number,
+  command: string,
+  timeoutMs: number,
+  handleSignals: boolean,
+): Promise<Cloud> {
   const endpoint = `http://127.0.0.1:${port}`;
   const child = spawn(command, ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -158,18 +190,23 @@ async function startMotoServer(command: string, timeoutMs: number, handleSignals
     spawnError = error;
   });
   const guard = handleSignals ? installExitGuard(child) : undefined;
+  const check = () => {
+    if (spawnError !== undefined) throw missingCommand(command, spawnError);
+    if (child.exitCode !== null || child.signalCode !== null) throw exitedEarly(child, stderr);
+  };
   try {
-    await waitForMoto(endpoint, {
-      timeoutMs,
-      check: () => {
-        if (spawnError !== undefined) throw missingCommand(command, spawnError);
-        if (child.exitCode !== null || child.signalCode !== null) throw exitedEarly(child, stderr);
-      },
-    });
+    await waitForMoto(endpoint, { timeoutMs, check });
+    // An answer proves a server listens on the port, not that it is ours: another test process may
+    // have bound it first, and then our child exits with "Address already in use". Ours says it runs.
+    for (const until = Date.now() + OWN_PORT_CONFIRM_MS; !stderr.includes('Running on'); ) {
+      check();
+      if (Date.now() > until) break;
+      await sleep(50);
+    }
   } catch (error) {
     guard?.remove();
     killNow(child);
-    if (error instanceof MotoUnavailableError) throw error;
+    if (error instanceof MotoUnavailableError || error instanceof PortTakenError) throw error;
     const message = error instanceof Error ? error.message : String(error);
     const detail =
       stderr.trim() && !message.includes('stderr ---')
@@ -218,6 +255,11 @@ function exitedEarly(child: ChildProcess, stderr: string): Error {
     return new MotoUnavailableError(
       `moto_server exited with ${how} before it was ready: Python or moto's server extras are missing.${detail}`,
       MOTO_INSTALL_COMMAND,
+    );
+  }
+  if (/address already in use|errno 98/i.test(stderr)) {
+    return new PortTakenError(
+      `moto_server exited with ${how}: another program holds its port (choose another, or stop that program).${detail}`,
     );
   }
   return new MotoStartError(`moto_server exited with ${how} before it was ready.${detail}`);

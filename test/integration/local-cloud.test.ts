@@ -109,6 +109,18 @@ describe('startCloud', { timeout: 120_000 }, () => {
     await rm(directory, { recursive: true, force: true });
   });
 
+  it('never takes another emulator answering on its port for its own moto_server', async () => {
+    // This file's moto already listens there: the new moto_server cannot bind, though the port answers.
+    const port = Number(new URL(moto.endpoint).port);
+
+    const failure = startCloud({ env: {}, port, handleSignals: false, readyTimeoutMs: 60_000 });
+
+    await expect(failure).rejects.toThrow(MotoStartError);
+    await expect(failure).rejects.toThrow(/another program holds its port/);
+    const answer = await fetch(`${moto.endpoint}/moto-api/data.json`);
+    expect(answer.status).toBe(200);
+  });
+
   it('fails with MotoStartError when the given endpoint does not answer', async () => {
     await expect(startCloud({ endpoint: 'http://127.0.0.1:9', readyTimeoutMs: 300 })).rejects.toThrow(
       MotoStartError,
