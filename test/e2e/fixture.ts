@@ -11,7 +11,7 @@ import { synthDemo } from '../../local/demo/synth.js';
 // The same stage as `npm start`, so both share the cached assemblies (a stage per moto is enough isolation).
 export const E2E_STAGE = 'local';
 
-/** Starts a local cloud on `endpoint` with both apps deployed; quiet, sweeper every 6 s. */
+/** Starts a local cloud on `endpoint` with both apps deployed; quiet, sweeper every 6 s, prewarmed. */
 export async function startE2eEnvironment(endpoint: string): Promise<DemoEnvironment> {
   const assemblies = synthDemo({ stage: E2E_STAGE });
   return DemoEnvironment.start(assemblies, {
@@ -22,6 +22,10 @@ export async function startE2eEnvironment(endpoint: string): Promise<DemoEnviron
     asyncRetryDelaysSeconds: [0],
     defaultConcurrency: 2,
     pollersPerEventSource: 1,
+    // Every function's first environment loads while the apps deploy, so a cold start on a loaded
+    // machine does not eat into an example plugin's 10 s deadline; and a slow load is not a failure.
+    prewarm: 1,
+    initTimeoutMs: 60_000,
     onLog: () => {},
   });
 }
