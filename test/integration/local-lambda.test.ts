@@ -18,6 +18,7 @@ import {
   FIXTURE_ASSEMBLY,
   field,
   readSink,
+  runnerFunction,
   startLocalCloud,
 } from '../fixtures/local/harness.js';
 import { motoClientConfig, useMoto } from '../support/moto.js';
@@ -62,17 +63,7 @@ function definition(
   handler: string,
   overrides: Partial<FunctionDefinition> = {},
 ): FunctionDefinition {
-  return {
-    name,
-    arn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
-    handler,
-    codeDirectory: CJS_HANDLERS,
-    runtime: 'nodejs20.x',
-    timeoutSeconds: 5,
-    memorySizeMb: 128,
-    environment: {},
-    ...overrides,
-  };
+  return runnerFunction(name, CJS_HANDLERS, { handler, timeoutSeconds: 5, ...overrides });
 }
 
 async function withRunner<T>(

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionDefinition, LambdaRunner } from '../../local/index.js';
 import { arrivalOf, QueueActivity, queueNameOf } from '../../local/runner/queue-activity.js';
 import { importsRuntimeProvided } from '../../local/runner/runtime-provided.js';
+import { runnerFunction } from '../fixtures/local/harness.js';
 
 /** A CJS bundle that reports how its environment was initialized, and an ESM one that loads slowly. */
 const HANDLERS = {
@@ -28,17 +29,7 @@ afterAll(async () => {
 });
 
 function definition(name: string, overrides: Partial<FunctionDefinition> = {}): FunctionDefinition {
-  return {
-    name,
-    arn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
-    handler: 'index.handler',
-    codeDirectory,
-    runtime: 'nodejs20.x',
-    timeoutSeconds: 10,
-    memorySizeMb: 128,
-    environment: {},
-    ...overrides,
-  };
+  return runnerFunction(name, codeDirectory, overrides);
 }
 
 async function withRunner<T>(
