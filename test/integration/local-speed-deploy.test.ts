@@ -88,8 +88,9 @@ function ranFrom(local: LocalCloud, stackName: string): { start: number; end: nu
 describe('deploying an assembly', { timeout: 120_000 }, () => {
   it('deploys independent stacks at the same time and a stack after the stack whose export it imports', async () => {
     const directory = await writeAssembly([
-      slowStack('speed-left', { sleepMs: 1500, exportName: 'speed-left-name' }),
-      slowStack('speed-right', { sleepMs: 1500 }),
+      // 6 s each: room for one provider's cold start on a loaded machine while the other already runs.
+      slowStack('speed-left', { sleepMs: 6000, exportName: 'speed-left-name' }),
+      slowStack('speed-right', { sleepMs: 6000 }),
       slowStack('speed-after', { sleepMs: 0, importName: 'speed-left-name' }),
     ]);
 
