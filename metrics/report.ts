@@ -7,15 +7,12 @@ import { writeFile } from 'node:fs/promises';
 import {
   type CloudWatchClient,
   type Dimension,
-  GetMetricDataCommand,
-  type GetMetricDataCommandOutput,
   ListMetricsCommand,
   type ListMetricsCommandOutput,
-  type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
 import type { LivenessThresholds } from './config.js';
-import { chunk } from './liveness.js';
+import { getMetricData, type MetricRequest } from './metric-data.js';
 import {
   DEFAULT_INACTIVE_MINUTES,
   DEFAULT_STUCK_MINUTES,
@@ -79,8 +76,6 @@ interface SeriesSpec {
 
 const PERIOD_CHOICES = [60, 300, 900, 3600, 21_600, 86_400];
 const MAX_POINTS = 360;
-/** GetMetricData accepts at most 500 queries per request. */
-const MAX_QUERIES = 500;
 
 /** Reads the metrics between `from` and `to` and renders the report; returns the HTML. */
 export async function renderMetricsReport(options: MetricsReportOptions): Promise<string> {
@@ -403,7 +398,7 @@ function refKey(ref: MetricRef): string {
   return JSON.stringify([ref.metricName, dims]);
 }
 
-/** Fetches series with GetMetricData in batches, merging the metrics of one series point by point. */
+/** Fetches series with GetMetricData (metric-data.ts batches them), merging the metrics of one series point by point. */
 class SeriesReader {
   constructor(
     private readonly client: CloudWatchClient,
@@ -417,73 +412,33 @@ class SeriesReader {
     period: number,
   ): Promise<{ values: Map<string, Point[]>; percentileFallback: boolean }> {
     const queries = specs.flatMap((spec) => spec.refs.map((ref) => ({ spec, ref })));
-    const ids = queries.map((_, i) => `q${i}`);
-    const build = (fallback: boolean): MetricDataQuery[] =>
-      queries.map(({ spec, ref }, i) => ({
-        Id: ids[i],
-        ReturnData: true,
-        MetricStat: {
-          Metric: {
-            Namespace: this.namespace,
-            MetricName: ref.metricName,
-            Dimensions: Object.entries(ref.dimensions).map(([Name, Value]) => ({ Name, Value })),
-          },
-          Period: period,
-          Stat: fallback ? fallbackStat(spec.stat) : spec.stat,
-        },
+    const requests = (fallback: boolean): MetricRequest[] =>
+      queries.map(({ spec, ref }) => ({
+        namespace: this.namespace,
+        metricName: ref.metricName,
+        dimensions: ref.dimensions,
+        stat: fallback ? fallbackStat(spec.stat) : spec.stat,
+        periodSeconds: period,
       }));
+    const range = { from: new Date(this.from), to: new Date(this.to) };
     let percentileFallback = false;
-    let raw: Map<string, Point[]>;
+    let raw: Point[][];
     try {
-      raw = await this.fetch(build(false));
+      raw = await getMetricData(this.client, requests(false), range);
     } catch (error) {
       if (!queries.some(({ spec }) => isPercentile(spec.stat))) throw error;
       // Some endpoints (moto) cannot compute percentiles: use average (for p50) and maximum (for p99).
-      raw = await this.fetch(build(true));
+      raw = await getMetricData(this.client, requests(true), range);
       percentileFallback = true;
     }
     const values = new Map<string, Point[]>();
     queries.forEach(({ spec }, i) => {
-      const points = raw.get(ids[i] ?? '') ?? [];
+      const points = raw[i] ?? [];
       const scaled =
         spec.scale === undefined ? points : points.map((p) => ({ t: p.t, v: p.v * (spec.scale ?? 1) }));
       values.set(spec.key, mergePoints(values.get(spec.key) ?? [], scaled, spec.merge));
     });
     return { values, percentileFallback };
-  }
-
-  private async fetch(queries: MetricDataQuery[]): Promise<Map<string, Point[]>> {
-    const results = new Map<string, Point[]>();
-    for (const batch of chunk(queries, MAX_QUERIES)) {
-      let nextToken: string | undefined;
-      do {
-        const page: GetMetricDataCommandOutput = await this.client.send(
-          new GetMetricDataCommand({
-            StartTime: new Date(this.from),
-            EndTime: new Date(this.to),
-            ScanBy: 'TimestampAscending',
-            MetricDataQueries: batch,
-            ...(nextToken ? { NextToken: nextToken } : {}),
-          }),
-        );
-        for (const result of page.MetricDataResults ?? []) {
-          if (!result.Id) continue;
-          const timestamps = result.Timestamps ?? [];
-          const points = (result.Values ?? []).flatMap((v, i) => {
-            const t = timestamps[i]?.getTime();
-            return t === undefined || !Number.isFinite(v) ? [] : [{ t, v }];
-          });
-          results.set(result.Id, [...(results.get(result.Id) ?? []), ...points]);
-        }
-        nextToken = page.NextToken;
-      } while (nextToken);
-    }
-    for (const [id, points] of results)
-      results.set(
-        id,
-        [...points].sort((a, b) => a.t - b.t),
-      );
-    return results;
   }
 }
 

@@ -19,14 +19,14 @@
 import type { DeploymentRef } from '../../lambdas/contracts/index.js';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/handlers/metric-names.js';
 import type { LivenessThresholds } from '../../metrics/config.js';
-import { DIMENSIONS } from '../../metrics/names.js';
 import {
   getMetricData,
   type MetricDataClient,
   MetricDataError,
   type MetricPoint,
   type MetricRequest,
-} from './metric-data.js';
+} from '../../metrics/metric-data.js';
+import { DIMENSIONS } from '../../metrics/names.js';
 
 const MINUTE_MS = 60_000;
 

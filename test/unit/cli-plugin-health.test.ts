@@ -12,13 +12,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { healthSettings } from '../../bin/cli/commands/plugins.js';
 import { UsageError } from '../../bin/cli/errors.js';
 import {
-  getMetricData,
-  MAX_QUERIES_PER_REQUEST,
-  type MetricDataClient,
-  MetricDataError,
-  type MetricRequest,
-} from '../../bin/cli/metric-data.js';
-import {
   classifyPlugin,
   formatAgo,
   isAccessDenied,
@@ -37,6 +30,13 @@ import {
   METRICS_NAMESPACE,
 } from '../../lambdas/handlers/observability.js';
 import { ENV, orchestratorEnvironment } from '../../lib/orchestrator-environment.js';
+import {
+  getMetricData,
+  MAX_QUERIES_PER_REQUEST,
+  type MetricDataClient,
+  MetricDataError,
+  type MetricRequest,
+} from '../../metrics/metric-data.js';
 
 const MIN = 60_000;
 const NOW = new Date('2026-11-23T10:00:30.000Z');

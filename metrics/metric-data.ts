@@ -8,7 +8,7 @@ import {
   type GetMetricDataCommandOutput,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { chunk } from '../../metrics/liveness.js';
+import { chunk } from './liveness.js';
 
 /** GetMetricData accepts at most 500 queries per request. */
 export const MAX_QUERIES_PER_REQUEST = 500;
