@@ -2,7 +2,8 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import type { Deployment } from './deployment.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT } from './errors.js';
+import type { Output } from './output.js';
 
 export interface StartRequest {
   readonly workflow: string;
@@ -37,6 +38,13 @@ export class StartRefusedError extends CliError {
   constructor(readonly answer: Extract<StartAnswer, { ok: false }>) {
     super(`${answer.error.type}: ${answer.error.message}`);
   }
+}
+
+/** A refusal ends the command: printed as it is with `--json` (exit 1), otherwise as an error. */
+export function refusedStart(out: Output, answer: Extract<StartAnswer, { ok: false }>): number {
+  if (!out.json) throw new StartRefusedError(answer);
+  out.data(answer);
+  return EXIT.failure;
 }
 
 export async function invokeStart(deployment: Deployment, request: StartRequest): Promise<StartAnswer> {

@@ -3,7 +3,7 @@ import { STATES } from '../../../lambdas/contracts/index.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { paint } from '../output.js';
-import { invokeStart, StartRefusedError } from '../start-function.js';
+import { invokeStart, refusedStart } from '../start-function.js';
 import { readSnapshot } from './status.js';
 
 const KEPT = new Set<string>([STATES.complete, STATES.doNotRun]);
@@ -49,13 +49,7 @@ Example:
           metadata: current.metadata,
           rerun: true,
         });
-        if (!answer.ok) {
-          if (ctx.out.json) {
-            ctx.out.data(answer);
-            return EXIT.failure;
-          }
-          throw new StartRefusedError(answer);
-        }
+        if (!answer.ok) return refusedStart(ctx.out, answer);
         if (ctx.out.json) {
           ctx.out.data({ ...answer, rerunPlugins: again });
           return EXIT.ok;

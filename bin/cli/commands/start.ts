@@ -3,7 +3,7 @@ import { EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { paint } from '../output.js';
 import { parseMetadata } from '../parse.js';
-import { invokeStart, StartRefusedError } from '../start-function.js';
+import { invokeStart, refusedStart } from '../start-function.js';
 
 interface StartOptions {
   readonly uid: string;
@@ -43,13 +43,7 @@ Example:
           ...(options.rerun ? { rerun: true } : {}),
           ...(options.metadataOverride ? { metadataOverride: true } : {}),
         });
-        if (!answer.ok) {
-          if (ctx.out.json) {
-            ctx.out.data(answer);
-            return EXIT.failure;
-          }
-          throw new StartRefusedError(answer);
-        }
+        if (!answer.ok) return refusedStart(ctx.out, answer);
         if (ctx.out.json) {
           ctx.out.data(answer);
           return EXIT.ok;
