@@ -1,10 +1,11 @@
-import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type DeploymentRef, EXPORTS, STAGE_NAMES } from '../plugin-kit/src/contracts/index.js';
 import { Activity } from './activity.js';
+import { NO_BATCHING, type StageBatching } from './activity-stage.js';
 import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 
@@ -53,6 +54,7 @@ export class ActivityStack extends Stack {
         runtimeConfig: runtimeConfigJson(props.config),
       }),
       logRemovalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      parallelBatching: parallelBatchingOf(props.config, props.activityName),
     });
 
     for (const stage of STAGE_NAMES) {
@@ -75,4 +77,11 @@ export class ActivityStack extends Stack {
       });
     }
   }
+}
+
+/** The parallel stage's batching from the activity's `parallelBatching` setting. */
+function parallelBatchingOf(config: WorkflowConfig, activity: string): StageBatching {
+  const setting = config.activities[activity]?.parallelBatching;
+  if (!setting) return NO_BATCHING;
+  return { window: Duration.seconds(setting.windowSeconds), batchSize: setting.batchSize };
 }

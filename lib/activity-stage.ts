@@ -1,18 +1,31 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { type DeploymentRef, inboxQueueName, type StageName } from '../plugin-kit/src/contracts/index.js';
+import {
+  type DeploymentRef,
+  inboxQueueName,
+  type StageName,
+  stageTopicName,
+} from '../plugin-kit/src/contracts/index.js';
 import { DurableQueue } from './durable-queue.js';
 import { ENV } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
 import { StatusTable } from './status-table.js';
 
-/** Longest wait of the inbox event source for a fuller batch. */
-export const STAGE_BATCHING_WINDOW = Duration.seconds(1);
+/** How a stage inbox's event source batches reports (see `parallelBatching` in the workflow config). */
+export interface StageBatching {
+  /** Longest wait for a fuller batch; zero hands every report on at once. */
+  readonly window: Duration;
+  /** Most reports per invocation. */
+  readonly batchSize: number;
+}
+
+/** Sequential stages, and parallel ones unless configured: no window, so a lone report waits for nothing. */
+export const NO_BATCHING: StageBatching = { window: Duration.seconds(0), batchSize: 10 };
 
 export interface ActivityStageProps {
   readonly deployment: DeploymentRef;
@@ -26,6 +39,11 @@ export interface ActivityStageProps {
   readonly key: IKey;
   /** Variables shared by every orchestrator function. */
   readonly environment: Readonly<Record<string, string>>;
+  /**
+   * How the inbox's event source batches reports.
+   * @default NO_BATCHING - no window, batches of up to 10
+   */
+  readonly batching?: StageBatching;
   /**
    * Timeout of the stage orchestrator; the inbox's visibility timeout is 6 × this + the batching window.
    * @default Duration.seconds(30)
@@ -46,8 +64,9 @@ export interface ActivityStageProps {
 /**
  * One stage (`pre`, `parallel` or `post`) of one activity: the SNS topic plugins subscribe to, the
  * inbox queue (with its dead-letter queue) plugins report to, and the stage orchestrator that consumes
- * the inbox. The inbox has a deterministic name (`<system>-<stage>-<activity>-<stage>-inbox`) because
- * other stacks' orchestrators route commands to it by name.
+ * the inbox. The inbox and the topic have deterministic names (`<system>-<stage>-<activity>-<stage>-inbox`,
+ * `…-topic`): the orchestrator that completes a stage publishes the next stage's dispatch itself, and
+ * the next stage may live in another activity stack, so it is reached by name, not by reference.
  */
 export class ActivityStage extends Construct {
   readonly stage: StageName;
@@ -61,7 +80,9 @@ export class ActivityStage extends Construct {
     const timeout = props.functionTimeout ?? Duration.seconds(30);
     const label = `${props.deployment.systemName}-${props.deployment.stage} ${props.activityName} ${props.stage}`;
 
+    const batching = props.batching ?? NO_BATCHING;
     this.topic = new Topic(this, 'Topic', {
+      topicName: stageTopicName(props.deployment, props.activityName, props.stage),
       displayName: `Plugboard ${label}-processing`,
       masterKey: props.key,
       enforceSSL: true,
@@ -69,7 +90,7 @@ export class ActivityStage extends Construct {
 
     this.inbox = new DurableQueue(this, 'Inbox', {
       queueName: inboxQueueName(props.deployment, props.activityName, props.stage),
-      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6 + STAGE_BATCHING_WINDOW.toSeconds()),
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6 + batching.window.toSeconds()),
     });
 
     this.orchestrator = new OrchestratorFunction(this, 'Orchestrator', {
@@ -86,12 +107,19 @@ export class ActivityStage extends Construct {
         [ENV.quarantineUrl]: this.inbox.deadLetterQueue.queueUrl,
       },
     });
-    this.orchestrator.consume(this.inbox.queue, { maxBatchingWindow: STAGE_BATCHING_WINDOW });
+    this.orchestrator.consume(this.inbox.queue, {
+      batchSize: batching.batchSize,
+      ...(batching.window.toSeconds() > 0 ? { maxBatchingWindow: batching.window } : {}),
+    });
 
     StatusTable.grantEngineAccess(props.table, this.orchestrator);
-    this.orchestrator.allowPublish(this.topic, props.key);
+    // Its own topic (retries) and, when it completes its stage, the next stage's (inline hand-off).
+    this.orchestrator.allowPublishToEveryStageTopic(props.deployment, props.key);
     this.orchestrator.allowPublish(props.eventsTopic, props.key);
-    this.orchestrator.allowSendToEveryInbox(props.deployment);
+    // Retry commands go to its own inbox, delayed by the back-off.
+    this.orchestrator.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.inbox.queue.queueArn] }),
+    );
     this.inbox.grantQuarantine(this.orchestrator);
   }
 

@@ -12,7 +12,7 @@ import {
   STAGE_NAMES,
   type StageName,
 } from '../plugin-kit/src/contracts/index.js';
-import { ActivityStage } from './activity-stage.js';
+import { ActivityStage, NO_BATCHING, type StageBatching } from './activity-stage.js';
 import { MAX_QUEUE_NAME_LENGTH } from './config/workflow-config.js';
 import { PlugboardCdkError } from './errors.js';
 
@@ -29,6 +29,11 @@ export interface ActivityProps {
   readonly key: IKey;
   /** Variables shared by every orchestrator function (`orchestratorEnvironment`). */
   readonly environment: Readonly<Record<string, string>>;
+  /**
+   * How the parallel stage's inbox batches reports (sequential stages never batch).
+   * @default NO_BATCHING - no window
+   */
+  readonly parallelBatching?: StageBatching;
   /**
    * Timeout of each stage orchestrator; each inbox's visibility timeout follows from it.
    * @default Duration.seconds(30)
@@ -68,6 +73,7 @@ export class Activity extends Construct {
         eventsTopic: props.eventsTopic,
         key: props.key,
         environment: props.environment,
+        batching: name === 'parallel' ? (props.parallelBatching ?? NO_BATCHING) : NO_BATCHING,
         ...(props.functionTimeout ? { functionTimeout: props.functionTimeout } : {}),
         ...(props.memorySize === undefined ? {} : { memorySize: props.memorySize }),
         ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),

@@ -130,7 +130,8 @@ export class CoreStack extends Stack {
     });
     this.startFunction.consume(this.startQueue.queue);
     StatusTable.grantEngineAccess(table, this.startFunction);
-    this.startFunction.allowSendToEveryInbox(d);
+    // It creates the first stage of a run and publishes its dispatch (inline hand-off).
+    this.startFunction.allowPublishToEveryStageTopic(d, this.key);
     this.startFunction.allowPublish(this.eventsTopic, this.key);
     this.startQueue.grantQuarantine(this.startFunction);
 

@@ -12,6 +12,8 @@ export const ENV = {
   tableName: 'PLUGBOARD_TABLE_NAME',
   eventsTopicArn: 'PLUGBOARD_EVENTS_TOPIC_ARN',
   inboxUrlTemplate: 'PLUGBOARD_INBOX_URL_TEMPLATE',
+  /** ARN of any stage topic, with `{activity}` and `{stage}` placeholders (inline hand-off). */
+  topicArnTemplate: 'PLUGBOARD_TOPIC_ARN_TEMPLATE',
   config: 'PLUGBOARD_CONFIG',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   nodeOptions: 'NODE_OPTIONS',
@@ -55,6 +57,24 @@ export function inboxUrlTemplate(deployment: DeploymentRef): string {
   ]);
 }
 
+/**
+ * ARN of any stage topic of this deployment, with literal `{activity}` and `{stage}` placeholders:
+ * `arn:<partition>:sns:<region>:<account>:<system>-<stage>-{activity}-{stage}-topic`.
+ */
+export function topicArnTemplate(deployment: DeploymentRef): string {
+  const { activity, stage } = INBOX_URL_PLACEHOLDERS;
+  return Fn.join('', [
+    'arn:',
+    Aws.PARTITION,
+    ':sns:',
+    Aws.REGION,
+    ':',
+    Aws.ACCOUNT_ID,
+    ':',
+    `${deployment.systemName}-${deployment.stage}-${activity}-${stage}-topic`,
+  ]);
+}
+
 /** Variables shared by every orchestrator function (start, stage, sweeper, registrar). */
 export function orchestratorEnvironment(props: OrchestratorEnvironmentProps): Record<string, string> {
   return {
@@ -63,6 +83,7 @@ export function orchestratorEnvironment(props: OrchestratorEnvironmentProps): Re
     [ENV.tableName]: props.tableName,
     [ENV.eventsTopicArn]: props.eventsTopicArn,
     [ENV.inboxUrlTemplate]: inboxUrlTemplate(props.deployment),
+    [ENV.topicArnTemplate]: topicArnTemplate(props.deployment),
     [ENV.config]: props.runtimeConfig,
     [ENV.serviceName]: props.deployment.systemName,
     [ENV.nodeOptions]: '--enable-source-maps',

@@ -129,8 +129,24 @@ export class OrchestratorFunction extends Construct implements IGrantable {
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
     });
 
-    // Active tracing, with the X-Ray permissions in a policy of their own: X-Ray has no resource-level
-    // permissions, and keeping its `*` apart means the acknowledgement below covers X-Ray only.
+    if (tracingMode(this) === 'active') {
+      this.enableActiveTracing();
+    } else {
+      Validations.of(this.function).acknowledge({
+        id: 'Serverless-LambdaTracing',
+        reason:
+          'Tracing is an opt-in (--context tracing=active): a trace per run costs more than the orchestration at low volume (docs/benchmarks.md); runs are followed through the status table, logs and metrics.',
+      });
+    }
+  }
+
+  /**
+   * Active X-Ray tracing (context `tracing=active`), with the X-Ray permissions in a policy of their
+   * own: X-Ray has no resource-level permissions, and keeping its `*` apart means the acknowledgement
+   * covers X-Ray only. Off by default: at low volume a trace per run costs more than half of the
+   * orchestration itself (docs/benchmarks.md), and Lambda then passes an upstream trace header through.
+   */
+  private enableActiveTracing(): void {
     const tracing = new Policy(this, 'TracingPolicy', {
       statements: [
         new PolicyStatement({
@@ -154,10 +170,13 @@ export class OrchestratorFunction extends Construct implements IGrantable {
    * reported (`batchItemFailures`). Failed messages are retried by the queue and end in its
    * dead-letter queue, so the function needs no dead-letter queue or failure destination of its own.
    */
-  consume(queue: IQueue, options: { readonly maxBatchingWindow?: Duration } = {}): void {
+  consume(
+    queue: IQueue,
+    options: { readonly maxBatchingWindow?: Duration; readonly batchSize?: number } = {},
+  ): void {
     this.function.addEventSource(
       new SqsEventSource(queue, {
-        batchSize: 10,
+        batchSize: options.batchSize ?? 10,
         reportBatchItemFailures: true,
         ...(options.maxBatchingWindow ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
       }),
@@ -198,6 +217,29 @@ export class OrchestratorFunction extends Construct implements IGrantable {
   }
 
   /**
+   * Lets the function publish plugin dispatches to every stage topic of this deployment
+   * (`arn:…:sns:<region>:<account>:<system>-<stage>-*-topic`): the orchestrator that completes a stage
+   * starts the next one, whose topic lives in another activity stack. Stage topics are encrypted with
+   * the deployment key.
+   */
+  allowPublishToEveryStageTopic(deployment: DeploymentRef, key: IKey): void {
+    const pattern = `${deployment.systemName}-${deployment.stage}-*-topic`;
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['sns:Publish'],
+        resources: [Stack.of(this).formatArn({ service: 'sns', resource: pattern })],
+      }),
+    );
+    this.allowKeyForPublishing(key);
+    Validations.of(this.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:${pattern}]`,
+      reason:
+        'The orchestrator that completes a stage publishes the next stage’s dispatch, and that topic lives in another activity stack; the pattern is limited to the stage topics of this system and deployment stage.',
+    });
+  }
+
+  /**
    * Lets the function publish to an SNS topic encrypted with `key`: `sns:Publish` on the topic plus the
    * two KMS actions SNS performs with the publisher's credentials (no `GenerateDataKey*` wildcard).
    */
@@ -217,6 +259,21 @@ export class OrchestratorFunction extends Construct implements IGrantable {
       new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
     );
   }
+}
+
+/** Context key that turns on active X-Ray tracing for every orchestrator: `--context tracing=active`. */
+export const TRACING_CONTEXT_KEY = 'tracing';
+const TRACING_MODES = ['active', 'passthrough'] as const;
+
+/** The tracing mode from the `tracing` context (`active` or `passthrough`, the default). */
+export function tracingMode(scope: Construct): (typeof TRACING_MODES)[number] {
+  const value = scope.node.tryGetContext(TRACING_CONTEXT_KEY) as unknown;
+  if (value === undefined || value === null || value === '') return 'passthrough';
+  const text = String(value).toLowerCase();
+  if ((TRACING_MODES as readonly string[]).includes(text)) return text as (typeof TRACING_MODES)[number];
+  throw new PlugboardCdkError(
+    `--context ${TRACING_CONTEXT_KEY}=${String(value)} is not a tracing mode; use ${TRACING_CONTEXT_KEY}=active (X-Ray traces every run) or ${TRACING_CONTEXT_KEY}=passthrough (the default).`,
+  );
 }
 
 function validateProps(props: OrchestratorFunctionProps): void {

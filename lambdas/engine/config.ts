@@ -15,6 +15,8 @@ export interface EngineConfig {
   readonly activities: Readonly<Record<string, ActivitySettings>>;
   /** Where plugins of a stage send their reports. */
   readonly inboxUrl: (activity: string, stage: StageName) => string;
+  /** The topic a stage's dispatches are published to (any stage: the hand-off is inline). */
+  readonly topicArn: (activity: string, stage: StageName) => string;
 }
 
 export const DEFAULT_ACTIVITY_SETTINGS: ActivitySettings = {

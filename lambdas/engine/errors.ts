@@ -53,3 +53,8 @@ export class MetadataMismatchError extends EngineError {
 export class MisroutedMessageError extends EngineError {
   readonly retryable = false;
 }
+
+/** Whether an error means "this message can never succeed" (quarantine) rather than "try again". */
+export function isPermanentEngineError(error: unknown): boolean {
+  return error instanceof EngineError && !error.retryable;
+}

@@ -54,8 +54,9 @@ const byOrderThenName = (a: { order: number; name: string }, b: { order: number;
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * Creates the stage, decides which plugins it awaits, dispatches them and — when it awaits nothing —
- * completes it at once. Safe to repeat at any point.
+ * A `start-stage` command: an operator's nudge after a skip, or a hand-off queued by an engine of the
+ * previous layout (which sent one per stage). The stage is entered if it does not exist yet, and moved
+ * on if it does. Safe to repeat at any point.
  */
 export async function startStage(
   deps: EngineDeps,
@@ -74,22 +75,87 @@ export async function startStage(
     });
     return;
   }
-  const key = stageKeyOf(command);
-  let stage = await deps.store.getStage(key);
-  if (stage && stage.generation > run.generation) return;
-  if (!stage || stage.generation < run.generation) {
-    stage = await createStage(deps, run, key);
+  await enterStage(deps, run, stageKeyOf(command), {
+    lookFirst: true,
+    repair: delivery.redelivered,
+    triggeredAt: command.triggeredAt,
+  });
+}
+
+export interface EnterOptions {
+  /**
+   * The stage may exist already (a repair, or a nudge): read it first and only move it on. On the hot
+   * path the stage is new — its creation is guarded by the unique writer that completed the previous
+   * stage — so it is created without a read.
+   */
+  readonly lookFirst: boolean;
+  /** The triggering message may be a redelivery: repeat side effects already decided (publishes). */
+  readonly repair: boolean;
+  readonly triggeredAt?: string | undefined;
+}
+
+/**
+ * Enters a stage of a run — the inline hand-off: the handler that completes a stage (or starts a run)
+ * creates the next stage already `In Progress`, with its plugin records in their working state, and
+ * publishes its dispatch itself; no command travels through a queue in between. A stage that awaits
+ * nothing is created `Complete` and the run moves straight on. A crash between the write and the
+ * publish is repaired when the triggering message comes back: the stage exists, and its in-flight
+ * dispatch is published again.
+ */
+export async function enterStage(
+  deps: EngineDeps,
+  run: RunRecord,
+  key: StageKey,
+  options: EnterOptions,
+): Promise<void> {
+  if (options.lookFirst) {
+    const existing = await deps.store.getStage(key);
+    if (existing && existing.generation > run.generation) return;
+    if (existing && existing.generation === run.generation) {
+      await progressStage(deps, run, existing, {
+        repair: options.repair,
+        republishInFlight: options.repair,
+        triggeredAt: options.triggeredAt,
+      });
+      await recordPosition(deps, run, key);
+      return;
+    }
   }
-  if (run.position?.activity !== key.activity || run.position.stage !== key.stage) {
-    // Also after a crash between creating the stage and recording where the run is.
-    await deps.store.transitionRun(
-      run,
-      [STATES.inProgress],
-      { position: { activity: key.activity, stage: key.stage } },
-      { generation: run.generation },
-    );
+  const { created, stage, records } = await createStage(deps, run, key);
+  if (stage.generation !== run.generation) return;
+  if (!created) {
+    await progressStage(deps, run, stage, {
+      repair: options.repair,
+      republishInFlight: options.repair,
+      triggeredAt: options.triggeredAt,
+    });
+    await recordPosition(deps, run, key);
+    return;
   }
-  await progressStage(deps, run, stage, { repair: delivery.redelivered, triggeredAt: command.triggeredAt });
+  if (stage.state === STATES.complete) {
+    await recordPosition(deps, run, key);
+    await advance(deps, stage, { lookFirst: false, repair: false, triggeredAt: options.triggeredAt });
+    return;
+  }
+  if (stage.mode === 'parallel') {
+    const targets = records.filter((p) => p.state === STATES.inProgress && p.attempt === 1);
+    if (targets.length > 0) await publish(deps, run, stage, targets, 1);
+  } else {
+    await dispatchNextInSequence(deps, run, stage, records, { republishInFlight: true });
+  }
+  observeOverhead(deps, stage, options.triggeredAt);
+  await recordPosition(deps, run, key);
+}
+
+/** Where the run is (for liveness and the CLI); written after the dispatch, off its critical path. */
+async function recordPosition(deps: EngineDeps, run: RunRecord, key: StageKey): Promise<void> {
+  if (run.position?.activity === key.activity && run.position.stage === key.stage) return;
+  await deps.store.transitionRun(
+    run,
+    [STATES.inProgress],
+    { position: { activity: key.activity, stage: key.stage } },
+    { generation: run.generation },
+  );
 }
 
 /**
@@ -102,21 +168,28 @@ export interface Delivery {
   readonly redelivered: boolean;
 }
 
-async function createStage(deps: EngineDeps, run: RunRecord, key: StageKey): Promise<StageRecord> {
+async function createStage(
+  deps: EngineDeps,
+  run: RunRecord,
+  key: StageKey,
+): Promise<{ created: boolean; stage: StageRecord; records: readonly PluginRecord[] }> {
   const [registrations, existing] = await Promise.all([
     deps.registry.list(key.activity, key.stage),
     deps.store.listStagePlugins(key),
   ]);
   const plan = planStage(deps, run, key, registrations, existing);
+  // Plugin records first: a stage record always finds the records it counts.
   await deps.store.putPluginsIfAbsent(plan.toWrite);
   const created = await deps.store.createStageIfAbsent(plan.stage);
-  return created.stage;
+  return { created: created.created, stage: created.stage, records: plan.records };
 }
 
 interface StagePlan {
   readonly stage: StageRecord;
   /** Plugin records to write (records of this generation that already exist are left alone). */
   readonly toWrite: readonly PluginRecord[];
+  /** Every plugin record of the stage in this generation, as it will be stored. */
+  readonly records: readonly PluginRecord[];
 }
 
 /**
@@ -198,19 +271,39 @@ export function planStage(
   const awaited = [...records.values()]
     .filter((p) => AWAITED.includes(p.state))
     .sort((a, b) => byOrderThenName({ order: a.order, name: a.plugin }, { order: b.order, name: b.plugin }));
+  // A sequential stage's first plugin is created in flight, as parallel plugins are: no second write.
+  const first = awaited[0];
+  if (!parallel && first && !awaited.some((p) => p.state === STATES.inProgress)) {
+    const index = toWrite.indexOf(first);
+    if (index >= 0 && first.state === STATES.notStarted) {
+      const dispatched: PluginRecord = {
+        ...first,
+        state: STATES.inProgress,
+        attempt: 1,
+        deadline: deadlineFrom(now, first.deadlineSeconds),
+        stateTimes: { [STATES.inProgress]: nowIso },
+      };
+      toWrite[index] = dispatched;
+      records.set(first.plugin, dispatched);
+      awaited[0] = dispatched;
+    }
+  }
+  const nothingAwaited = awaited.length === 0;
+  const state = nothingAwaited ? STATES.complete : STATES.inProgress;
   const stage: StageRecord = {
     ...key,
     generation: run.generation,
-    state: STATES.notStarted,
+    state,
     mode: parallel ? 'parallel' : 'sequential',
     ...(parallel ? {} : { sequence: awaited.map((p) => p.plugin) }),
     mandatoryPending: awaited.filter((p) => p.mandatory).length,
     optionalPending: awaited.filter((p) => !p.mandatory).length,
+    ...(nothingAwaited ? { message: 'no plugin to wait for' } : {}),
     createdAt: nowIso,
     updatedAt: nowIso,
-    stateTimes: { [STATES.notStarted]: nowIso },
+    stateTimes: { [state]: nowIso },
   };
-  return { stage, toWrite };
+  return { stage, toWrite, records: [...records.values()] };
 }
 
 function passesFilter(
@@ -272,7 +365,9 @@ async function progressStage(
       await settleOpenStage(deps, run, stage, options);
       return;
     case STATES.complete:
-      if (options.repair) await advance(deps, stage, options.triggeredAt);
+      if (options.repair) {
+        await advance(deps, stage, { lookFirst: true, repair: true, triggeredAt: options.triggeredAt });
+      }
       return;
     case STATES.error:
       if (options.repair) await failRun(deps, stage, stage.failedPlugin ?? 'unknown', stage.message);
@@ -296,8 +391,9 @@ async function dispatchNewStage(
       { state: STATES.complete, message: 'no plugin to wait for' },
       { generation: stage.generation, requireNothingPending: true },
     );
-    if (done.applied || done.current?.state === STATES.complete)
-      await advance(deps, stage, options.triggeredAt);
+    if (done.applied || done.current?.state === STATES.complete) {
+      await advance(deps, stage, { lookFirst: !done.applied, repair: !done.applied, triggeredAt: options.triggeredAt });
+    }
     return;
   }
   const plugins = await deps.store.listStagePlugins(stage);
@@ -340,9 +436,13 @@ async function settleOpenStage(
         stage: stage.stage,
         durationMs: deps.clock.now().getTime() - Date.parse(started),
       });
-      await advance(deps, stage, deps.clock.now().toISOString());
+      await advance(deps, stage, {
+        lookFirst: false,
+        repair: false,
+        triggeredAt: options.triggeredAt ?? deps.clock.now().toISOString(),
+      });
     } else if (done.current?.state === STATES.complete && options.repair) {
-      await advance(deps, stage, options.triggeredAt);
+      await advance(deps, stage, { lookFirst: true, repair: true, triggeredAt: options.triggeredAt });
     }
     return;
   }
@@ -463,23 +563,17 @@ function observeOverhead(deps: EngineDeps, stage: StageKey, triggeredAt: string 
   });
 }
 
-/** After a stage completed: start the next stage, or end the run. Safe to repeat. */
-async function advance(deps: EngineDeps, stage: StageRecord, triggeredAt: string | undefined): Promise<void> {
+/**
+ * After a stage completed: enter the next stage (inline), or end the run. Safe to repeat: a repeated
+ * advance finds the next stage created and only republishes its in-flight dispatch (`repair`).
+ */
+async function advance(deps: EngineDeps, stage: StageRecord, options: EnterOptions): Promise<void> {
   const run = await deps.store.getRun(stage);
   if (!run || run.generation !== stage.generation) return;
   if (run.state === STATES.cancelled || run.state === STATES.error) return;
   const next = nextStage(run.activities, stage.activity, stage.stage);
   if (next && run.state === STATES.inProgress) {
-    await deps.commands.send({
-      schemaVersion: 1,
-      kind: 'start-stage',
-      workflow: run.workflow,
-      uid: run.uid,
-      generation: run.generation,
-      activity: next.activity,
-      stage: next.stage,
-      ...(triggeredAt ? { triggeredAt } : {}),
-    });
+    await enterStage(deps, run, { workflow: run.workflow, uid: run.uid, ...next }, options);
     return;
   }
   if (next) return;
@@ -928,6 +1022,9 @@ async function scheduleRetry(
   );
   const current = moved.applied ? moved.record : moved.current;
   if (!current || current.state !== STATES.notStarted || current.attempt !== plugin.attempt) return;
+  // The retry was decided before. Only a redelivery (the command may have been lost in a crash)
+  // repeats its command: a duplicate timeout or report must not multiply retries (issue 12's burst).
+  if (!moved.applied && !delivery.redelivered) return;
   const delaySeconds = retryDelaySeconds(activitySettings(deps.config, plugin.activity), plugin.attempt);
   await deps.commands.send(
     {
@@ -974,8 +1071,16 @@ async function scheduleRetry(
 // Retries
 // ---------------------------------------------------------------------------------------------------
 
-/** Dispatches the next attempt of plugins whose previous attempt failed. Safe to repeat. */
-export async function retryPlugins(deps: EngineDeps, commands: readonly RetryCommand[]): Promise<void> {
+/**
+ * Dispatches the next attempt of plugins whose previous attempt failed. Safe to repeat: the attempt is
+ * published by the command that moved it, and again only when that command comes back as a
+ * redelivery (a crash may have lost the publish) — never by a duplicate command.
+ */
+export async function retryPlugins(
+  deps: EngineDeps,
+  commands: readonly RetryCommand[],
+  delivery: Delivery = { redelivered: true },
+): Promise<void> {
   const first = commands[0];
   if (!first) return;
   const key = stageKeyOf(first);
@@ -997,6 +1102,7 @@ export async function retryPlugins(deps: EngineDeps, commands: readonly RetryCom
         { generation: stage.generation, attempt: command.attempt },
       );
       const record = moved.applied ? moved.record : moved.current;
+      if (!moved.applied && !delivery.redelivered) continue;
       if (record?.state === STATES.inProgress && record.attempt === nextAttempt) {
         const list = byAttempt.get(nextAttempt) ?? [];
         if (!list.some((p) => p.plugin === record.plugin)) list.push(record);

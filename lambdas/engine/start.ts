@@ -8,9 +8,10 @@ import type { EngineDeps } from './deps.js';
 import { MetadataMismatchError, UnknownWorkflowError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { RunRecord } from './records.js';
+import { type EnterOptions, enterStage } from './stage.js';
 
 export type StartOutcome =
-  /** A new run was created and its first stage requested. */
+  /** A new run was created and its first stage entered. */
   | { readonly outcome: 'started'; readonly run: RunRecord }
   /** A run with this uid exists; nothing new was started. */
   | { readonly outcome: 'existing'; readonly run: RunRecord }
@@ -35,7 +36,7 @@ export async function startRun(deps: EngineDeps, request: StartRequest): Promise
   const { created, run } = await deps.store.createRunIfAbsent(fresh);
   if (created) {
     await deps.events.publish(lifecycleEvent('run.started', run, now));
-    await requestFirstStage(deps, run);
+    await enterFirstStage(deps, run, { lookFirst: false, repair: false });
     deps.observer?.runStarted?.({ workflow: run.workflow, uid: run.uid, rerun: false });
     return { outcome: 'started', run };
   }
@@ -50,7 +51,7 @@ export async function startRun(deps: EngineDeps, request: StartRequest): Promise
           run.generation > 1 ? run.updatedAt : run.createdAt,
         ),
       );
-      await requestFirstStage(deps, run);
+      await enterFirstStage(deps, run, { lookFirst: true, repair: true });
     }
     return { outcome: 'existing', run };
   }
@@ -87,21 +88,18 @@ async function rerun(
   }
   const restarted = moved.record;
   await deps.events.publish(lifecycleEvent('run.rerun', restarted, now));
-  await requestFirstStage(deps, restarted);
+  await enterFirstStage(deps, restarted, { lookFirst: false, repair: false });
   deps.observer?.runStarted?.({ workflow: restarted.workflow, uid: restarted.uid, rerun: true });
   return { outcome: 'rerun', run: restarted };
 }
 
-async function requestFirstStage(deps: EngineDeps, run: RunRecord): Promise<void> {
+/** The run's first stage, entered inline: created `In Progress` and dispatched by the start itself. */
+async function enterFirstStage(
+  deps: EngineDeps,
+  run: RunRecord,
+  options: Pick<EnterOptions, 'lookFirst' | 'repair'>,
+): Promise<void> {
   const activity = run.activities[0];
   if (activity === undefined) return;
-  await deps.commands.send({
-    schemaVersion: 1,
-    kind: 'start-stage',
-    workflow: run.workflow,
-    uid: run.uid,
-    generation: run.generation,
-    activity,
-    stage: 'pre',
-  });
+  await enterStage(deps, run, { workflow: run.workflow, uid: run.uid, activity, stage: 'pre' }, options);
 }

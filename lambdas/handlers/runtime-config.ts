@@ -61,6 +61,12 @@ export function readCommonConfig(env: Env = process.env): CommonConfig {
       `PLUGBOARD_CONFIG is not a valid packed workflow config: ${(error as Error).message}`,
     );
   }
+  const topics = required(env, 'PLUGBOARD_TOPIC_ARN_TEMPLATE');
+  if (!topics.includes('{activity}') || !topics.includes('{stage}')) {
+    throw new ConfigurationError(
+      'PLUGBOARD_TOPIC_ARN_TEMPLATE must contain the placeholders {activity} and {stage}.',
+    );
+  }
   return {
     system: required(env, 'PLUGBOARD_SYSTEM'),
     deploymentStage: required(env, 'PLUGBOARD_DEPLOYMENT_STAGE'),
@@ -70,6 +76,7 @@ export function readCommonConfig(env: Env = process.env): CommonConfig {
       workflows: packed.workflows,
       activities: packed.activities,
       inboxUrl: (activity, stage) => template.replaceAll('{activity}', activity).replaceAll('{stage}', stage),
+      topicArn: (activity, stage) => topics.replaceAll('{activity}', activity).replaceAll('{stage}', stage),
     },
   };
 }

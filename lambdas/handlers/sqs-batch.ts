@@ -5,7 +5,7 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import { describeIssues } from '../contracts/index.js';
-import { EngineError } from '../engine/errors.js';
+import { isPermanentEngineError } from '../engine/errors.js';
 
 export interface ParsedRecord<T> {
   readonly record: SQSRecord;
@@ -19,7 +19,7 @@ export interface BatchOutcome {
 
 /** Whether an error means "this message can never succeed" (quarantine) rather than "try again". */
 export function isPermanent(error: unknown): boolean {
-  return error instanceof EngineError && !error.retryable;
+  return isPermanentEngineError(error);
 }
 
 export function parseRecord<T>(

@@ -5,7 +5,10 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CachedRegistry } from '../adapters/cached-registry.js';
+import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
+import { SnsDispatcher } from '../adapters/sns-dispatcher.js';
 import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
@@ -13,6 +16,7 @@ import { describeIssues, startRequestSchema } from '../contracts/index.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { EngineError, ValidationError } from '../engine/errors.js';
 import { type StartOutcome, startRun } from '../engine/start.js';
+import { filterMatcher } from './filter-matcher.js';
 import { createObservability, type Observability } from './observability.js';
 import { readCommonConfig, required } from './runtime-config.js';
 import { isPermanent, parseRecord, toBatchResponse } from './sqs-batch.js';
@@ -30,7 +34,7 @@ export type StartResponse =
     };
 
 export interface StartHandlerDeps {
-  readonly engine: Pick<EngineDeps, 'store' | 'commands' | 'events' | 'clock' | 'config' | 'observer'>;
+  readonly engine: EngineDeps;
   readonly quarantine: Pick<SqsQuarantine, 'quarantine'>;
   readonly observability: Observability;
 }
@@ -46,7 +50,7 @@ function isSqsEvent(event: unknown): event is SQSEvent {
 
 export function createStartHandler(deps: StartHandlerDeps) {
   const { logger } = deps.observability;
-  const engine = deps.engine as EngineDeps;
+  const engine = deps.engine;
 
   async function direct(event: unknown): Promise<StartResponse> {
     const parsed = startRequestSchema.safeParse(event);
@@ -129,16 +133,22 @@ let wired: ReturnType<typeof createStartHandler> | undefined;
 function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
   const common = readCommonConfig();
   const sqs = new SQSClient({});
+  const sns = new SNSClient({});
   const observability = createObservability('plugboard-start', common.deploymentStage);
+  const clock = { now: () => new Date() };
   return createStartHandler({
     observability,
     quarantine: new SqsQuarantine(required(process.env, 'PLUGBOARD_QUARANTINE_URL'), sqs),
     engine: {
       store: new DynamoStatusStore({ tableName: common.tableName }),
+      // The start enters the run's first stage itself: registry, dispatch and filter evaluation.
+      registry: new CachedRegistry(new DynamoRegistry({ tableName: common.tableName }), clock),
+      dispatcher: new SnsDispatcher(common.engine.topicArn, sns),
       commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
-      events: new SnsEventPublisher(common.eventsTopicArn, new SNSClient({})),
-      clock: { now: () => new Date() },
+      events: new SnsEventPublisher(common.eventsTopicArn, sns),
+      clock,
       config: common.engine,
+      matchesFilter: filterMatcher,
       observer: observability.observer,
     },
   });

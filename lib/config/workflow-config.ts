@@ -52,6 +52,31 @@ export const activitySettingsSchema = z.strictObject(
       .default(3),
     /** First retry delay; doubles with every attempt (SQS caps a delay at 900 s). */
     retryBaseSeconds: wholeSeconds('retryBaseSeconds', 1, 900, 2),
+    /**
+     * Batching of the parallel stage's inbox. By default reports are handled as they arrive (no
+     * window): the lowest latency. A wide parallel stage (hundreds of plugins) may trade latency for
+     * fewer invocations and writes: a window of up to `windowSeconds` lets the event source gather up
+     * to `batchSize` reports per invocation. It adds up to `windowSeconds` to the stage (and, at very
+     * low traffic, AWS may wait up to 20 s). Sequential stages never batch: one report per hop.
+     */
+    parallelBatching: z
+      .strictObject(
+        {
+          windowSeconds: wholeSeconds('parallelBatching.windowSeconds', 0, 300, 0),
+          batchSize: z
+            .number({ error: 'parallelBatching.batchSize must be a number' })
+            .int({ error: 'parallelBatching.batchSize must be a whole number' })
+            .min(1, { error: 'parallelBatching.batchSize must be at least 1' })
+            .max(1000, { error: 'parallelBatching.batchSize must be at most 1000' })
+            .default(10),
+        },
+        { error: 'parallelBatching must be an object such as { windowSeconds: 1, batchSize: 100 }' },
+      )
+      .refine((b) => b.batchSize <= 10 || b.windowSeconds >= 1, {
+        error:
+          'parallelBatching.batchSize above 10 needs windowSeconds of at least 1 (an SQS event source rule); set windowSeconds: 1 or batchSize: 10',
+      })
+      .default({ windowSeconds: 0, batchSize: 10 }),
     /** What the activity does; shown in the stack description. */
     description: z
       .string({ error: 'description must be a string' })

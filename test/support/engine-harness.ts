@@ -40,7 +40,8 @@ import type {
   Transition,
 } from '../../lambdas/engine/ports.js';
 import type { PluginKey, RunKey, RunRecord, StageKey, StageRecord } from '../../lambdas/engine/records.js';
-import { type AttemptSignal, applySignals, retryPlugins, startStage } from '../../lambdas/engine/stage.js';
+import { handleInboxBatch, type InboxOutcome } from '../../lambdas/engine/inbox.js';
+import { applySignals, type SignalResult } from '../../lambdas/engine/stage.js';
 import { type StartOutcome, startRun } from '../../lambdas/engine/start.js';
 import { sweepDeadlines } from '../../lambdas/engine/sweeper.js';
 import { CallJournal, copy, InjectedFault, MemoryRegistry, MemoryStatusStore } from './memory-store.js';
@@ -57,6 +58,8 @@ export const SETTINGS: ActivitySettings = { deadlineSeconds: 60, maxAttempts: 3,
 
 export const inboxUrl = (activity: string, stage: StageName): string =>
   `https://sqs.test.local/123456789012/plugboard-test-${activity}-${stage}-inbox`;
+export const topicArn = (activity: string, stage: StageName): string =>
+  `arn:aws:sns:us-east-1:123456789012:plugboard-test-${activity}-${stage}-topic`;
 
 // ---------------------------------------------------------------------------------------------------
 // Fakes
@@ -256,7 +259,7 @@ export function createHarness(options: HarnessOptions = {}): EngineHarness {
   const activities =
     options.activities ??
     Object.fromEntries([...new Set(Object.values(workflows).flat())].map((activity) => [activity, SETTINGS]));
-  const config: EngineConfig = { workflows, activities, inboxUrl };
+  const config: EngineConfig = { workflows, activities, inboxUrl, topicArn };
   const journal = new CallJournal();
   const clock = new ManualClock(options.now);
   const store = new MemoryStatusStore({ clock, journal });
@@ -416,7 +419,7 @@ export function reportFor(
 }
 
 /** Hands one report to the engine, as the stage handler does for a batch of one. */
-export function deliverReport(h: EngineHarness, report: Report): ReturnType<typeof applySignals> {
+export function deliverReport(h: EngineHarness, report: Report): Promise<SignalResult[]> {
   return applySignals(h.deps, stageKeyOfMessage(report), [{ kind: 'report', report }]);
 }
 
@@ -501,6 +504,8 @@ interface Pending {
   readonly item: InboxItem;
   readonly deliverAt: number;
   readonly seq: number;
+  /** Delivered again after its handling failed (SQS: `ApproximateReceiveCount` > 1). */
+  readonly redelivered: boolean;
 }
 
 /**
@@ -521,8 +526,13 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
   let sweeps = 0;
   let lastSweep = '';
 
-  const enqueue = (item: InboxItem, deliverAt: number, copies = options.duplicate ? 2 : 1): void => {
-    for (let i = 0; i < copies; i += 1) pending.push({ item, deliverAt, seq: seq++ });
+  const enqueue = (
+    item: InboxItem,
+    deliverAt: number,
+    copies = options.duplicate ? 2 : 1,
+    redelivery = false,
+  ): void => {
+    for (let i = 0; i < copies; i += 1) pending.push({ item, deliverAt, seq: seq++, redelivered: redelivery });
   };
   const collect = (): void => {
     for (const { command, deliverAt } of h.commands.takeQueued())
@@ -567,19 +577,23 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
     const batch = [picked, ...(isSignal(picked.item) ? sameStageSignals(ready, picked, batchSize - 1) : [])];
     for (const taken of batch) pending.splice(pending.indexOf(taken), 1);
     steps += 1;
+    const redeliver = (taken: Pending): void => {
+      redelivered += 1;
+      enqueue(taken.item, now() + (options.redeliverySeconds ?? 0) * 1000, 1, true);
+    };
     try {
-      await handle(
-        h,
-        batch.map((p) => p.item),
-        options,
-        deliveries,
-        starts,
-        enqueue,
-      );
+      const outcome = await handle(h, batch, options, deliveries, starts, enqueue);
+      for (const id of outcome.retry) {
+        const taken = batch[Number(id)];
+        if (taken) redeliver(taken);
+      }
+      for (const { id, reason } of outcome.quarantine) {
+        const taken = batch[Number(id)];
+        if (taken) quarantined.push({ item: taken.item, error: new QuarantinedMessage(reason) });
+      }
     } catch (error) {
       if (error instanceof InjectedFault || (error instanceof EngineError && error.retryable)) {
-        redelivered += batch.length;
-        for (const taken of batch) enqueue(taken.item, now() + (options.redeliverySeconds ?? 0) * 1000, 1);
+        for (const taken of batch) redeliver(taken);
       } else if (error instanceof EngineError) {
         for (const taken of batch) quarantined.push({ item: taken.item, error });
       } else {
@@ -590,20 +604,27 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
   return { steps, redelivered, quarantined, starts, sweeps };
 }
 
+/** A message the stage handler would put to the dead-letter queue, with its reason. */
+export class QuarantinedMessage extends Error {
+  override readonly name = 'QuarantinedMessage';
+}
+
+const NOTHING_FAILED: InboxOutcome = { retry: [], quarantine: [] };
+
 async function handle(
   h: EngineHarness,
-  items: readonly InboxItem[],
+  batch: readonly Pending[],
   options: DriveOptions,
   deliveries: Map<string, number>,
   starts: StartOutcome[],
   enqueue: (item: InboxItem, deliverAt: number) => void,
-): Promise<void> {
-  const [first] = items;
-  if (!first) return;
+): Promise<InboxOutcome> {
+  const first = batch[0]?.item;
+  if (!first) return NOTHING_FAILED;
   switch (first.kind) {
     case 'start':
       starts.push(await startRun(h.deps, first.request));
-      return;
+      return NOTHING_FAILED;
     case 'delivery': {
       const { message, plugin } = first;
       const id = `${message.workflow}#${message.uid}#g${message.generation}#${message.activity}#${message.stage}#${plugin}#a${message.attempt}`;
@@ -628,22 +649,19 @@ async function handle(
           at,
         );
       }
-      return;
+      return NOTHING_FAILED;
     }
     case 'command':
-      if (first.command.kind === 'start-stage') {
-        await startStage(h.deps, first.command);
-        return;
-      }
-      if (first.command.kind === 'retry') {
-        await retryPlugins(h.deps, [first.command]);
-        return;
-      }
-      await applySignals(h.deps, stageKeyOfMessage(first.command), items.map(toSignal));
-      return;
-    case 'report':
-      await applySignals(h.deps, stageKeyOfMessage(first.report), items.map(toSignal));
-      return;
+    case 'report': {
+      // The stage handler's own routing and ordering (engine/inbox.ts), on the messages of one inbox.
+      const message = first.kind === 'command' ? first.command : first.report;
+      const items = batch.map((p, index) => ({
+        id: String(index),
+        message: p.item.kind === 'command' ? p.item.command : (p.item as { report: Report }).report,
+        redelivered: p.redelivered,
+      }));
+      return handleInboxBatch(h.deps, { activity: message.activity, stage: message.stage }, items);
+    }
   }
 }
 
@@ -672,12 +690,6 @@ function sameStageSignals(ready: readonly Pending[], picked: Pending, max: numbe
   return ready.filter((p) => p !== picked && isSignal(p.item) && signalStage(p.item) === key).slice(0, max);
 }
 
-function toSignal(item: InboxItem): AttemptSignal {
-  if (item.kind === 'report') return { kind: 'report', report: item.report };
-  if (item.kind === 'command' && item.command.kind === 'timeout')
-    return { kind: 'timeout', command: item.command };
-  throw new Error(`not a signal: ${item.kind}`);
-}
 
 /** Who SNS delivers a publish to: plugins it targets whose subscription's filter policy matches. */
 function snsRecipients(h: EngineHarness, message: PluginMessage): string[] {

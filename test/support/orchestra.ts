@@ -157,10 +157,17 @@ export class Orchestra {
       retryBaseSeconds: 0.001,
       ...this.options.settings,
     };
+    const topics = new Map<string, string>();
+    const topicArnOf = (activity: string, stage: StageName): string => {
+      const arn = topics.get(`${activity}/${stage}`);
+      if (!arn) throw new Error(`orchestra: no topic for ${activity}/${stage}`);
+      return arn;
+    };
     const config: EngineConfig = {
       workflows: this.options.workflows,
       activities: Object.fromEntries(activities.map((a) => [a, settings])),
       inboxUrl: this.inboxUrl,
+      topicArn: topicArnOf,
     };
     const eventsTopic = await this.sns.send(new CreateTopicCommand({ Name: `${this.prefix}-events` }));
     const eventsQueue = await this.createQueue(`${this.prefix}-events`);
@@ -178,8 +185,8 @@ export class Orchestra {
     const recordPublished: Dispatcher['publish'] = async (message) => {
       this.published.push(message);
     };
-    const baseDeps = (topicArn: string): EngineDeps => {
-      const dispatcher = new SnsDispatcher(topicArn, this.sns);
+    const baseDeps = (): EngineDeps => {
+      const dispatcher = new SnsDispatcher(topicArnOf, this.sns);
       const bus = new SqsCommandBus(this.inboxUrl, this.sqs);
       return {
         store: this.store,
@@ -187,6 +194,7 @@ export class Orchestra {
         dispatcher: {
           publish: async (message) => {
             await dispatcher.publish(message);
+            const topicArn = topicArnOf(message.activity, message.stage);
             for (const url of this.topicQueues.get(topicArn) ?? []) this.dirty.add(url);
             await recordPublished(message);
           },
@@ -205,7 +213,6 @@ export class Orchestra {
       };
     };
     const wrap = this.options.wrap ?? ((deps: EngineDeps) => deps);
-    const topics = new Map<string, string>();
     for (const activity of activities) {
       for (const stage of STAGE_NAMES) {
         const topic = await this.sns.send(
@@ -224,12 +231,12 @@ export class Orchestra {
             self: { activity, stage },
             observability,
             quarantine: new SqsQuarantine(dlq.url, this.sqs),
-            engine: wrap(baseDeps(topicArn)),
+            engine: wrap(baseDeps()),
           }),
         });
       }
     }
-    const startDeps = wrap(baseDeps(''));
+    const startDeps = wrap(baseDeps());
     this.startHandler = createStartHandler({
       observability,
       quarantine: new SqsQuarantine(eventsQueue.url, this.sqs),

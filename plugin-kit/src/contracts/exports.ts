@@ -36,6 +36,13 @@ export const EXPORTS = {
 export const inboxQueueName = (d: DeploymentRef, activity: string, stage: StageName): string =>
   `${prefix(d)}-${activity}-${stage}-inbox`;
 
+/**
+ * Physical name of a stage topic (deterministic: the orchestrator that completes a stage publishes the
+ * next stage's dispatch itself, and the next stage may live in another activity stack).
+ */
+export const stageTopicName = (d: DeploymentRef, activity: string, stage: StageName): string =>
+  `${prefix(d)}-${activity}-${stage}-topic`;
+
 /** Physical name of the start queue (its dead-letter queue is `<name>-dlq`, alarmed by the metrics stack). */
 export const startQueueName = (d: DeploymentRef): string => `${prefix(d)}-start`;
 

@@ -5,7 +5,7 @@ import {
   nextStage,
   retryDelaySeconds,
 } from '../../../lambdas/engine/config.js';
-import { inboxUrl } from '../../support/engine-harness.js';
+import { inboxUrl, topicArn } from '../../support/engine-harness.js';
 
 describe('engine configuration', () => {
   it('orders the stages pre → parallel → post within an activity, then the next activity', () => {
@@ -27,7 +27,7 @@ describe('engine configuration', () => {
   });
 
   it('falls back to the default settings for an activity without its own', () => {
-    const config = { workflows: {}, activities: {}, inboxUrl };
+    const config = { workflows: {}, activities: {}, inboxUrl, topicArn };
 
     expect(activitySettings(config, 'unknown')).toEqual(DEFAULT_ACTIVITY_SETTINGS);
   });

@@ -1,0 +1,131 @@
+/**
+ * One home for what a stage inbox batch means: which messages belong together, in which order they
+ * are applied, and what happens to a message when its work fails. The stage handler (SQS records) and
+ * the test harnesses (in-memory deliveries) both call {@link handleInboxBatch}, so the order the tests
+ * prove is the order that runs.
+ */
+import type { Command, InboxMessage, Report, StageName } from '../contracts/index.js';
+import type { EngineDeps } from './deps.js';
+import { isPermanentEngineError, MisroutedMessageError } from './errors.js';
+import { type AttemptSignal, applySignals, type Delivery, retryPlugins, startStage } from './stage.js';
+
+type StartStageCommand = Extract<Command, { kind: 'start-stage' }>;
+type RetryCommand = Extract<Command, { kind: 'retry' }>;
+
+/** One parsed message of the batch, with what the transport knows of its delivery. */
+export interface InboxItem {
+  /** The transport's id (the SQS message id): failures and quarantines name it. */
+  readonly id: string;
+  readonly message: InboxMessage;
+  /** Delivered before (SQS `ApproximateReceiveCount` > 1): repairs are allowed. */
+  readonly redelivered: boolean;
+}
+
+export interface InboxOutcome {
+  /** Messages to hand back for another delivery (transient failures). */
+  readonly retry: readonly string[];
+  /** Messages that can never be processed, with the reason (they go to the dead-letter queue). */
+  readonly quarantine: readonly { readonly id: string; readonly reason: string }[];
+}
+
+/** The inbox's own stage: a message addressed to another is misrouted. */
+export interface InboxOwner {
+  readonly activity: string;
+  readonly stage: StageName;
+}
+
+/**
+ * Applies a batch of one stage inbox. Messages are grouped by run; within a run, in a safe order:
+ * start-stage commands, then reports and timeouts (as one batch, so their count-down is one write),
+ * then retries. A transient failure hands every message of its group part back; a permanent one
+ * quarantines the message that causes it (a batch is split to find it).
+ */
+export async function handleInboxBatch(
+  deps: EngineDeps,
+  owner: InboxOwner,
+  items: readonly InboxItem[],
+  log?: { warn(message: string, detail: Record<string, unknown>): void },
+): Promise<InboxOutcome> {
+  const retry: string[] = [];
+  const quarantine: { id: string; reason: string }[] = [];
+  const mine: InboxItem[] = [];
+  for (const item of items) {
+    const { activity, stage } = item.message;
+    if (activity !== owner.activity || stage !== owner.stage) {
+      const reason = new MisroutedMessageError(
+        `addressed to ${activity}/${stage}, but this is the inbox of ${owner.activity}/${owner.stage}`,
+      ).message;
+      quarantine.push({ id: item.id, reason });
+      continue;
+    }
+    mine.push(item);
+  }
+
+  const run = async (
+    batch: readonly InboxItem[],
+    work: (items: readonly InboxItem[]) => Promise<unknown>,
+  ): Promise<void> => {
+    try {
+      await work(batch);
+    } catch (error) {
+      if (!isPermanentEngineError(error)) {
+        log?.warn('messages handed back for another delivery', { count: batch.length, error });
+        for (const item of batch) retry.push(item.id);
+        return;
+      }
+      const [only] = batch;
+      if (batch.length === 1 && only) {
+        quarantine.push({ id: only.id, reason: (error as Error).message });
+        return;
+      }
+      for (const item of batch) await run([item], work);
+    }
+  };
+
+  for (const group of groupByRun(mine)) {
+    const starts = group.filter((i) => i.message.kind === 'start-stage');
+    const signals = group.filter((i) => i.message.kind === 'report' || i.message.kind === 'timeout');
+    const retries = group.filter((i) => i.message.kind === 'retry');
+    for (const item of starts) {
+      await run([item], (batch) =>
+        startStage(deps, item.message as StartStageCommand, deliveryOf(batch)),
+      );
+    }
+    const first = signals[0];
+    if (first) {
+      const key = { workflow: first.message.workflow, uid: first.message.uid, ...owner };
+      await run(signals, (batch) => applySignals(deps, key, batch.map(toSignal), deliveryOf(batch)));
+    }
+    if (retries.length > 0) {
+      await run(retries, (batch) =>
+        retryPlugins(
+          deps,
+          batch.map((i) => i.message as RetryCommand),
+          deliveryOf(batch),
+        ),
+      );
+    }
+  }
+  return { retry, quarantine };
+}
+
+function groupByRun(items: readonly InboxItem[]): InboxItem[][] {
+  const groups = new Map<string, InboxItem[]>();
+  for (const item of items) {
+    const key = `${item.message.workflow}#${item.message.uid}`;
+    const group = groups.get(key) ?? [];
+    group.push(item);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+const deliveryOf = (items: readonly InboxItem[]): Delivery => ({
+  redelivered: items.some((i) => i.redelivered),
+});
+
+function toSignal(item: InboxItem): AttemptSignal {
+  const message = item.message;
+  if (message.kind === 'timeout') return { kind: 'timeout', command: message };
+  return { kind: 'report', report: message as Report };
+}
