@@ -115,6 +115,7 @@ export async function enterStage(
       await progressStage(deps, run, existing, {
         repair: options.repair,
         republishInFlight: options.repair,
+        republishDispatch: options.repair,
         triggeredAt: options.triggeredAt,
       });
       await recordPosition(deps, run, key);
@@ -127,6 +128,7 @@ export async function enterStage(
     await progressStage(deps, run, stage, {
       repair: options.repair,
       republishInFlight: options.repair,
+      republishDispatch: options.repair,
       triggeredAt: options.triggeredAt,
     });
     await recordPosition(deps, run, key);
@@ -340,6 +342,12 @@ interface ProgressOptions {
    * only after its publish.)
    */
   readonly republishInFlight?: boolean;
+  /**
+   * The stage is being entered again after a crash may have lost its dispatch (the hand-off's
+   * repair): a parallel stage publishes its first attempts still in flight again. Never set for a
+   * stage's own reports — their redelivery cannot have lost the stage's dispatch.
+   */
+  readonly republishDispatch?: boolean;
   readonly triggeredAt?: string | undefined;
 }
 
@@ -454,6 +462,15 @@ async function settleOpenStage(
       { state: STATES.mandatoryCompleted },
       { generation: stage.generation },
     );
+  }
+  if (stage.mode === 'parallel' && options.republishDispatch) {
+    const current = run ?? (await deps.store.getRun(stage));
+    if (!current || current.state !== STATES.inProgress || current.generation !== stage.generation) return;
+    const targets = (await deps.store.listStagePlugins(stage)).filter(
+      (p) => p.generation === stage.generation && p.state === STATES.inProgress && p.attempt === 1,
+    );
+    if (targets.length > 0) await publish(deps, current, stage, targets, 1);
+    return;
   }
   if (stage.mode === 'sequential') {
     const current = run ?? (await deps.store.getRun(stage));

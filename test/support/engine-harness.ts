@@ -118,6 +118,17 @@ export class RecordingDispatcher implements Dispatcher {
     return taken;
   }
 
+  /**
+   * First-attempt dispatches of a stage (of one activity, when given): how often the stage was
+   * entered and its plugins sent out. A stage is entered inline by the handler that completed the
+   * stage before it, so this is what a `start-stage` command used to show.
+   */
+  toStage(stage: StageName, activity?: string): PluginMessage[] {
+    return this.published
+      .map((p) => p.message)
+      .filter((m) => m.stage === stage && m.attempt === 1 && (activity === undefined || m.activity === activity));
+  }
+
   /** The `plugins` of every publish, in order. */
   targets(): string[][] {
     return this.published.map((p) => [...p.message.plugins]);

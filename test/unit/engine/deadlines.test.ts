@@ -209,7 +209,9 @@ describe('timeouts', () => {
     expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', 'a'))?.state).toBe(STATES.inProgress);
   });
 
-  it('repeat only the retry command when a second copy is delivered', async () => {
+  it('change nothing when a second copy is delivered: one retry command, not one per copy', async () => {
+    // The burst of issue 12: the sweeper sent a timeout on every tick while the first was queued,
+    // and every copy became a retry command that dispatched the next attempt once more.
     const h = createHarness(ONE_ACTIVITY);
     await arrange(h);
     await inFlight(h, 'u1');
@@ -217,10 +219,47 @@ describe('timeouts', () => {
 
     await deliverTimeout(h, timeout('u1', 'a', 1), false);
     await deliverTimeout(h, timeout('u1', 'a', 1), false);
+    await deliverTimeout(h, timeout('u1', 'a', 1), false);
 
-    expect(h.commands.ofKind('retry')).toHaveLength(2);
+    expect(h.commands.ofKind('retry')).toHaveLength(1);
     expect(h.events.ofType('plugin.retrying')).toHaveLength(1);
     expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', 'a'))).toMatchObject({ attempt: 1 });
+  });
+
+  it('repeat only the retry command when the copy is a redelivery (its command may have been lost)', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await arrange(h);
+    await inFlight(h, 'u1');
+    h.clock.advanceSeconds(61);
+
+    await deliverTimeout(h, timeout('u1', 'a', 1), false);
+    await deliverTimeout(h, timeout('u1', 'a', 1), true);
+
+    expect(h.commands.ofKind('retry')).toHaveLength(2);
+    expect(h.events.ofType('plugin.retrying')).toHaveLength(2);
+    expect(new Set(h.events.ofType('plugin.retrying').map((e) => e.eventId)).size).toBe(1);
+    expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', 'a'))).toMatchObject({ attempt: 1 });
+  });
+
+  it('dispatch the retried attempt once however often its retry command is delivered', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await arrange(h);
+    await inFlight(h, 'u1');
+    h.clock.advanceSeconds(61);
+    await deliverTimeout(h, timeout('u1', 'a', 1), false);
+    const [retry] = h.commands.ofKind('retry');
+    if (!retry) throw new Error('no retry command');
+    const published = h.dispatcher.published.length;
+
+    await retryPlugins(h.deps, [retry], { redelivered: false });
+    await retryPlugins(h.deps, [retry], { redelivered: false });
+    await retryPlugins(h.deps, [retry, retry], { redelivered: false });
+
+    expect(h.dispatcher.published.length - published).toBe(1);
+    expect(h.dispatcher.published.at(-1)?.message).toMatchObject({ plugins: ['a'], attempt: 2 });
+    // A redelivered command (a crash may have lost the publish) publishes again; plugins dedupe by attempt.
+    await retryPlugins(h.deps, [retry], { redelivered: true });
+    expect(h.dispatcher.published.length - published).toBe(2);
   });
 });
 

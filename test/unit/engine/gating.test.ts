@@ -81,7 +81,7 @@ describe('mandatory plugins', () => {
       state: STATES.inProgress,
       mandatoryPending: 1,
     });
-    expect(h.commands.ofKind('start-stage').filter((c) => c.stage === 'post')).toEqual([]);
+    expect(h.dispatcher.toStage('post')).toEqual([]);
   });
 });
 
@@ -121,13 +121,13 @@ describe('optional plugins', () => {
     await deliverReport(h, reportFor(message, 'must', { status: 'Complete' }));
     const whileOptionalRuns = {
       stage: h.store.peekStage(stageKey('u1', 'intake', 'parallel'))?.state,
-      post: h.commands.ofKind('start-stage').filter((c) => c.stage === 'post').length,
+      post: h.dispatcher.toStage('post').length,
     };
     await deliverReport(h, reportFor(message, 'may', { status: 'Complete' }));
 
     expect(whileOptionalRuns).toEqual({ stage: STATES.mandatoryCompleted, post: 0 });
     expect(h.store.peekStage(stageKey('u1', 'intake', 'parallel'))?.state).toBe(STATES.complete);
-    expect(h.commands.ofKind('start-stage').filter((c) => c.stage === 'post')).toHaveLength(1);
+    expect(h.dispatcher.toStage('post')).toHaveLength(1);
   });
 
   it('let the stage move on once the one still In Progress times out on its last attempt', async () => {

@@ -95,7 +95,7 @@ describe('the parallel stage', () => {
       await deliverReport(h, reportFor(message, name, { status: 'Complete' }));
     const beforeLast = {
       stage: h.store.peekStage(stageKey('u1', 'intake', 'parallel')),
-      post: h.commands.ofKind('start-stage').filter((c) => c.stage === 'post'),
+      post: h.dispatcher.toStage('post'),
     };
     await deliverReport(h, reportFor(message, 'p-charlie', { status: 'Complete' }));
 
@@ -110,7 +110,7 @@ describe('the parallel stage', () => {
       mandatoryPending: 0,
       optionalPending: 0,
     });
-    expect(h.commands.ofKind('start-stage').filter((c) => c.stage === 'post')).toHaveLength(1);
+    expect(h.dispatcher.toStage('post')).toHaveLength(1);
   });
 
   it('completes at once without publishing when no plugin is registered for it', async () => {

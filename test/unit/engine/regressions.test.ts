@@ -84,7 +84,7 @@ describe('engine regressions (each once a bug)', () => {
 
       // Assert
       expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.error);
-      expect(h.commands.ofKind('start-stage').filter((c) => c.stage === 'post')).toEqual([]);
+      expect(h.dispatcher.toStage('post')).toEqual([]);
     });
   });
 

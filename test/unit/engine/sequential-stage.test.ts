@@ -162,7 +162,7 @@ describe('sequential stages (pre and post)', () => {
     expect(h.dispatcher.targets()).toEqual([['worker'], ['post-a'], ['post-b']]);
   });
 
-  it('completes a stage with no registered plugin at once, without publishing, and requests the next stage', async () => {
+  it('completes a stage with no registered plugin at once, without publishing, and enters the next stage', async () => {
     const h = createHarness(ONE_ACTIVITY);
     await register(h, { activity: 'intake', stage: 'parallel', name: 'worker' });
 
@@ -172,7 +172,11 @@ describe('sequential stages (pre and post)', () => {
       state: STATES.complete,
       message: 'no plugin to wait for',
     });
-    expect(h.commands.ofKind('start-stage').map((c) => c.stage)).toEqual(['pre', 'parallel']);
+    expect(h.store.peekStage(stageKey('u1', 'intake', 'parallel'))).toMatchObject({
+      state: STATES.inProgress,
+      mandatoryPending: 1,
+    });
+    expect(h.commands.sent).toEqual([]);
     expect(h.dispatcher.targets()).toEqual([['worker']]);
   });
 

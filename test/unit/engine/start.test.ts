@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STATES } from '../../../lambdas/contracts/index.js';
+import { registrationSchema, STATES } from '../../../lambdas/contracts/index.js';
 import { MetadataMismatchError, UnknownWorkflowError } from '../../../lambdas/engine/errors.js';
 import { cancelRun } from '../../../lambdas/engine/operator.js';
 import { startRun } from '../../../lambdas/engine/start.js';
@@ -14,6 +14,7 @@ import {
   register,
   reportFor,
   runKey,
+  stageKey,
   startRequest,
 } from '../../support/engine-harness.js';
 import { InjectedFault } from '../../support/memory-store.js';
@@ -62,8 +63,16 @@ describe('starting a run', () => {
     expect(h.commands.sent).toEqual([]);
   });
 
-  it('creates the run In Progress at generation 1 and requests the pre stage of its first activity', async () => {
+  it('creates the run In Progress at generation 1 and enters the pre stage of its first activity', async () => {
     const h = createHarness();
+    await h.registry.put(
+      registrationSchema.parse({
+        schemaVersion: 1,
+        activity: 'intake',
+        stage: 'pre',
+        info: { name: 'checker', default: { mandatory: true } },
+      }),
+    );
 
     const outcome = await startRun(h.deps, startRequest('u1', { metadata: { channel: 'web' } }));
 
@@ -73,9 +82,14 @@ describe('starting a run', () => {
       metadata: { channel: 'web' },
       stateTimes: { [STATES.inProgress]: '2026-11-23T10:00:00.000Z' },
     });
-    expect(h.commands.sent.map((s) => s.command)).toEqual([
-      expect.objectContaining({ kind: 'start-stage', activity: 'intake', stage: 'pre', generation: 1 }),
-    ]);
+    // The start enters the first stage itself: no command through a queue, the dispatch is published.
+    expect(h.commands.sent).toEqual([]);
+    expect(h.store.peekStage(stageKey('u1', 'intake', 'pre'))).toMatchObject({
+      state: STATES.inProgress,
+      generation: 1,
+      sequence: ['checker'],
+    });
+    expect(h.dispatcher.toStage('pre', 'intake').map((m) => m.plugins)).toEqual([['checker']]);
   });
 
   it('returns the existing run to a second start and dispatches nothing more', async () => {
@@ -93,18 +107,18 @@ describe('starting a run', () => {
     expect(h.dispatcher.published).toHaveLength(published);
   });
 
-  it('requests the first stage again when a start is repeated after a crash between creating the run and the command', async () => {
+  it('dispatches the first stage again when a start is repeated after a crash before its publish', async () => {
     const h = createHarness(ONE_ACTIVITY);
     await arrange(h);
-    h.journal.failNext('commands', 'send');
+    h.journal.failNext('dispatcher', 'publish');
     await expect(startRun(h.deps, startRequest('u1'))).rejects.toBeInstanceOf(InjectedFault);
-    expect(h.commands.sent).toEqual([]);
+    expect(h.dispatcher.published).toEqual([]);
 
     const repeated = await startRun(h.deps, startRequest('u1'));
     await drive(h);
 
     expect(repeated.outcome).toBe('existing');
-    expect(h.commands.ofKind('start-stage').filter((c) => c.stage === 'pre')).toHaveLength(1);
+    expect(h.dispatcher.toStage('pre')).toHaveLength(1);
     expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
   });
 
