@@ -329,6 +329,42 @@ export class DynamoStatusStore implements StatusStore {
     }
   }
 
+  async claimTimeout(
+    key: PluginKey,
+    expected: { readonly generation: number; readonly attempt: number },
+    now: string,
+    resendAfter: string,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keyAttributes(pluginItemKey(key)),
+          UpdateExpression: 'SET #sent = :now',
+          ConditionExpression:
+            '#state = :inProgress AND #generation = :generation AND #attempt = :attempt AND (attribute_not_exists(#sent) OR #sent < :resendAfter)',
+          ExpressionAttributeNames: {
+            '#sent': 'timeoutSentAt',
+            '#state': 'state',
+            '#generation': 'generation',
+            '#attempt': 'attempt',
+          },
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':inProgress': STATES.inProgress,
+            ':generation': expected.generation,
+            ':attempt': expected.attempt,
+            ':resendAfter': resendAfter,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   // ---- reads ---------------------------------------------------------------------------------
 
   async readRun(key: RunKey): Promise<RunSnapshot | undefined> {

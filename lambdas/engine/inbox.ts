@@ -87,9 +87,7 @@ export async function handleInboxBatch(
     const signals = group.filter((i) => i.message.kind === 'report' || i.message.kind === 'timeout');
     const retries = group.filter((i) => i.message.kind === 'retry');
     for (const item of starts) {
-      await run([item], (batch) =>
-        startStage(deps, item.message as StartStageCommand, deliveryOf(batch)),
-      );
+      await run([item], (batch) => startStage(deps, item.message as StartStageCommand, deliveryOf(batch)));
     }
     const first = signals[0];
     if (first) {

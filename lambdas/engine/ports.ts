@@ -120,6 +120,17 @@ export interface StatusStore {
   ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }>;
   /** Counts a report that changed nothing because it came too late. */
   recordLateReport(key: PluginKey): Promise<void>;
+  /**
+   * The sweeper's claim to send one timeout for this attempt: true (and `timeoutSentAt = now` is
+   * stored) when the plugin is still `In Progress` at this generation and attempt and no timeout was
+   * sent for it since `resendAfter`. Keeps a backlogged inbox from collecting one timeout per tick.
+   */
+  claimTimeout(
+    key: PluginKey,
+    expected: { readonly generation: number; readonly attempt: number },
+    now: string,
+    resendAfter: string,
+  ): Promise<boolean>;
 
   /** The whole run in one (paginated) query. */
   readRun(key: RunKey): Promise<RunSnapshot | undefined>;

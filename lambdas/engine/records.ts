@@ -77,6 +77,8 @@ export interface PluginRecord extends PluginKey {
   readonly result?: unknown;
   /** Reports that arrived after the plugin or its stage had finished: recorded, never acted on. */
   readonly lateReports?: number;
+  /** When the sweeper last sent a timeout for the current attempt (see `StatusStore.claimTimeout`). */
+  readonly timeoutSentAt?: string;
   readonly updatedAt: string;
   readonly stateTimes: StateTimes<PluginState>;
 }

@@ -400,7 +400,11 @@ async function dispatchNewStage(
       { generation: stage.generation, requireNothingPending: true },
     );
     if (done.applied || done.current?.state === STATES.complete) {
-      await advance(deps, stage, { lookFirst: !done.applied, repair: !done.applied, triggeredAt: options.triggeredAt });
+      await advance(deps, stage, {
+        lookFirst: !done.applied,
+        repair: !done.applied,
+        triggeredAt: options.triggeredAt,
+      });
     }
     return;
   }

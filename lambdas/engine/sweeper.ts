@@ -10,11 +10,20 @@ export interface SweepResult {
   readonly timeoutsSent: number;
 }
 
+/**
+ * A timeout already sent for an attempt is sent again only after this long: the first one may be
+ * waiting in a backlogged inbox, or its handling may have failed and wait for its visibility timeout.
+ * Short enough that an attempt is still settled well within its deadline + 60 s.
+ */
+export const TIMEOUT_RESEND_SECONDS = 30;
+
 export async function sweepDeadlines(
   deps: Pick<EngineDeps, 'store' | 'commands' | 'clock' | 'config'>,
   options: { readonly pageSize?: number } = {},
 ): Promise<SweepResult> {
-  const now = deps.clock.now().toISOString();
+  const at = deps.clock.now();
+  const now = at.toISOString();
+  const resendAfter = new Date(at.getTime() - TIMEOUT_RESEND_SECONDS * 1000).toISOString();
   let runsChecked = 0;
   let timeoutsSent = 0;
   for (const workflow of Object.keys(deps.config.workflows)) {
@@ -30,6 +39,14 @@ export async function sweepDeadlines(
         for (const plugin of overdue) {
           // Left In Progress by an earlier generation (the run was rerun since): not this run's concern.
           if (plugin.generation !== run.generation) continue;
+          // One timeout per attempt in flight (another after TIMEOUT_RESEND_SECONDS), not one per tick.
+          const claimed = await deps.store.claimTimeout(
+            plugin,
+            { generation: plugin.generation, attempt: plugin.attempt },
+            now,
+            resendAfter,
+          );
+          if (!claimed) continue;
           await deps.commands.send({
             schemaVersion: 1,
             kind: 'timeout',

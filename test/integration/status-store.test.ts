@@ -430,6 +430,44 @@ describe('plugins', () => {
   });
 });
 
+describe('claimTimeout', () => {
+  it('claims one timeout per attempt in flight, and again only after the resend interval', async () => {
+    const { store } = await setup();
+    await store.putPluginsIfAbsent([
+      pluginRecord('u-1', 'a', { state: STATES.inProgress, attempt: 1 }),
+      pluginRecord('u-1', 'done', { state: STATES.complete, attempt: 1 }),
+    ]);
+    const expected = { generation: 1, attempt: 1 };
+    const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
+
+    const first = await store.claimTimeout(pluginKey('u-1', 'a'), expected, at(100), at(70));
+    const again = await store.claimTimeout(pluginKey('u-1', 'a'), expected, at(101), at(71));
+    const later = await store.claimTimeout(pluginKey('u-1', 'a'), expected, at(131), at(101));
+    const otherAttempt = await store.claimTimeout(
+      pluginKey('u-1', 'a'),
+      { generation: 1, attempt: 2 },
+      at(200),
+      at(170),
+    );
+    const finished = await store.claimTimeout(pluginKey('u-1', 'done'), expected, at(100), at(70));
+    const missing = await store.claimTimeout(pluginKey('u-1', 'ghost'), expected, at(100), at(70));
+
+    expect([first, again, later, otherAttempt, finished, missing]).toEqual([
+      true,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(await store.getPlugin(pluginKey('u-1', 'a'))).toMatchObject({
+      timeoutSentAt: at(131),
+      attempt: 1,
+    });
+    expect(await store.getPlugin(pluginKey('u-1', 'ghost'))).toBeUndefined();
+  });
+});
+
 describe('recordFinalOutcomes', () => {
   const stage = { ...stageKey('u-1'), generation: 1 };
 

@@ -30,6 +30,7 @@ import type { ActivitySettings, EngineConfig } from '../../lambdas/engine/config
 import type { EngineDeps, EngineObserver, FilterMatcher } from '../../lambdas/engine/deps.js';
 import { EngineError } from '../../lambdas/engine/errors.js';
 import { matchesFilterPolicy, validateFilterPolicy } from '../../lambdas/engine/filter-policy.js';
+import { handleInboxBatch, type InboxOutcome } from '../../lambdas/engine/inbox.js';
 import type {
   Clock,
   CommandBus,
@@ -40,7 +41,6 @@ import type {
   Transition,
 } from '../../lambdas/engine/ports.js';
 import type { PluginKey, RunKey, RunRecord, StageKey, StageRecord } from '../../lambdas/engine/records.js';
-import { handleInboxBatch, type InboxOutcome } from '../../lambdas/engine/inbox.js';
 import { applySignals, type SignalResult } from '../../lambdas/engine/stage.js';
 import { type StartOutcome, startRun } from '../../lambdas/engine/start.js';
 import { sweepDeadlines } from '../../lambdas/engine/sweeper.js';
@@ -126,7 +126,9 @@ export class RecordingDispatcher implements Dispatcher {
   toStage(stage: StageName, activity?: string): PluginMessage[] {
     return this.published
       .map((p) => p.message)
-      .filter((m) => m.stage === stage && m.attempt === 1 && (activity === undefined || m.activity === activity));
+      .filter(
+        (m) => m.stage === stage && m.attempt === 1 && (activity === undefined || m.activity === activity),
+      );
   }
 
   /** The `plugins` of every publish, in order. */
@@ -543,7 +545,8 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
     copies = options.duplicate ? 2 : 1,
     redelivery = false,
   ): void => {
-    for (let i = 0; i < copies; i += 1) pending.push({ item, deliverAt, seq: seq++, redelivered: redelivery });
+    for (let i = 0; i < copies; i += 1)
+      pending.push({ item, deliverAt, seq: seq++, redelivered: redelivery });
   };
   const collect = (): void => {
     for (const { command, deliverAt } of h.commands.takeQueued())
@@ -700,7 +703,6 @@ function sameStageSignals(ready: readonly Pending[], picked: Pending, max: numbe
   const key = signalStage(picked.item);
   return ready.filter((p) => p !== picked && isSignal(p.item) && signalStage(p.item) === key).slice(0, max);
 }
-
 
 /** Who SNS delivers a publish to: plugins it targets whose subscription's filter policy matches. */
 function snsRecipients(h: EngineHarness, message: PluginMessage): string[] {

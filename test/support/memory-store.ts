@@ -495,6 +495,27 @@ export class MemoryStatusStore implements StatusStore {
     });
   }
 
+  claimTimeout(
+    key: PluginKey,
+    expected: { readonly generation: number; readonly attempt: number },
+    now: string,
+    resendAfter: string,
+  ): Promise<boolean> {
+    return this.write('claimTimeout', [pluginKeyOf(key), expected, now, resendAfter], () => {
+      const current = this.plugins.get(pluginId(key));
+      if (
+        current?.state !== 'In Progress' ||
+        current.generation !== expected.generation ||
+        current.attempt !== expected.attempt ||
+        (current.timeoutSentAt !== undefined && current.timeoutSentAt >= resendAfter)
+      ) {
+        return false;
+      }
+      this.plugins.set(pluginId(key), { ...current, timeoutSentAt: now });
+      return true;
+    });
+  }
+
   // ---- reads ---------------------------------------------------------------------------------
 
   readRun(key: RunKey): Promise<RunSnapshot | undefined> {

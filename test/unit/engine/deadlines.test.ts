@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Command, STATES } from '../../../lambdas/contracts/index.js';
 import { applySignals, retryPlugins } from '../../../lambdas/engine/stage.js';
-import { sweepDeadlines } from '../../../lambdas/engine/sweeper.js';
+import { sweepDeadlines, TIMEOUT_RESEND_SECONDS } from '../../../lambdas/engine/sweeper.js';
 import {
   createHarness,
   deliverReport,
@@ -74,6 +74,25 @@ describe('the deadline sweeper', () => {
 
     expect(result).toEqual({ runsChecked: 1, timeoutsSent: 2 });
     expect(h.commands.ofKind('timeout')).toEqual([timeout('u1', 'a', 1), timeout('u1', 'b', 1)]);
+  });
+
+  it('sends one timeout per attempt, not one per tick, and again after the resend interval', async () => {
+    // While the first timeout waits in a backlogged inbox, later ticks must not queue more of them.
+    const h = createHarness(ONE_ACTIVITY);
+    await arrange(h);
+    await inFlight(h, 'u1');
+    h.clock.advanceSeconds(61);
+
+    const ticks = [];
+    for (let tick = 0; tick < 5; tick += 1) {
+      ticks.push((await sweepDeadlines(h.deps)).timeoutsSent);
+      h.clock.advanceSeconds(1);
+    }
+    h.clock.advanceSeconds(TIMEOUT_RESEND_SECONDS);
+    ticks.push((await sweepDeadlines(h.deps)).timeoutsSent);
+
+    expect(ticks).toEqual([2, 0, 0, 0, 0, 2]);
+    expect(h.commands.ofKind('timeout')).toHaveLength(4);
   });
 
   it('sends nothing for a plugin whose deadline has not passed yet', async () => {
