@@ -54,7 +54,8 @@ export class ExpressionBuilder {
     return this;
   }
 
-  add(path: readonly string[], amount: number): this {
+  /** `ADD`: a number to a number, or members to a set (adding a member twice keeps one). */
+  add(path: readonly string[], amount: number | ReadonlySet<string>): this {
     this.adds.push(`${this.path(...path)} ${this.value(amount)}`);
     return this;
   }

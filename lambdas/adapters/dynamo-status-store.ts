@@ -44,14 +44,15 @@ import type {
   StatusStore,
   Transition,
 } from '../engine/ports.js';
-import type {
-  PluginKey,
-  PluginRecord,
-  RunKey,
-  RunRecord,
-  RunSnapshot,
-  StageKey,
-  StageRecord,
+import {
+  countsDown,
+  type PluginKey,
+  type PluginRecord,
+  type RunKey,
+  type RunRecord,
+  type RunSnapshot,
+  type StageKey,
+  type StageRecord,
 } from '../engine/records.js';
 import { defaultDocumentClient } from './ddb-client.js';
 import { ExpressionBuilder } from './ddb-expression.js';
@@ -64,6 +65,7 @@ import {
   ResultTooLargeError,
 } from './errors.js';
 import {
+  COUNTED_NAMES,
   type Item,
   type ItemKey,
   itemKind,
@@ -241,7 +243,10 @@ export class DynamoStatusStore implements StatusStore {
     const update = this.stateCondition('transitionStage', from);
     update.condition(equals(update, 'generation', options.generation));
     if (options.requireNothingPending) {
-      update.condition(equals(update, 'mandatoryPending', 0)).condition(equals(update, 'optionalPending', 0));
+      // A stage that counts down by name keeps no counters: the engine decided from its names.
+      update.condition(
+        `(attribute_exists(${update.path('countdown')}) OR (${equals(update, 'mandatoryPending', 0)} AND ${equals(update, 'optionalPending', 0)}))`,
+      );
     }
     update.set(['updatedAt'], now);
     if (patch.state !== undefined) setState(update, patch.state, now);
@@ -269,8 +274,9 @@ export class DynamoStatusStore implements StatusStore {
   }
 
   async recordFinalOutcomes(
-    stage: StageKey & { readonly generation: number },
+    stage: StageKey & { readonly generation: number; readonly countdown?: StageRecord['countdown'] },
     outcomes: readonly FinalOutcome[],
+    options: { readonly recount?: readonly PluginKey[] } = {},
   ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
     const stagePrefix = pluginSkPrefix(stage.activity, stage.stage);
     const stagePk = runPk(stage.workflow, stage.uid);
@@ -301,6 +307,9 @@ export class DynamoStatusStore implements StatusStore {
         unique.push(outcome);
       }
     }
+    // Callers on the hot path pass the stage they read; others (operators) leave the layout to a read.
+    const byName = stage.countdown !== undefined || (await this.getStage(stage))?.countdown !== undefined;
+    if (byName) return this.recordByName(stage, unique, refused, options.recount ?? []);
     const applied: PluginKey[] = [];
     for (let start = 0; start < unique.length; start += OUTCOMES_PER_TRANSACTION) {
       const chunk = unique.slice(start, start + OUTCOMES_PER_TRANSACTION);
@@ -537,6 +546,74 @@ export class DynamoStatusStore implements StatusStore {
       const current = error.Item ? unmarshall(error.Item) : await this.getItem(key);
       return { applied: false, current: current && toRecord(current) };
     }
+  }
+
+  /**
+   * A narrow stage's outcomes: one conditional update per plugin (no transaction, no read), then one
+   * `ADD` of the names that count to the stage's counted set. A crash between the two is repaired by
+   * the redelivery: the outcome is then refused as already final, and counted again — a set member
+   * added twice is counted once.
+   */
+  private async recordByName(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+    refusedBefore: readonly PluginKey[],
+    recount: readonly PluginKey[],
+  ): Promise<{ applied: PluginKey[]; refused: PluginKey[] }> {
+    const now = this.now();
+    const results = await Promise.all(
+      outcomes.map(async (outcome) => {
+        const update = this.pluginUpdate(
+          'recordFinalOutcomes',
+          outcome.from,
+          outcome.patch,
+          {
+            generation: outcome.generation,
+            ...(outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
+          },
+          now,
+        );
+        return {
+          outcome,
+          result: await this.conditionalUpdate(pluginItemKey(outcome.key), update, toPluginRecord),
+        };
+      }),
+    );
+    const applied: PluginKey[] = [];
+    const refused: PluginKey[] = [...refusedBefore];
+    const count = new Set(recount.map((k) => k.plugin));
+    for (const { outcome, result } of results) {
+      if (result.applied) {
+        applied.push(outcome.key);
+        if (outcome.countDown !== 'none') count.add(outcome.key.plugin);
+        continue;
+      }
+      refused.push(outcome.key);
+      // Concluded by another delivery, which may have crashed before counting it: count it again.
+      const current = result.current;
+      if (current && current.generation === stage.generation && countsDown(current))
+        count.add(current.plugin);
+    }
+    if (count.size > 0) {
+      const counter = new ExpressionBuilder();
+      counter
+        .condition(equals(counter, 'generation', stage.generation))
+        .set(['updatedAt'], now)
+        .add([COUNTED_NAMES], new Set(count));
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyAttributes(stageItemKey(stage)),
+            ...counter.buildUpdate(),
+          }),
+        );
+      } catch (error) {
+        // The stage belongs to a newer generation (a rerun): these outcomes count for nothing there.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    return { applied, refused };
   }
 
   /** One transaction: up to 99 outcomes and the stage's count-down, retried without the refused. */

@@ -16,7 +16,15 @@ import {
   stageSk,
   TABLE_LAYOUT,
 } from '../contracts/index.js';
-import type { PluginKey, PluginRecord, RunKey, RunRecord, StageKey, StageRecord } from '../engine/records.js';
+import {
+  type PluginKey,
+  type PluginRecord,
+  pendingByName,
+  type RunKey,
+  type RunRecord,
+  type StageKey,
+  type StageRecord,
+} from '../engine/records.js';
 import { CorruptItemError } from './errors.js';
 
 export type Item = Record<string, unknown>;
@@ -77,8 +85,25 @@ export function runItem(run: RunRecord, expiresAt: number): Item {
   };
 }
 
+/**
+ * Attribute of a stage that counts down by name: the names counted so far, a string set (`ADD` is
+ * idempotent). The awaited names are in `countdown` ({ mandatory, optional } lists).
+ */
+export const COUNTED_NAMES = 'countedNames';
+
 export function stageItem(stage: StageRecord, expiresAt: number): Item {
-  return { ...stage, ...keyAttributes(stageItemKey(stage)), [TABLE_LAYOUT.ttlAttribute]: expiresAt };
+  const { countdown, ...rest } = stage;
+  return {
+    ...rest,
+    ...(countdown
+      ? {
+          countdown: { mandatory: [...countdown.mandatory], optional: [...countdown.optional] },
+          ...(countdown.counted.length > 0 ? { [COUNTED_NAMES]: new Set(countdown.counted) } : {}),
+        }
+      : {}),
+    ...keyAttributes(stageItemKey(stage)),
+    [TABLE_LAYOUT.ttlAttribute]: expiresAt,
+  };
 }
 
 export function pluginItem(plugin: PluginRecord, expiresAt: number): Item {
@@ -117,7 +142,27 @@ export function toStageRecord(item: Item): StageRecord {
   check.oneOf('mode', ['sequential', 'parallel']);
   check.integers('generation', 'mandatoryPending', 'optionalPending');
   check.maps('stateTimes');
-  return check.record<StageRecord>();
+  const record = check.record<StageRecord & { [COUNTED_NAMES]?: unknown }>();
+  const { [COUNTED_NAMES]: countedNames, countdown: stored, ...rest } = record;
+  if (stored === undefined) return rest;
+  const names = (value: unknown, what: string): string[] => {
+    if (!Array.isArray(value) || !value.every((n) => typeof n === 'string')) {
+      throw new CorruptItemError(
+        String(item[PK]),
+        String(item[SK]),
+        `"${what}" must be a list of plugin names`,
+      );
+    }
+    return value;
+  };
+  const counted = countedNames instanceof Set ? [...countedNames].map(String).sort() : [];
+  const countdown = {
+    mandatory: names((stored as { mandatory?: unknown }).mandatory, 'countdown.mandatory'),
+    optional: names((stored as { optional?: unknown }).optional, 'countdown.optional'),
+    counted,
+  };
+  // The pending counts of a stage that counts down by name follow from the names, not the counters.
+  return { ...rest, countdown, ...pendingByName(countdown) };
 }
 
 export function toPluginRecord(item: Item): PluginRecord {

@@ -110,13 +110,22 @@ export interface StatusStore {
     options: { readonly generation: number; readonly attempt?: number },
   ): Promise<Transition<PluginRecord>>;
   /**
-   * Applies final outcomes of plugins of one stage atomically with their count-down. Each outcome is
-   * applied at most once: an outcome whose condition fails is reported as not applied and counts
-   * nothing; a counter never goes below zero. Returns the outcomes applied and the stage after them.
+   * Applies final outcomes of plugins of one stage with their count-down. Each outcome is applied at
+   * most once: an outcome whose condition fails is reported as not applied. A wide stage counts down
+   * atomically with the outcomes (a transaction; a counter never goes below zero); a narrow one
+   * (`countdown` set) by name after them, idempotently — an outcome found already final is counted
+   * again, which changes nothing if it was. Returns the outcomes applied and refused.
    */
   recordFinalOutcomes(
-    stage: StageKey & { readonly generation: number },
+    stage: StageKey & { readonly generation: number; readonly countdown?: StageRecord['countdown'] },
     outcomes: readonly FinalOutcome[],
+    options?: {
+      /**
+       * Plugins already final whose count-down a crash may have lost (a redelivered duplicate): a
+       * stage that counts down by name counts them again, which changes nothing if it was done.
+       */
+      readonly recount?: readonly PluginKey[];
+    },
   ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }>;
   /** Counts a report that changed nothing because it came too late. */
   recordLateReport(key: PluginKey): Promise<void>;

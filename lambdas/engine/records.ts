@@ -50,6 +50,17 @@ export interface StageRecord extends StageKey {
   readonly mode: 'sequential' | 'parallel';
   /** Sequential stages only: the awaited plugins in dispatch order. */
   readonly sequence?: readonly string[];
+  /**
+   * Narrow stages (at most {@link NARROW_STAGE_MAX} awaited plugins) count down by name instead of
+   * with a transaction: each final outcome is a conditional write on its plugin, then its name joins
+   * `counted` on the stage — a set, so repeating that second write after a crash counts nothing twice.
+   * The pending counts below are derived from it. Wide stages keep counters updated in a transaction.
+   */
+  readonly countdown?: {
+    readonly mandatory: readonly string[];
+    readonly optional: readonly string[];
+    readonly counted: readonly string[];
+  };
   /** Awaited mandatory plugins that have not reached a final state. Never below zero. */
   readonly mandatoryPending: number;
   /** Awaited optional plugins that have not reached a final state. Never below zero. */
@@ -81,6 +92,30 @@ export interface PluginRecord extends PluginKey {
   readonly timeoutSentAt?: string;
   readonly updatedAt: string;
   readonly stateTimes: StateTimes<PluginState>;
+}
+
+/** Most awaited plugins of a stage that counts down by name (its stage item stays under 1 KB). */
+export const NARROW_STAGE_MAX = 16;
+
+/** Pending counts of a stage that counts down by name. */
+export function pendingByName(countdown: NonNullable<StageRecord['countdown']>): {
+  readonly mandatoryPending: number;
+  readonly optionalPending: number;
+} {
+  const counted = new Set(countdown.counted);
+  return {
+    mandatoryPending: countdown.mandatory.filter((name) => !counted.has(name)).length,
+    optionalPending: countdown.optional.filter((name) => !counted.has(name)).length,
+  };
+}
+
+/**
+ * Whether a plugin in this state counts its stage down: it succeeded or was skipped, or it is optional
+ * and failed for good. A mandatory failure never counts: it fails the stage instead.
+ */
+export function countsDown(plugin: Pick<PluginRecord, 'state' | 'mandatory'>): boolean {
+  if (plugin.state === 'Complete' || plugin.state === 'Do Not Run') return true;
+  return !plugin.mandatory && (plugin.state === 'Error' || plugin.state === 'Timed Out');
 }
 
 /** A run as one consistent read: the run, its stages and its plugin executions. */

@@ -23,7 +23,15 @@ import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { FinalOutcome } from './ports.js';
-import type { PluginKey, PluginRecord, RunRecord, StageKey, StageRecord } from './records.js';
+import {
+  countsDown,
+  NARROW_STAGE_MAX,
+  type PluginKey,
+  type PluginRecord,
+  type RunRecord,
+  type StageKey,
+  type StageRecord,
+} from './records.js';
 
 type StartStageCommand = Extract<Command, { kind: 'start-stage' }>;
 type RetryCommand = Extract<Command, { kind: 'retry' }>;
@@ -300,6 +308,15 @@ export function planStage(
     ...(parallel ? {} : { sequence: awaited.map((p) => p.plugin) }),
     mandatoryPending: awaited.filter((p) => p.mandatory).length,
     optionalPending: awaited.filter((p) => !p.mandatory).length,
+    ...(awaited.length > 0 && awaited.length <= NARROW_STAGE_MAX
+      ? {
+          countdown: {
+            mandatory: awaited.filter((p) => p.mandatory).map((p) => p.plugin),
+            optional: awaited.filter((p) => !p.mandatory).map((p) => p.plugin),
+            counted: [],
+          },
+        }
+      : {}),
     ...(nothingAwaited ? { message: 'no plugin to wait for' } : {}),
     createdAt: nowIso,
     updatedAt: nowIso,
@@ -764,12 +781,24 @@ export async function applySignals(
   });
 
   const finals = effective.filter((d): d is Extract<Decision, { type: 'final' }> => d.type === 'final');
-  const { applied } = finals.length
-    ? await deps.store.recordFinalOutcomes(
-        { ...key, generation: stage.generation },
-        finals.map((d) => d.outcome),
-      )
-    : { applied: [] as PluginKey[] };
+  // A redelivered duplicate of a final outcome may come from a crash between the outcome's write and
+  // its count-down by name: count it again (idempotent). Wide stages counted down in the same write.
+  const recount =
+    delivery.redelivered && stage.countdown
+      ? effective.flatMap((d) =>
+          d.type === 'duplicate' && d.plugin && countsDown(d.plugin)
+            ? [pluginKeyOf(key, d.plugin.plugin)]
+            : [],
+        )
+      : [];
+  const { applied } =
+    finals.length > 0 || recount.length > 0
+      ? await deps.store.recordFinalOutcomes(
+          stage,
+          finals.map((d) => d.outcome),
+          recount.length > 0 ? { recount } : {},
+        )
+      : { applied: [] as PluginKey[] };
   const appliedNames = new Set(applied.map((k) => k.plugin));
 
   const results: SignalResult[] = [];

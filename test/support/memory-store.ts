@@ -33,14 +33,16 @@ import type {
   StatusStore,
   Transition,
 } from '../../lambdas/engine/ports.js';
-import type {
-  PluginKey,
-  PluginRecord,
-  RunKey,
-  RunRecord,
-  RunSnapshot,
-  StageKey,
-  StageRecord,
+import {
+  countsDown,
+  type PluginKey,
+  type PluginRecord,
+  pendingByName,
+  type RunKey,
+  type RunRecord,
+  type RunSnapshot,
+  type StageKey,
+  type StageRecord,
 } from '../../lambdas/engine/records.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -231,7 +233,8 @@ export interface MemoryStoreOptions {
   readonly journal?: CallJournal;
 }
 
-type StoreMethod = keyof StatusStore;
+/** Port methods, and the second write of a count-down by name (a crash can fall before it). */
+type StoreMethod = keyof StatusStore | 'countDownByName';
 
 export class MemoryStatusStore implements StatusStore {
   readonly journal: CallJournal;
@@ -415,10 +418,16 @@ export class MemoryStatusStore implements StatusStore {
     });
   }
 
-  recordFinalOutcomes(
-    stage: StageKey & { readonly generation: number },
+  async recordFinalOutcomes(
+    stage: StageKey & { readonly generation: number; readonly countdown?: StageRecord['countdown'] },
     outcomes: readonly FinalOutcome[],
+    options: { readonly recount?: readonly PluginKey[] } = {},
   ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
+    // As the DynamoDB adapter: a stage that counts down by name takes two writes, the outcomes and
+    // then the count-down, so a crash can fall between them (the journal makes each a step).
+    if (this.stages.get(stageId(stage))?.countdown) {
+      return this.recordByName(stage, outcomes, options.recount ?? []);
+    }
     return this.write('recordFinalOutcomes', [stage, outcomes], () => {
       for (const outcome of outcomes) {
         if (stageId(outcome.key) !== stageId(stage)) {
@@ -485,6 +494,63 @@ export class MemoryStatusStore implements StatusStore {
       });
       return { applied: accepted.map((o) => pluginKeyOf(o.key)), refused };
     });
+  }
+
+  private async recordByName(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+    recount: readonly PluginKey[],
+  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
+    const decided = await this.write('recordFinalOutcomes', [stage, outcomes, recount], () => {
+      const applied: PluginKey[] = [];
+      const refused: PluginKey[] = [];
+      const count: string[] = recount.map((k) => k.plugin);
+      const seen = new Set<string>();
+      const now = this.now();
+      for (const outcome of outcomes) {
+        if (stageId(outcome.key) !== stageId(stage)) {
+          throw new InvalidStoreRequestError(
+            `recordFinalOutcomes: plugin "${outcome.key.plugin}" belongs to ${outcome.key.activity}/${outcome.key.stage}, not ${stage.activity}/${stage.stage}.`,
+          );
+        }
+        requireStates('recordFinalOutcomes', outcome.from);
+        const id = pluginId(outcome.key);
+        const current = this.plugins.get(id);
+        const holds =
+          !seen.has(id) &&
+          current !== undefined &&
+          pluginHolds(current, outcome.from, outcome.generation, outcome.attempt);
+        seen.add(id);
+        if (holds && current) {
+          const next = patched(current, outcome.patch, now);
+          this.plugins.set(id, next);
+          applied.push(pluginKeyOf(outcome.key));
+          if (outcome.countDown !== 'none') count.push(outcome.key.plugin);
+        } else {
+          refused.push(pluginKeyOf(outcome.key));
+          // Concluded by another delivery that may have crashed before counting it: count it again.
+          if (current && current.generation === stage.generation && countsDown(current)) {
+            count.push(current.plugin);
+          }
+        }
+      }
+      return { applied, refused, count };
+    });
+    if (decided.count.length > 0) {
+      await this.write('countDownByName', [stage, decided.count], () => {
+        const current = this.stages.get(stageId(stage));
+        if (!current?.countdown || current.generation !== stage.generation) return;
+        const counted = [...new Set([...current.countdown.counted, ...decided.count])];
+        const countdown = { ...current.countdown, counted };
+        this.stages.set(stageId(stage), {
+          ...current,
+          countdown,
+          ...pendingByName(countdown),
+          updatedAt: this.now(),
+        });
+      });
+    }
+    return { applied: decided.applied, refused: decided.refused };
   }
 
   recordLateReport(key: PluginKey): Promise<void> {
