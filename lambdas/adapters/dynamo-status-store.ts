@@ -245,7 +245,7 @@ export class DynamoStatusStore implements StatusStore {
     if (options.requireNothingPending) {
       // A stage that counts down by name keeps no counters: the engine decided from its names.
       update.condition(
-        `(attribute_exists(${update.path('countdown')}) OR (${equals(update, 'mandatoryPending', 0)} AND ${equals(update, 'optionalPending', 0)}))`,
+        `attribute_exists(${update.path('countdown')}) OR (${equals(update, 'mandatoryPending', 0)} AND ${equals(update, 'optionalPending', 0)})`,
       );
     }
     update.set(['updatedAt'], now);
