@@ -11,10 +11,12 @@ const moto = useMoto();
 
 // Each test drives several whole runs through moto: tens of seconds on a loaded machine.
 describe('crashes between a write and the next side effect', { timeout: 300_000 }, () => {
+  // A reference run makes about 47 store writes, 9 publishes and 2 events, and sends no command: the
+  // hand-off between stages is inline (ADR 0005). Commands (retries, timeouts) are crashed in the unit
+  // tests' crash-after-every-step runs.
   const kinds = [
-    { kind: 'store-write', points: [0, 3, 9, 17, 26, 40, 55] },
+    { kind: 'store-write', points: [0, 3, 9, 17, 26, 40, 46] },
     { kind: 'publish', points: [0, 2, 5, 8] },
-    { kind: 'command', points: [0, 4, 8] },
     { kind: 'event', points: [0, 1] },
   ] as const;
   for (const { kind, points } of kinds) {

@@ -580,6 +580,7 @@ export class CrashInjector {
       'transitionPlugin',
       'recordFinalOutcomes',
       'recordLateReport',
+      'claimTimeout',
     ]);
     const wrappedStore = new Proxy(store, {
       get: (target, property, receiver) => {
