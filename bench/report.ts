@@ -20,6 +20,9 @@ export interface Machine {
 const usd = (n: number) => `$${n.toFixed(2)}`;
 const num = (n: number, digits = 2) => (Number.isInteger(n) ? String(n) : n.toFixed(digits));
 const ms = (n: number) => `${n.toFixed(1)} ms`;
+const sec = (n: number) => `${(n / 1000).toFixed(2)} s`;
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+const millions = (n: number) => `${n / 1e6} M`;
 
 /** The short table `npm run bench` prints. */
 export function consoleTable(r: BenchResult): string {
@@ -37,6 +40,24 @@ export function consoleTable(r: BenchResult): string {
     ],
   ];
   for (const c of r.comparisons.slice(1)) rows.push([c.design, usd(c.usdPerMillionRuns)]);
+  const l = r.latency;
+  rows.push([
+    'latency MODEL p50 / p99, deployed windows',
+    `${sec(l.deployed.p50Ms)} / ${sec(l.deployed.p99Ms)} (windows ${pct(l.deployed.breakdownAtP50Ms.window / l.deployed.allAtP50Ms)} of p50)`,
+  ]);
+  rows.push(['  … same path, windows 0', `${sec(l.windowsZero.p50Ms)} / ${sec(l.windowsZero.p99Ms)}`]);
+  rows.push([
+    '  Step Functions Standard, same shape (model)',
+    `${sec(l.stepFunctionsStandard.p50Ms)} / ${sec(l.stepFunctionsStandard.p99Ms)}`,
+  ]);
+  for (const v of r.allIn.volumes.filter(
+    (x) => x.tracing === r.deployedTracing || x.tracing === 'PassThrough',
+  )) {
+    rows.push([
+      `all-in at ${millions(v.runsPerMonth)} runs/month, ${v.tracing}`,
+      `${usd(v.totalUsdPerMonth)}/month = ${usd(v.allInUsdPerMillionRuns)} per 1M runs`,
+    ]);
+  }
   if (r.timing) {
     rows.push([
       'stage overhead p50 / p99',
@@ -46,8 +67,8 @@ export function consoleTable(r: BenchResult): string {
   }
   for (const w of r.wide)
     rows.push([
-      `width ${w.width}: WCU per report`,
-      `${num(w.writeUnitsPerReport)} (completed: ${w.completed})`,
+      `width ${w.width}: WCU per report / per plugin with dispatch`,
+      `${num(w.writeUnitsPerReport)} / ${num(w.writeUnitsPerPlugin)} (completed: ${w.completed})`,
     ]);
   for (const c of r.checks) rows.push([`check: ${c.name}`, c.ok ? 'ok' : `FAILED (${c.detail})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
