@@ -5,7 +5,7 @@
  * Exits 1 when a counter check fails.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
@@ -114,6 +114,7 @@ async function main(): Promise<number> {
     say(consoleTable(result));
     if (write) {
       const dir = resolve(flags.out);
+      mkdirSync(dir, { recursive: true });
       writeFileSync(resolve(dir, 'benchmarks.md'), toMarkdown(result, machine));
       writeFileSync(resolve(dir, 'benchmarks.json'), toJson(result, machine));
       // The repository's formatter owns JSON layout (short arrays on one line).
