@@ -40,6 +40,7 @@ export interface LatencyReport {
     readonly transitionsPerRun: number;
   };
   readonly path: {
+    /** `windowMs`: the window of one hop into the stage's inbox; `p50Ms`: its hops and invocations at p50. */
     readonly stages: readonly (StageOnPath & { readonly windowMs: number; readonly p50Ms: number })[];
     readonly calls: Record<CallKind, number>;
     readonly invocations: number;
@@ -80,7 +81,7 @@ export function latencyReport(
     path: {
       stages: path.stages.map((s) => {
         const key = `${s.activity}/${s.stage}`;
-        return { ...s, windowMs: p50Of.get(key)?.windowMs ?? 0, p50Ms: p50Of.get(key)?.p50Ms ?? 0 };
+        return { ...s, windowMs: windowsMs[key] ?? 0, p50Ms: p50Of.get(key)?.p50Ms ?? 0 };
       }),
       calls: callsOnPath(path),
       invocations: path.steps.filter((s) => s.type === 'invocation').length,

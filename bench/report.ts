@@ -147,8 +147,8 @@ function latencySection(r: BenchResult): string[] {
         'dispatch calls DDB / SNS / SQS',
         'report calls DDB / SNS / SQS',
         'inbox hops',
-        'window',
-        'p50 share',
+        'window per inbox hop',
+        'p50 of its hops and invocations',
       ],
       l.path.stages.map((s) => [
         `${s.activity}/${s.stage}`,
@@ -157,7 +157,7 @@ function latencySection(r: BenchResult): string[] {
         s.reachedBy === 'inline' ? '(in the previous stage’s report call)' : calls(s.dispatchCalls),
         calls(s.reportCalls),
         String(s.inboxHops),
-        `${s.windowMs} ms × ${s.inboxHops}`,
+        `${l.windowsMs[`${s.activity}/${s.stage}`] ?? 0} ms × ${s.inboxHops}`,
         ms(s.p50Ms),
       ]),
     ),
@@ -262,6 +262,16 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
           '≤ $55',
         ],
         [
+          `… with Lambda duration modeled at ${r.reference.cost.modeled.callMs} ms per AWS call (estimate)`,
+          usd(r.reference.cost.modeled.totalUsdPerMillionRuns),
+          '≤ $55',
+        ],
+        [
+          '… with the plugin kit’s `In Progress` reports on',
+          usd(r.withInProgress.cost.totalUsdPerMillionRuns),
+          '—',
+        ],
+        [
           'WCU / RRU / engine AWS calls per reference run',
           `${num(r.headline.writeUnitsPerRun)} / ${num(r.headline.readUnitsPerRun)} / ${num(r.headline.awsRequestsPerRun)}`,
           '≤ 35 / ≤ 8 / ≤ 60',
@@ -284,16 +294,6 @@ export function toMarkdown(r: BenchResult, machine: Machine): string {
         [
           'All-in cost per million runs at 1 M runs a month, tracing Active / PassThrough (model)',
           `${usd(r.headline.allInUsdPerMillionRunsAt1M.Active)} / ${usd(r.headline.allInUsdPerMillionRunsAt1M.PassThrough)}`,
-          '—',
-        ],
-        [
-          `… with Lambda duration modeled at ${r.reference.cost.modeled.callMs} ms per AWS call (estimate)`,
-          usd(r.reference.cost.modeled.totalUsdPerMillionRuns),
-          '≤ $25',
-        ],
-        [
-          '… with the plugin kit’s `In Progress` reports on',
-          usd(r.withInProgress.cost.totalUsdPerMillionRuns),
           '—',
         ],
         ['Step Functions Standard (transitions only) ÷ Plugboard', `${ratio.toFixed(1)}×`, '≥ 25×'],
