@@ -5,9 +5,9 @@
  * Exits 1 when a counter check fails.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { startCloud } from '../local/cloud.js';
 import type { Meter } from './meter.js';
@@ -114,10 +114,14 @@ async function main(): Promise<number> {
     say(consoleTable(result));
     if (write) {
       const dir = resolve(flags.out);
+      mkdirSync(dir, { recursive: true });
       writeFileSync(resolve(dir, 'benchmarks.md'), toMarkdown(result, machine));
       writeFileSync(resolve(dir, 'benchmarks.json'), toJson(result, machine));
-      // The repository's formatter owns JSON layout (short arrays on one line).
-      command('npx', ['biome', 'format', '--write', resolve(dir, 'benchmarks.json')]);
+      // The repository's formatter owns JSON layout (short arrays on one line); Biome formats files
+      // inside the repository only.
+      if (!relative(process.cwd(), dir).startsWith('..')) {
+        command('npx', ['biome', 'format', '--write', resolve(dir, 'benchmarks.json')]);
+      }
       say(`\nwrote ${dir}/benchmarks.md and benchmarks.json`);
     }
     const failed = result.checks.filter((c) => !c.ok);

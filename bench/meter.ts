@@ -70,6 +70,58 @@ export interface RequestCount {
 
 export type LambdaKind = 'start' | 'stage';
 
+/** One AWS call a handler invocation made, in the order it was sent. */
+export interface CallRecord {
+  readonly service: 'dynamodb' | 'sns' | 'sqs';
+  /** The API operation without `Command` (`PutItem`, `Publish`, `SendMessage`, ...). */
+  readonly operation: string;
+  /** Global order of the call among every recorded call (ties impossible). */
+  readonly seq: number;
+  /** When the call was sent and when its answer came back (`performance.now()`, ms). */
+  readonly startedMs: number;
+  endedMs: number;
+  /** A publish to a stage topic: the plugin message it carried. */
+  readonly dispatch?: {
+    readonly uid: string;
+    readonly generation: number;
+    readonly activity: string;
+    readonly stage: string;
+    readonly plugins: readonly string[];
+    readonly attempt: number;
+  };
+  /** A publish to the events topic: the lifecycle event type. */
+  readonly eventType?: string;
+  /** An engine command sent to an inbox: its kind and the message ids SQS gave it. */
+  readonly command?: { readonly kind: string; readonly activity: string; readonly stage: string };
+  messageIds?: string[];
+}
+
+/** A message an invocation's batch held: engine command or plugin report. */
+export interface ReceivedRecord {
+  readonly messageId: string;
+  /** `report`, or the command's kind (`start-stage`, `retry`, `timeout`). */
+  readonly kind: string;
+  readonly uid?: string;
+  readonly generation?: number;
+  readonly activity?: string;
+  readonly stage?: string;
+  readonly plugin?: string;
+  readonly attempt?: number;
+  readonly status?: string;
+}
+
+/**
+ * One handler invocation as the harness made it: a start call, or one inbox batch handed to a stage
+ * handler (between the receive and the delete of that batch), with the AWS calls it sent in order.
+ */
+export interface InvocationRecord {
+  readonly kind: LambdaKind;
+  /** The inbox's queue URL (stage invocations). */
+  readonly inboxUrl?: string;
+  readonly received: readonly ReceivedRecord[];
+  readonly calls: CallRecord[];
+}
+
 export interface Counts {
   /** Publishes to stage topics (dispatches to plugins). */
   snsPublish: RequestCount;
@@ -161,12 +213,24 @@ export interface MeterOptions {
    * exactly. Adds two unmetered GetItems per item written: use it for cost runs, not timing runs.
    */
   readonly images: boolean;
+  /**
+   * Record every handler invocation with the calls it sent, in order (`invocations`). Only for runs
+   * handled one at a time: calls are attributed to the invocation between an inbox batch's receive
+   * and its delete.
+   */
+  readonly traceInvocations?: boolean;
 }
 
 /** The requests of the engine and its plugins, counted while `recording`. */
 export class Meter {
   counts: Counts = emptyCounts();
   recording = false;
+  /** Handler invocations with their calls in order (when `traceInvocations` is on). */
+  invocations: InvocationRecord[] = [];
+  /** Distinct custom metrics (namespace, name, dimension names and values) seen in EMF lines. */
+  readonly metricSeries = new Set<string>();
+  private open: InvocationRecord | undefined;
+  private seq = 0;
   private readonly raw: DynamoDBClient;
   private readonly received = new Map<string, number>();
 
@@ -181,6 +245,43 @@ export class Meter {
   reset(): void {
     this.counts = emptyCounts();
     this.received.clear();
+    this.invocations = [];
+    this.open = undefined;
+    this.metricSeries.clear();
+  }
+
+  /** Hands over the invocations recorded so far and starts a new list. */
+  takeInvocations(): InvocationRecord[] {
+    this.open = undefined;
+    const taken = this.invocations;
+    this.invocations = [];
+    return taken;
+  }
+
+  /** Opens the record of a start-function invocation (closed by `endInvocation`). */
+  beginStart(): void {
+    this.begin({ kind: 'start', received: [], calls: [] });
+  }
+
+  endInvocation(): void {
+    this.open = undefined;
+  }
+
+  private begin(record: InvocationRecord): void {
+    if (!this.recording || !this.options.traceInvocations) return;
+    this.invocations.push(record);
+    this.open = record;
+  }
+
+  /** Starts the record of one call in the open invocation; returns a function that ends it. */
+  private call(service: CallRecord['service'], operation: string, extra: Partial<CallRecord> = {}) {
+    const invocation = this.open;
+    if (!invocation) return undefined;
+    this.seq += 1;
+    const now = performance.now();
+    const record: CallRecord = { service, operation, seq: this.seq, startedMs: now, endedMs: now, ...extra };
+    invocation.calls.push(record);
+    return record;
   }
 
   /** Adds the counting middleware to the harness's clients (once per client). */
@@ -214,6 +315,7 @@ export class Meter {
     if (line.includes('"_aws"')) {
       this.counts.logs.emfLines += 1;
       this.counts.logs.emfBytes += bytes;
+      for (const series of emfSeries(line)) this.metricSeries.add(series);
     } else {
       this.counts.logs.logLines += 1;
       this.counts.logs.logBytes += bytes;
@@ -224,8 +326,29 @@ export class Meter {
     return (next, context) => async (args) => {
       if (this.recording && context.commandName === 'PublishCommand') {
         const input = args.input as { TopicArn?: string; Message?: string; MessageAttributes?: unknown };
-        const target = input.TopicArn?.endsWith('-events') ? this.counts.snsEvents : this.counts.snsPublish;
+        const isEvent = input.TopicArn?.endsWith('-events') === true;
+        const target = isEvent ? this.counts.snsEvents : this.counts.snsPublish;
         add(target, utf8(input.Message) + attributesBytes(input.MessageAttributes));
+        const body = parseBody(input.Message);
+        const record = this.call(
+          'sns',
+          'Publish',
+          isEvent
+            ? { eventType: String(body.type ?? '') }
+            : {
+                dispatch: {
+                  uid: String(body.uid ?? ''),
+                  generation: Number(body.generation ?? 0),
+                  activity: String(body.activity ?? ''),
+                  stage: String(body.stage ?? ''),
+                  plugins: Array.isArray(body.plugins) ? body.plugins.map(String) : [],
+                  attempt: Number(body.attempt ?? 0),
+                },
+              },
+        );
+        const result = await next(args);
+        if (record) record.endedMs = performance.now();
+        return result;
       }
       return next(args);
     };
@@ -248,7 +371,21 @@ export class Meter {
           const bytes = utf8(input.MessageBody) + attributesBytes(input.MessageAttributes);
           if (!inbox) add(sqs.harness, bytes);
           else add(isReport(input.MessageBody) ? sqs.pluginReport : sqs.engineSend, bytes);
-          return next(args);
+          const body = parseBody(input.MessageBody);
+          const record = this.call('sqs', 'SendMessage', {
+            command: {
+              kind: String(body.kind ?? ''),
+              activity: String(body.activity ?? ''),
+              stage: String(body.stage ?? ''),
+            },
+          });
+          const result = await next(args);
+          if (record) {
+            record.endedMs = performance.now();
+            const id = (result.output as { MessageId?: string }).MessageId;
+            record.messageIds = id ? [id] : [];
+          }
+          return result;
         }
         case 'SendMessageBatchCommand': {
           const entries = input.Entries ?? [];
@@ -258,15 +395,37 @@ export class Meter {
           );
           if (!inbox) add(sqs.harness, bytes);
           else add(entries.some((e) => isReport(e.MessageBody)) ? sqs.pluginReport : sqs.engineSend, bytes);
-          return next(args);
+          const first = parseBody(entries[0]?.MessageBody);
+          const record = this.call('sqs', 'SendMessageBatch', {
+            command: {
+              kind: String(first.kind ?? ''),
+              activity: String(first.activity ?? ''),
+              stage: String(first.stage ?? ''),
+            },
+          });
+          const result = await next(args);
+          if (record) {
+            record.endedMs = performance.now();
+            const ok = (result.output as { Successful?: readonly { MessageId?: string }[] }).Successful ?? [];
+            record.messageIds = ok.flatMap((m) => (m.MessageId ? [m.MessageId] : []));
+          }
+          return result;
         }
         case 'ReceiveMessageCommand': {
           const result = await next(args);
-          const output = result.output as { Messages?: readonly { Body?: string }[] };
+          const output = result.output as { Messages?: readonly { Body?: string; MessageId?: string }[] };
           const messages = output.Messages ?? [];
           const bytes = messages.reduce((sum, m) => sum + utf8(m.Body), 0);
           add(inbox ? sqs.pollReceive : sqs.harness, bytes);
-          if (inbox && messages.length > 0) this.received.set(url, performance.now());
+          if (inbox && messages.length > 0) {
+            this.received.set(url, performance.now());
+            this.begin({
+              kind: 'stage',
+              inboxUrl: url,
+              received: messages.map((m) => receivedRecord(m.MessageId ?? '', m.Body)),
+              calls: [],
+            });
+          }
           return result;
         }
         case 'DeleteMessageBatchCommand':
@@ -278,6 +437,7 @@ export class Meter {
             this.received.delete(url);
             this.counts.lambda.stage.invocations += 1;
             this.counts.lambda.stage.durationsMs.push(performance.now() - receivedAt);
+            this.endInvocation();
           }
           return next(args);
         }
@@ -299,9 +459,15 @@ export class Meter {
       dynamo.byMethod[site] = method;
       method.requests += 1;
       const input = args.input as Record<string, unknown>;
+      const record = this.call('dynamodb', operation);
+      const send = async () => {
+        const result = await next(args);
+        if (record) record.endedMs = performance.now();
+        return result;
+      };
       const targets = writeTargets(operation, input);
-      if (targets.length > 0) return this.meterWrites(targets, method, () => next(args));
-      const result = await next(args);
+      if (targets.length > 0) return this.meterWrites(targets, method, send);
+      const result = await send();
       const units = this.readUnitsOf(operation, input, result.output as unknown as Record<string, unknown>);
       dynamo.readUnits += units;
       method.readUnits += units;
@@ -384,6 +550,65 @@ export class Meter {
     );
     return response.Item as unknown as Item | undefined;
   }
+}
+
+/**
+ * The custom metrics one EMF line defines: one per metric name and dimension set, identified by the
+ * namespace, the name and the dimensions' values (what CloudWatch bills as one metric).
+ */
+export function emfSeries(line: string): string[] {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  const aws = doc._aws as { CloudWatchMetrics?: unknown } | undefined;
+  const directives = Array.isArray(aws?.CloudWatchMetrics) ? aws.CloudWatchMetrics : [];
+  const out: string[] = [];
+  for (const d of directives as {
+    Namespace?: string;
+    Dimensions?: string[][];
+    Metrics?: { Name?: string }[];
+  }[]) {
+    const sets = d.Dimensions && d.Dimensions.length > 0 ? d.Dimensions : [[]];
+    for (const metric of d.Metrics ?? []) {
+      for (const set of sets) {
+        const dims = [...set]
+          .sort()
+          .map((k) => `${k}=${String(doc[k] ?? '')}`)
+          .join(',');
+        out.push(`${d.Namespace ?? ''}/${metric.Name ?? ''}{${dims}}`);
+      }
+    }
+  }
+  return out;
+}
+
+function parseBody(body: string | undefined): Record<string, unknown> {
+  if (!body) return {};
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function receivedRecord(messageId: string, body: string | undefined): ReceivedRecord {
+  const b = parseBody(body);
+  const opt = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
+  return {
+    messageId,
+    kind: String(b.kind ?? ''),
+    ...opt('uid', typeof b.uid === 'string' ? b.uid : undefined),
+    ...opt('generation', typeof b.generation === 'number' ? b.generation : undefined),
+    ...opt('activity', typeof b.activity === 'string' ? b.activity : undefined),
+    ...opt('stage', typeof b.stage === 'string' ? b.stage : undefined),
+    ...opt('plugin', typeof b.plugin === 'string' ? b.plugin : undefined),
+    ...opt('attempt', typeof b.attempt === 'number' ? b.attempt : undefined),
+    ...opt('status', typeof b.status === 'string' ? b.status : undefined),
+  };
 }
 
 function isReport(body: string | undefined): boolean {

@@ -87,6 +87,42 @@ export const PRICES = {
     unit: 'GB-s',
     source: 'AWS Step Functions pricing (aws.amazon.com/step-functions/pricing), Express duration tier 1',
   },
+  xrayTraceRecorded: {
+    id: 'xrayTraceRecorded',
+    what: 'X-Ray trace recorded',
+    usd: 5 / 1e6,
+    unit: 'trace',
+    source: 'AWS X-Ray pricing (aws.amazon.com/xray/pricing), traces recorded, after the free tier',
+  },
+  xrayTraceRetrieved: {
+    id: 'xrayTraceRetrieved',
+    what: 'X-Ray trace retrieved or scanned',
+    usd: 0.5 / 1e6,
+    unit: 'trace',
+    source: 'AWS X-Ray pricing (aws.amazon.com/xray/pricing), traces retrieved/scanned, after the free tier',
+  },
+  cloudwatchMetric: {
+    id: 'cloudwatchMetric',
+    what: 'CloudWatch custom metric (each name + dimension set), first 10,000',
+    usd: 0.3,
+    unit: 'metric-month',
+    source: 'Amazon CloudWatch pricing (aws.amazon.com/cloudwatch/pricing), Metrics, prorated by the hour',
+  },
+  kmsKey: {
+    id: 'kmsKey',
+    what: 'KMS customer managed key',
+    usd: 1,
+    unit: 'key-month',
+    source:
+      'AWS KMS pricing (aws.amazon.com/kms/pricing); AWS managed keys (aws/dynamodb) have no monthly fee',
+  },
+  kmsRequest: {
+    id: 'kmsRequest',
+    what: 'KMS API request (symmetric)',
+    usd: 0.03 / 10_000,
+    unit: 'request',
+    source: 'AWS KMS pricing (aws.amazon.com/kms/pricing), requests after the free tier',
+  },
 } as const satisfies Record<string, Price>;
 
 export type Prices = { readonly [K in keyof typeof PRICES]: Price };

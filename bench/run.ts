@@ -2,8 +2,19 @@
  * The benchmark's core: runs the scenarios of one mode on a moto endpoint and returns every number
  * the report shows, plus sanity checks on the counters (never on timings).
  */
-import { type Comparison, type CostModel, comparisons, costModel } from './cost.js';
+import { STAGE_NAMES } from '../lambdas/contracts/index.js';
+import { ACTIVITIES } from '../test/support/reference.js';
+import { type Comparison, type CostModel, comparisons, costModel, stepFunctionsTransitions } from './cost.js';
+import { deployedTracingMode, stageInboxBatching } from './deployment.js';
 import type { Counts, Meter } from './meter.js';
+import {
+  type AllInReport,
+  allInReport,
+  functionLoads,
+  type Headline,
+  type LatencyReport,
+  latencyReport,
+} from './models.js';
 import {
   meterReferenceRuns,
   referencePluginNames,
@@ -117,6 +128,10 @@ export interface WideResult {
   readonly width: number;
   readonly completed: boolean;
   readonly dispatchPublishes: number;
+  /** Write units from the run's start to the stage's dispatch (run start and empty pre stage included). */
+  readonly dispatchWriteUnits: number;
+  /** Dispatch phase and reports together, per plugin. */
+  readonly writeUnitsPerPlugin: number;
   readonly writeUnitsPerReport: number;
   readonly readUnitsPerReport: number;
   readonly transactions: number;
@@ -126,6 +141,13 @@ export interface WideResult {
 export interface BenchResult {
   readonly mode: Mode;
   readonly plan: ModePlan;
+  readonly headline: Headline;
+  /** A model of a deployed run's orchestration latency (not a measurement). */
+  readonly latency: LatencyReport;
+  /** What a deployment pays a month beside the per-run lines, at several volumes (a model). */
+  readonly allIn: AllInReport;
+  /** The tracing mode the constructs deploy (bench/deployment.ts). */
+  readonly deployedTracing: string;
   readonly reference: { readonly runs: number; readonly perRun: PerRun; readonly cost: CostModel };
   readonly withInProgress: { readonly runs: number; readonly perRun: PerRun; readonly cost: CostModel };
   readonly inProgressDeltaUsdPerMillionRuns: number;
@@ -177,11 +199,12 @@ export async function runBench(endpoint: string, mode: Mode, options: RunOptions
     inProgressReports: true,
     ...(onLine ? { onLine } : {}),
   });
-  log(`reference runs for Lambda durations, no image reads (${plan.durationRuns})`);
+  log(`reference runs for Lambda durations and the critical path, no image reads (${plan.durationRuns})`);
   const durations = await meterReferenceRuns(endpoint, {
     runs: plan.durationRuns,
     inProgressReports: false,
     images: false,
+    traceInvocations: true,
     ...(onLine ? { onLine } : {}),
   });
   const timingSource = { counts: durations.counts, runs: durations.runs };
@@ -224,6 +247,8 @@ export async function runBench(endpoint: string, mode: Mode, options: RunOptions
         width,
         completed: w.completed,
         dispatchPublishes: w.dispatchPublishes,
+        dispatchWriteUnits: w.dispatchWriteUnits,
+        writeUnitsPerPlugin: w.dispatchWriteUnits / width + w.writeUnitsPerReport,
         writeUnitsPerReport: w.writeUnitsPerReport,
         readUnitsPerReport: w.readUnitsPerReport,
         transactions: w.reportCounts.dynamo.requests.TransactWriteItems ?? 0,
@@ -236,9 +261,66 @@ export async function runBench(endpoint: string, mode: Mode, options: RunOptions
     ? await Promise.all([timed(), widths()])
     : [await timed(), await widths()];
 
+  const shape = { activities: ACTIVITIES.length, pre: 1, parallel: 5, post: 1 };
+  const latency = latencyReport(
+    durations.invocationsByRun,
+    stageInboxBatching,
+    shape,
+    stepFunctionsTransitions(shape).total,
+  );
+  const mean = (xs: readonly number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const metricSeries = new Set([
+    ...metered.metricSeries,
+    ...meteredIp.metricSeries,
+    ...durations.metricSeries,
+  ]);
+  const allIn = allInReport({
+    usdPerMillionRuns: cost.totalUsdPerMillionRuns,
+    functions: functionLoads(
+      { activities: ACTIVITIES, stages: STAGE_NAMES, plugins: reports },
+      {
+        runs: durations.invocationsByRun,
+        startMeanMs: mean(durations.counts.lambda.start.durationsMs),
+        stageMeanMs: mean(durations.counts.lambda.stage.durationsMs),
+      },
+    ),
+    eventSources: ACTIVITIES.length * STAGE_NAMES.length + 1,
+    customMetrics: metricSeries.size,
+    customerManagedKeys: 1,
+    encryptedTopics: ACTIVITIES.length * STAGE_NAMES.length + 1,
+  });
+  const widest = [...wide].sort((a, b) => b.width - a.width)[0];
+  const at1M = (mode: string) =>
+    allIn.volumes.find((v) => v.runsPerMonth === 1e6 && v.tracing === mode)?.allInUsdPerMillionRuns ?? 0;
+  const headline: Headline = {
+    usdPerMillionRuns: cost.totalUsdPerMillionRuns,
+    writeUnitsPerRun: reference.perRun.writeUnits,
+    readUnitsPerRun: reference.perRun.readUnits,
+    awsRequestsPerRun: cost.modeled.sdkCallsPerRun,
+    latencyModelP50Ms: latency.deployed.p50Ms,
+    latencyModelP99Ms: latency.deployed.p99Ms,
+    stepFunctionsModelP50Ms: latency.stepFunctionsStandard.p50Ms,
+    stepFunctionsModelP99Ms: latency.stepFunctionsStandard.p99Ms,
+    wideWriteUnitsPerPlugin: widest?.writeUnitsPerPlugin ?? 0,
+    wideWidth: widest?.width ?? 0,
+    allInUsdPerMillionRunsAt1M: { Active: at1M('Active'), PassThrough: at1M('PassThrough') },
+    notes: [
+      'usdPerMillionRuns: measured per-run lines (requests counted on moto × list prices), reference run alone',
+      'awsRequestsPerRun: the engine’s DynamoDB requests + SNS publishes + SQS command sends (plugin reports and event-source polls not included)',
+      'latencyModel*: a MODEL (measured critical path × published in-region latencies, deployed windows), not measured on AWS',
+      ...(widest && widest.width < 1000
+        ? [`wideWriteUnitsPerPlugin measured at width ${widest.width} (quick mode), not 1,000`]
+        : []),
+    ],
+  };
+
   const result: Omit<BenchResult, 'checks'> = {
     mode,
     plan,
+    headline,
+    latency,
+    allIn,
+    deployedTracing: deployedTracingMode(),
     reference,
     withInProgress,
     inProgressDeltaUsdPerMillionRuns: costIp.totalUsdPerMillionRuns - cost.totalUsdPerMillionRuns,
@@ -308,5 +390,15 @@ function checks(r: Omit<BenchResult, 'checks'>, states: readonly string[], repor
     );
   }
   if (r.timing) check('every timed run completed', r.timing.allComplete, `${r.timing.runs} runs`);
+  check(
+    'the critical path reaches every stage of the reference run once',
+    r.latency.path.stages.length === ACTIVITIES.length * STAGE_NAMES.length,
+    `${r.latency.path.stages.length} stages on the path`,
+  );
+  check(
+    'every traced run has the same critical path',
+    r.latency.path.identicalAcrossRuns,
+    `${r.latency.path.runsTraced} runs traced`,
+  );
   return list;
 }

@@ -7,7 +7,7 @@ import type { EngineDeps, EngineObserver } from '../lambdas/engine/deps.js';
 import { type FakePlugin, Orchestra } from '../test/support/orchestra.js';
 import { ACTIVITIES, referencePlugins, WORKFLOW } from '../test/support/reference.js';
 import { reportBatches } from '../test/support/wide-stage.js';
-import { type Counts, callSite, Meter } from './meter.js';
+import { type Counts, callSite, type InvocationRecord, Meter } from './meter.js';
 
 /** Runs every method of a port inside `callSite`, so the meter can say which method sent a request. */
 function attributed<T extends object>(port: T, name: string): T {
@@ -107,6 +107,7 @@ async function referenceOrchestra(
   endpoint: string,
   inProgressReports: boolean,
   images: boolean,
+  traceInvocations = false,
 ): Promise<{ o: Orchestra; meter: Meter; seen: Observations }> {
   const seen = new Observations();
   const o = await Orchestra.create({
@@ -115,14 +116,15 @@ async function referenceOrchestra(
     plugins: benchPlugins(inProgressReports),
     wrap: seen.wrap,
   });
-  const meter = new Meter({ endpoint, tableName: o.table.tableName, isInbox, images });
+  const meter = new Meter({ endpoint, tableName: o.table.tableName, isInbox, images, traceInvocations });
   meter.attach({ sqs: o.sqs, sns: o.sns, documentClient: o.table.documentClient });
   return { o, meter, seen };
 }
 
 async function startTimed(o: Orchestra, meter: Meter, uid: string): Promise<void> {
   const started = performance.now();
-  const response = await o.start({ workflow: WORKFLOW, uid });
+  meter.beginStart();
+  const response = await o.start({ workflow: WORKFLOW, uid }).finally(() => meter.endInvocation());
   meter.recordStart(performance.now() - started);
   if (!response.ok) throw new BenchError(`run ${uid} did not start: ${JSON.stringify(response)}`);
 }
@@ -131,6 +133,10 @@ export interface MeteredRuns {
   readonly runs: number;
   readonly counts: Counts;
   readonly states: readonly string[];
+  /** Per run, its handler invocations with their calls in order (only runs traced). */
+  readonly invocationsByRun: readonly (readonly InvocationRecord[])[];
+  /** Distinct custom metrics the handlers' EMF lines defined (when their output reached the meter). */
+  readonly metricSeries: readonly string[];
 }
 
 /**
@@ -139,21 +145,37 @@ export interface MeteredRuns {
  */
 export async function meterReferenceRuns(
   endpoint: string,
-  options: { runs: number; inProgressReports: boolean; images?: boolean; onLine?: (meter: Meter) => void },
+  options: {
+    runs: number;
+    inProgressReports: boolean;
+    images?: boolean;
+    onLine?: (meter: Meter) => void;
+    /** Record each run's invocations and their calls in order (`invocationsByRun`). */
+    traceInvocations?: boolean;
+  },
 ): Promise<MeteredRuns> {
   const { o, meter, seen } = await referenceOrchestra(
     endpoint,
     options.inProgressReports,
     options.images ?? true,
+    options.traceInvocations ?? false,
   );
   options.onLine?.(meter);
   meter.recording = true;
+  const invocationsByRun: InvocationRecord[][] = [];
   for (let i = 0; i < options.runs; i += 1) {
     await startTimed(o, meter, `cost-${options.inProgressReports ? 'ip' : 'plain'}-${i}`);
     await settle(o, () => seen.runsEnded >= i + 1);
+    if (options.traceInvocations) invocationsByRun.push(meter.takeInvocations());
   }
   meter.recording = false;
-  return { runs: options.runs, counts: meter.counts, states: seen.runStates };
+  return {
+    runs: options.runs,
+    counts: meter.counts,
+    states: seen.runStates,
+    invocationsByRun,
+    metricSeries: [...meter.metricSeries].sort(),
+  };
 }
 
 export interface TimedRuns {
@@ -282,6 +304,8 @@ export interface WideStage {
   readonly completed: boolean;
   readonly pluginsComplete: number;
   readonly dispatchPublishes: number;
+  /** Write units from the start until the stage's dispatch (run start and empty pre stage included). */
+  readonly dispatchWriteUnits: number;
   /** DynamoDB units of the report phase only (report batches into the parallel stage's handler). */
   readonly reportCounts: Counts;
   readonly writeUnitsPerReport: number;
@@ -311,13 +335,17 @@ export async function wideStage(endpoint: string, width: number): Promise<WideSt
     });
   }
   const uid = `wide-${width}`;
+  // Dispatch phase: from the start until the parallel stage is dispatched (the run's own start and
+  // its empty pre stage are included: a few WCU for the whole stage).
+  meter.recording = true;
   await o.start({ workflow: 'wide', uid });
   for (let round = 0; round < 6 && !o.published.some((m) => m.stage === 'parallel'); round += 1)
     await o.pump();
   const dispatch = o.published.find((m) => m.stage === 'parallel');
   if (!dispatch) throw new BenchError(`the ${width}-plugin parallel stage was not dispatched`);
+  const dispatchCounts = meter.counts;
+  meter.reset();
   const handler = o.stageHandler('fanout', 'parallel');
-  meter.recording = true;
   const started = performance.now();
   for (const event of reportBatches(dispatch, 10)) {
     const result = await handler(event);
@@ -331,8 +359,10 @@ export async function wideStage(endpoint: string, width: number): Promise<WideSt
   const snapshot = await o.store.readRun({ workflow: 'wide', uid });
   const pluginsComplete = snapshot?.plugins.filter((p) => p.state === 'Complete').length ?? 0;
   const dynamo = reportCounts.dynamo;
+  const dispatchWriteUnits = dispatchCounts.dynamo.tableWriteUnits + dispatchCounts.dynamo.indexWriteUnits;
   return {
     width,
+    dispatchWriteUnits,
     completed: snapshot?.run.state === 'Complete' && pluginsComplete === width,
     pluginsComplete,
     dispatchPublishes: o.published.filter((m) => m.stage === 'parallel').length,

@@ -32,6 +32,54 @@ describe('the benchmark quick core on moto', () => {
     expect(result.wide[0]).toMatchObject({ width: 100, completed: true, dispatchPublishes: 1 });
     expect(result.wide[0]?.writeUnitsPerReport).toBeLessThanOrEqual(4);
     expect(result.inProgressDeltaUsdPerMillionRuns).toBeGreaterThan(0);
+
+    // The headline: every figure finite and positive, the model's p99 at or above its p50.
+    const h = result.headline;
+    for (const key of [
+      'usdPerMillionRuns',
+      'writeUnitsPerRun',
+      'readUnitsPerRun',
+      'awsRequestsPerRun',
+      'latencyModelP50Ms',
+      'latencyModelP99Ms',
+      'stepFunctionsModelP50Ms',
+      'stepFunctionsModelP99Ms',
+      'wideWriteUnitsPerPlugin',
+    ] as const) {
+      expect(Number.isFinite(h[key]), key).toBe(true);
+      expect(h[key], key).toBeGreaterThan(0);
+    }
+    expect(h.usdPerMillionRuns).toBe(result.reference.cost.totalUsdPerMillionRuns);
+    expect(h.writeUnitsPerRun).toBe(result.reference.perRun.writeUnits);
+    expect(h.latencyModelP99Ms).toBeGreaterThanOrEqual(h.latencyModelP50Ms);
+    expect(h.stepFunctionsModelP99Ms).toBeGreaterThanOrEqual(h.stepFunctionsModelP50Ms);
+    expect(h.wideWidth).toBe(100);
+    expect(h.notes.some((n) => n.includes('width 100'))).toBe(true);
+    // Dispatch and reports together cost more per plugin than the reports alone.
+    expect(h.wideWriteUnitsPerPlugin).toBeGreaterThan(result.wide[0]?.writeUnitsPerReport ?? Infinity);
+
+    // The latency model follows the measured path: every stage of the reference run, each reached
+    // once, with the run's 21 plugins in its fan-outs.
+    const path = result.latency.path;
+    expect(path.stages).toHaveLength(9);
+    expect(path.stages.reduce((sum, s) => sum + s.plugins, 0)).toBe(21);
+    expect(path.identicalAcrossRuns).toBe(true);
+    expect(result.latency.deployed.allAtP50Ms).toBeGreaterThan(0);
+
+    // All-in cost at three volumes for both tracing modes; Active tracing costs more than PassThrough.
+    expect(result.allIn.volumes.map((v) => [v.runsPerMonth, v.tracing])).toEqual([
+      [1e6, 'Active'],
+      [1e7, 'Active'],
+      [1e8, 'Active'],
+      [1e6, 'PassThrough'],
+      [1e7, 'PassThrough'],
+      [1e8, 'PassThrough'],
+    ]);
+    for (const v of result.allIn.volumes) {
+      expect(Number.isFinite(v.totalUsdPerMonth)).toBe(true);
+      expect(v.allInUsdPerMillionRuns).toBeGreaterThan(h.usdPerMillionRuns);
+    }
+    expect(h.allInUsdPerMillionRunsAt1M.Active).toBeGreaterThan(h.allInUsdPerMillionRunsAt1M.PassThrough);
   }, 240_000);
 });
 
