@@ -165,7 +165,7 @@ describe('public API: types', () => {
     expectTypeOf<ReturnType<typeof runPlugin>>().toEqualTypeOf<Promise<PluginRun>>();
     expectTypeOf<PluginRun['statuses']>().toEqualTypeOf<readonly Report['status'][]>();
     expectTypeOf<OrchestratorPluginProps['activityStage']>().toEqualTypeOf<StageName>();
-    expectTypeOf<OrchestratorPluginProps['info']>().toEqualTypeOf<PluginInfoInput>();
+    expectTypeOf<OrchestratorPluginProps['info']>().toEqualTypeOf<AnyPluginInfoInput | undefined>();
     expectTypeOf<OrchestratorQueuePluginProps['fifo']>().toEqualTypeOf<boolean | undefined>();
   });
 });
