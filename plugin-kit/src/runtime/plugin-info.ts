@@ -145,8 +145,19 @@ function describeIssue(issue: z.core.$ZodIssue, candidate: Record<string, unknow
       ];
     }
   }
-  if (where === '' && issue.code === 'invalid_type') return [`PluginInfo: ${issue.message}`];
+  if (issue.code === 'invalid_type' && path.length > 0 && valueAt(candidate, path) === undefined) {
+    return [`${where}: is required (a ${issue.expected})`];
+  }
   return [`${where || 'PluginInfo'}: ${issue.message}`];
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = Reflect.get(value, key);
+  }
+  return value;
 }
 
 /** A legal plugin name close to `name`: spaces and other characters become dashes. */
