@@ -155,8 +155,11 @@ describe('runPlugin with a queue bridge and its consumer', () => {
     await expect(runPlugin(bridge, { consumer: other })).rejects.toThrow(
       /consumer's PluginInfo names "other" but the bridge's names "check-credit"/,
     );
-    await expect(runPlugin(orchestratorWrapperSns(INFO, async () => 1), { consumer })).rejects.toThrow(
-      /chains a consumer after a queue bridge/,
-    );
+    await expect(
+      runPlugin(
+        orchestratorWrapperSns(INFO, async () => 1),
+        { consumer },
+      ),
+    ).rejects.toThrow(/chains a consumer after a queue bridge/);
   });
 });

@@ -46,14 +46,18 @@ describe('readPluginInfo', () => {
 
     expect(reading.ok && reading.info.default).toEqual({ mandatory: false });
     expect(reading.warnings).toHaveLength(1);
-    expect(reading.warnings[0]).toMatch(/pluginRegisterTimeout is ignored: .*registers plugins at deploy time/);
+    expect(reading.warnings[0]).toMatch(
+      /pluginRegisterTimeout is ignored: .*registers plugins at deploy time/,
+    );
   });
 
   it('suggests the nearest key for an unknown one, and lists the known keys', () => {
     const problems = problemsOf({ name: 'audit', default: { mandatory: true }, idempotant: false });
 
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^idempotant: unknown key; did you mean "idempotent"\? the keys of PluginInfo are name, /);
+    expect(problems[0]).toMatch(
+      /^idempotant: unknown key; did you mean "idempotent"\? the keys of PluginInfo are name, /,
+    );
   });
 
   it('suggests within default too', () => {

@@ -289,7 +289,11 @@ export function checkPlacement(
       );
     }
   }
-  if (props.info === undefined && info === undefined && !handlers.some(([, handler]) => handler !== undefined)) {
+  if (
+    props.info === undefined &&
+    info === undefined &&
+    !handlers.some(([, handler]) => handler !== undefined)
+  ) {
     problems.push(
       `info: is required (the plugin's PluginInfo, e.g. { name: 'check-credit', default: { mandatory: true } }), unless a wrapped handler is given to take it from`,
     );
@@ -305,15 +309,19 @@ const WRAPPER_OF: Readonly<Record<WrappedPluginHandler['kind'], string>> = {
 
 function differingFields(a: PluginInfo, b: PluginInfo): string[] {
   const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...fields].filter((field) => stableJson(Reflect.get(a, field)) !== stableJson(Reflect.get(b, field)));
+  return [...fields].filter(
+    (field) => stableJson(Reflect.get(a, field)) !== stableJson(Reflect.get(b, field)),
+  );
 }
 
 function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    typeof inner === 'object' && inner !== null && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([x], [y]) => x.localeCompare(y)))
-      : inner,
-  ) ?? 'undefined';
+  return (
+    JSON.stringify(value, (_key, inner: unknown) =>
+      typeof inner === 'object' && inner !== null && !Array.isArray(inner)
+        ? Object.fromEntries(Object.entries(inner).sort(([x], [y]) => x.localeCompare(y)))
+        : inner,
+    ) ?? 'undefined'
+  );
 }
 
 /**
@@ -349,7 +357,8 @@ export function pluginPropsProblems(
   }
   if (!(STAGE_NAMES as readonly string[]).includes(props.activityStage)) {
     const guess = closest(String(props.activityStage), STAGE_NAMES);
-    const predecessor = String(props.activityStage) === 'async' ? ' (the predecessor\'s "async" is "parallel")' : '';
+    const predecessor =
+      String(props.activityStage) === 'async' ? ' (the predecessor\'s "async" is "parallel")' : '';
     problems.push(
       `${named('activityStage', props.activityStage)}: must be one of ${STAGE_NAMES.join(', ')}${predecessor}${guess === undefined || predecessor ? '' : `; did you mean "${guess}"?`}`,
     );

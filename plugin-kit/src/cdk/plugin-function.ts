@@ -48,7 +48,10 @@ export class PluginFunction extends NodejsFunction {
     const runtime = props.runtime ?? DEFAULT_PLUGIN_RUNTIME;
     const problems = runtimeProblems('runtime', runtime);
     if (problems.length > 0) {
-      throw new InvalidPluginPropsError(`PluginFunction ${[scope.node.path, id].filter(Boolean).join('/')}`, problems);
+      throw new InvalidPluginPropsError(
+        `PluginFunction ${[scope.node.path, id].filter(Boolean).join('/')}`,
+        problems,
+      );
     }
     super(scope, id, {
       ...props,

@@ -86,7 +86,8 @@ export function readPluginInfo(input: unknown): PluginInfoReading {
     candidate.default = rest;
   }
   const parsed = pluginInfoSchema.safeParse(candidate);
-  if (!parsed.success) problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, candidate)));
+  if (!parsed.success)
+    problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, candidate)));
   if (problems.length > 0 || !parsed.success) return { ok: false, problems, warnings };
   return { ok: true, info: parsed.data, warnings };
 }

@@ -1,8 +1,8 @@
 import { PLUGIN_ENV } from '../contracts/index.js';
-import type { AnyPluginInfoInput } from './plugin-info.js';
 import { ConfigurationError } from './errors.js';
 import { IN_PROGRESS_REPORTED_ATTRIBUTE } from './events.js';
 import { fifoDeduplicationId, fifoMessageGroupId, isFifoQueueUrl } from './fifo.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
 import { type Action, type Runtime, runtimeFor, send } from './task.js';
 import type { PluginRuntimeOptions, QueueBridgeHandler } from './types.js';
 import { snsHandler } from './wrapper-sns.js';

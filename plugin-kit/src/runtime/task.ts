@@ -33,8 +33,8 @@ import {
   type LambdaContextLike,
   parseJson,
 } from './events.js';
-import { type AnyPluginInfoInput, parsePluginInfo } from './plugin-info.js';
 import { jsonLogger, type PluginLogger, type PluginLogKeys, withLogKeys } from './logger.js';
+import { type AnyPluginInfoInput, parsePluginInfo } from './plugin-info.js';
 import type { MessageSender, OutgoingMessage, StatusItemStore } from './ports.js';
 import { sqsMessageSender } from './sqs-message-sender.js';
 import { createStatusReader, type PluginStatus, type StatusReader } from './status-reader.js';
@@ -331,9 +331,12 @@ export function reportableCode(error: unknown, logger: PluginLogger): string | u
   const code = error.code;
   if (code === undefined) return undefined;
   if (errorCode.safeParse(code).success) return code;
-  logger.warn('PluginError.code is left out of the report: it must be 1-64 letters, digits, "_", "-", "." or ":", starting with a letter or digit (e.g. NO_CUSTOMER)', {
-    code: String(code).slice(0, 100),
-  });
+  logger.warn(
+    'PluginError.code is left out of the report: it must be 1-64 letters, digits, "_", "-", "." or ":", starting with a letter or digit (e.g. NO_CUSTOMER)',
+    {
+      code: String(code).slice(0, 100),
+    },
+  );
   return undefined;
 }
 

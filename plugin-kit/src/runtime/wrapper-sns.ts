@@ -1,13 +1,7 @@
-import type { AnyPluginInfoInput } from './plugin-info.js';
 import { ReportDeliveryError, UnsupportedEventError } from './errors.js';
 import { isInitializeEvent, type LambdaContextLike, snsDeliveries } from './events.js';
-import {
-  type Action,
-  runtimeFor,
-  processDelivery,
-  type Runtime,
-  runHandler,
-} from './task.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
+import { type Action, processDelivery, type Runtime, runHandler, runtimeFor } from './task.js';
 import type { PluginHandler, PluginRuntimeOptions, SnsPluginHandler } from './types.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { AnyPluginInfoInput } from './plugin-info.js';
 import { UnsupportedEventError } from './errors.js';
 import { isInitializeEvent, type LambdaContextLike, type SqsBatchResponse, sqsDeliveries } from './events.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
 import { processDelivery, runHandler, runtimeFor } from './task.js';
 import type { PluginHandler, PluginRuntimeOptions, SqsPluginHandler } from './types.js';
 
