@@ -27,6 +27,8 @@ const ACTIVITIES = ['approve-order', 'ship-order'];
 const blocks = titledBlocks(GUIDE);
 
 type Json = Record<string, unknown>;
+/** A `${name}` placeholder as templates write it (CloudFormation `!Sub`, Serverless variables). */
+const variable = (name: string): string => `\${${name}}`;
 const asObject = (value: unknown): Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : {};
 
@@ -50,8 +52,8 @@ function importedNames(template: unknown): string[] {
     const text = typeof value === 'string' ? value : asObject(value)['Fn::Sub'];
     if (typeof text !== 'string') throw new Error(`an import the test cannot read: ${JSON.stringify(value)}`);
     return text
-      .replaceAll('${SystemName}', DEPLOYMENT.systemName)
-      .replaceAll('${DeploymentStage}', DEPLOYMENT.stage);
+      .replaceAll(variable('SystemName'), DEPLOYMENT.systemName)
+      .replaceAll(variable('DeploymentStage'), DEPLOYMENT.stage);
   });
 }
 
@@ -178,8 +180,8 @@ describe('docs/without-cdk.md', { timeout: 300_000 }, () => {
 
   describe('serverless.yml', () => {
     const text = (blocks.get('serverless.yml') ?? '')
-      .replaceAll('${self:custom.plugboard}', pluginTagValue(DEPLOYMENT))
-      .replaceAll('${sls:stage}', DEPLOYMENT.stage);
+      .replaceAll(variable('self:custom.plugboard'), pluginTagValue(DEPLOYMENT))
+      .replaceAll(variable('sls:stage'), DEPLOYMENT.stage);
     const service = asObject(readYaml(text));
     const functions = asObject(service.functions);
     const resources = asObject(asObject(service.resources).Resources);
