@@ -73,7 +73,8 @@ export interface PluginPlacementProps {
 export interface OrchestratorPluginProps extends PluginPlacementProps {
   /**
    * The plugin's function, wrapped with `orchestratorWrapperSns` (or the queue bridge). A concrete
-   * `Function` (not `IFunction`) because the construct tags it and sets its environment.
+   * `Function` (not `IFunction`) because the construct tags it and sets its environment. A Node.js
+   * runtime must be 20 or later: create it with `PluginFunction` (nodejs22.x, SDK v3 external).
    */
   readonly function: LambdaFunction;
   /**
@@ -95,9 +96,9 @@ export interface OrchestratorPluginProps extends PluginPlacementProps {
  *
  * @example
  * ```ts
- * import { OrchestratorPlugin } from '@plugboard/plugin-kit/cdk';
+ * import { OrchestratorPlugin, PluginFunction } from '@plugboard/plugin-kit/cdk';
  *
- * const fn = new NodejsFunction(this, 'CheckCredit', { entry: 'src/check-credit.ts' });
+ * const fn = new PluginFunction(this, 'CheckCredit', { entry: 'src/check-credit.ts' });
  * new OrchestratorPlugin(this, 'CheckCreditPlugin', {
  *   stage: 'dev',
  *   activity: 'approve-order',

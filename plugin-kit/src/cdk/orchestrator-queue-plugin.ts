@@ -74,15 +74,15 @@ export interface OrchestratorQueuePluginProps extends PluginPlacementProps {
  *
  * @example
  * ```ts
- * import { OrchestratorQueuePlugin } from '@plugboard/plugin-kit/cdk';
+ * import { OrchestratorQueuePlugin, PluginFunction } from '@plugboard/plugin-kit/cdk';
  *
  * new OrchestratorQueuePlugin(this, 'RenderPdf', {
  *   stage: 'dev',
  *   activity: 'ship-order',
  *   activityStage: 'post',
  *   info: { name: 'render-pdf', default: { mandatory: false }, fifoKey: 'renderer' },
- *   bridge: new NodejsFunction(this, 'Bridge', { entry: 'src/render-pdf-bridge.ts' }),
- *   consumer: new NodejsFunction(this, 'Consumer', { entry: 'src/render-pdf.ts', timeout: Duration.minutes(5) }),
+ *   bridge: new PluginFunction(this, 'Bridge', { entry: 'src/render-pdf-bridge.ts' }),
+ *   consumer: new PluginFunction(this, 'Consumer', { entry: 'src/render-pdf.ts', timeout: Duration.minutes(5) }),
  *   fifo: true,
  *   maxConcurrency: 2,
  * });
