@@ -44,7 +44,8 @@ export interface PluginPlacementProps {
   /**
    * The activities of the deployment, to check `activity` at synth (the error names them), e.g. the
    * keys of the `activities` in your `plugboard.config.ts`.
-   * @default - not checked at synth: an unknown activity fails at deploy with "No export named
+   * @default - the context value `plugboard:knownActivities` (e.g. in `cdk.json`), else not checked
+   *   at synth: an unknown activity fails at deploy with "No export named
    *   <system>-<stage>-<activity>-<activityStage>-processing found"
    */
   readonly knownActivities?: readonly string[];
@@ -131,7 +132,9 @@ export class OrchestratorPlugin extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorPluginProps) {
     super(scope, id);
-    const checked = checkPlacement(props, [['handler', props.handler, ['sns', 'bridge']]]);
+    const checked = checkPlacement(withKnownActivities(this, props), [
+      ['handler', props.handler, ['sns', 'bridge']],
+    ]);
     const problems = [...checked.problems, ...runtimeProblems('function.runtime', props.function.runtime)];
     if (problems.length > 0 || checked.info === undefined)
       throw new InvalidPluginPropsError(`OrchestratorPlugin ${this.node.path}`, problems);
@@ -236,6 +239,22 @@ export class OrchestratorPlugin extends Construct {
 }
 
 const DEPLOYMENT_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The context key that lists the deployment's activities for every plugin construct of an app. */
+export const KNOWN_ACTIVITIES_CONTEXT = 'plugboard:knownActivities';
+
+/** The props with `knownActivities` from the context when the props name none. */
+export function withKnownActivities<P extends PluginPlacementProps>(scope: Construct, props: P): P {
+  if (props.knownActivities !== undefined) return props;
+  const fromContext: unknown = scope.node.tryGetContext(KNOWN_ACTIVITIES_CONTEXT);
+  if (fromContext === undefined) return props;
+  if (!Array.isArray(fromContext) || !fromContext.every((name) => typeof name === 'string')) {
+    throw new InvalidPluginPropsError(`${scope.node.path}`, [
+      `context ${KNOWN_ACTIVITIES_CONTEXT} (${JSON.stringify(fromContext)}): must be an array of activity names, e.g. ["approve-order", "ship-order"]`,
+    ]);
+  }
+  return { ...props, knownActivities: fromContext };
+}
 
 /** A wrapped handler given to a construct, with the prop that named it and the kinds it may be. */
 export type HandlerToCheck = readonly [

@@ -8,7 +8,12 @@ import { Construct } from 'constructs';
 import { PLUGIN_ENV } from '../contracts/index.js';
 import { InvalidPluginPropsError } from '../runtime/errors.js';
 import type { QueueBridgeHandler, SqsPluginHandler } from '../runtime/types.js';
-import { checkPlacement, OrchestratorPlugin, type PluginPlacementProps } from './orchestrator-plugin.js';
+import {
+  checkPlacement,
+  OrchestratorPlugin,
+  type PluginPlacementProps,
+  withKnownActivities,
+} from './orchestrator-plugin.js';
 import { runtimeProblems } from './plugin-function.js';
 
 export interface OrchestratorQueuePluginProps extends PluginPlacementProps {
@@ -97,7 +102,7 @@ export class OrchestratorQueuePlugin extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorQueuePluginProps) {
     super(scope, id);
-    const checked = checkPlacement(props, [
+    const checked = checkPlacement(withKnownActivities(this, props), [
       ['bridgeHandler', props.bridgeHandler, ['bridge']],
       ['consumerHandler', props.consumerHandler, ['sqs']],
     ]);

@@ -226,6 +226,18 @@ describe('plugin constructs: names', { timeout: 60_000 }, () => {
     ]);
   });
 
+  it('reads the known activities from the context plugboard:knownActivities when the props name none', () => {
+    const app = new App({
+      context: { 'aws:cdk:bundling-stacks': [], 'plugboard:knownActivities': ['intake'] },
+    });
+    const stack = new Stack(app, 'PluginStack');
+
+    expect(problemsOf(() => plug(stack, { activity: 'approve-order' }))).toEqual([
+      'activity ("approve-order"): is not one of the deployment\'s activities (intake)',
+    ]);
+    expect(() => plug(new Stack(app, 'Other'), { activity: 'intake' })).not.toThrow();
+  });
+
   it('explains the predecessor’s async stage and suggests for a typo', () => {
     expect(problemsOf(() => plug(newStack(), { activityStage: 'async' as never }))[0]).toBe(
       'activityStage ("async"): must be one of pre, parallel, post (the predecessor\'s "async" is "parallel")',
