@@ -7,11 +7,11 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { z } from 'zod';
+import { readPluginInfo } from '../../plugin-kit/src/runtime/plugin-info.js';
 import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import {
   describeIssues,
   type PluginInfo,
-  pluginInfoSchema,
   type Registration,
   registrationSchema,
   STAGE_NAMES,
@@ -60,14 +60,107 @@ export class LambdaInitializer implements PluginInitializer {
   }
 }
 
+/** A JSON document given either as JSON text or as a CloudFormation object (YAML/JSON template). */
+const jsonOrObject = z.union([z.string(), z.record(z.string(), z.unknown())], {
+  error: 'must be an object or its JSON text',
+});
+
 const propertiesSchema = z.object({
-  Activity: z.string(),
-  Stage: z.enum(STAGE_NAMES),
-  Registration: z.string().optional(),
+  Activity: z.string({ error: 'Activity is required: the activity name, e.g. "approve-order"' }),
+  Stage: z.enum(STAGE_NAMES, {
+    error: (issue) =>
+      `Stage ${JSON.stringify(issue.input)} must be one of ${STAGE_NAMES.join(', ')}${issue.input === 'async' ? ' (the predecessor\'s "async" is "parallel")' : ''}`,
+  }),
+  Registration: jsonOrObject.optional(),
   FunctionArn: z.string().optional(),
-  FilterPolicy: z.string().optional(),
+  FilterPolicy: jsonOrObject.optional(),
   FilterPolicyScope: z.enum(['MessageAttributes', 'MessageBody']).optional(),
 });
+
+/**
+ * CloudFormation passes every scalar in a custom resource's properties as a string (`true` → "true",
+ * `10` → "10"). A Registration or FilterPolicy given as an object is turned back into the types the
+ * contracts expect; JSON text is parsed as it is.
+ */
+function fromProperty(
+  value: string | Record<string, unknown>,
+  what: string,
+  restore: (v: unknown) => unknown,
+) {
+  return typeof value === 'string' ? parseJson(value, what) : restore(value);
+}
+
+const asBoolean = (value: unknown): unknown => (value === 'true' ? true : value === 'false' ? false : value);
+const asNumber = (value: unknown): unknown =>
+  typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+
+function mapObject(
+  value: unknown,
+  map: (entry: Record<string, unknown>) => Record<string, unknown>,
+): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? map(value as Record<string, unknown>)
+    : value;
+}
+
+function withFields(
+  entry: Record<string, unknown>,
+  fields: Readonly<Record<string, (value: unknown) => unknown>>,
+): Record<string, unknown> {
+  const copy = { ...entry };
+  for (const [field, restore] of Object.entries(fields)) {
+    if (field in copy) copy[field] = restore(copy[field]);
+  }
+  return copy;
+}
+
+/** Restores the typed values of a registration given as a CloudFormation object. */
+export function restoreRegistration(value: unknown): unknown {
+  return mapObject(value, (registration) =>
+    withFields(registration, {
+      schemaVersion: asNumber,
+      filterPolicy: restoreFilterPolicy,
+      info: (info) =>
+        mapObject(info, (entry) =>
+          withFields(entry, {
+            default: (defaults) => mapObject(defaults, (d) => withFields(d, { mandatory: asBoolean })),
+            overrides: (overrides) =>
+              mapObject(overrides, (byActivity) =>
+                Object.fromEntries(
+                  Object.entries(byActivity).map(([activity, override]) => [
+                    activity,
+                    mapObject(override, (o) => withFields(o, { mandatory: asBoolean })),
+                  ]),
+                ),
+              ),
+            order: asNumber,
+            idempotent: asBoolean,
+            alwaysRun: asBoolean,
+            deadlineSeconds: asNumber,
+            maxAttempts: asNumber,
+            reportInProgress: asBoolean,
+          }),
+        ),
+    }),
+  );
+}
+
+/**
+ * Restores the typed values of a filter policy given as a CloudFormation object: the operands of
+ * `numeric` become numbers and `exists` a boolean. Other values stay strings, so an exact numeric
+ * match (`[100]`) must be written `{"numeric": ["=", 100]}` or given as JSON text.
+ */
+export function restoreFilterPolicy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(restoreFilterPolicy);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => {
+      if (key === 'numeric' && Array.isArray(inner)) return [key, inner.map(asNumber)];
+      if (key === 'exists') return [key, asBoolean(inner)];
+      return [key, restoreFilterPolicy(inner)];
+    }),
+  );
+}
 
 const PHYSICAL_PREFIX = 'plugboard-registration';
 const physicalId = (r: Pick<Registration, 'activity' | 'stage' | 'info'>) =>
@@ -87,7 +180,7 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new RegistrationError(`${what} is not valid JSON.`);
+    throw new RegistrationError(`${what} is not valid JSON: give it as an object, or as JSON text.`);
   }
 }
 
@@ -126,28 +219,35 @@ export async function resolveRegistration(
   }
   let candidate: unknown;
   if (props.data.Registration !== undefined) {
-    candidate = parseJson(props.data.Registration, 'The Registration property');
+    candidate = fromProperty(props.data.Registration, 'The Registration property', restoreRegistration);
   } else if (props.data.FunctionArn !== undefined) {
     const answer = await deps.initializer.initialize(props.data.FunctionArn);
-    const info = pluginInfoSchema.safeParse(answer);
-    if (!info.success) {
+    // The predecessor's PluginInfo (pluginName, default.pluginRegisterTimeout) is read as the kit reads it.
+    const info = readPluginInfo(answer);
+    if (!info.ok) {
       throw new RegistrationError(
-        `The initialize call to ${props.data.FunctionArn} did not answer a valid PluginInfo: ${describeIssues(info.error)}`,
+        `The initialize call to ${props.data.FunctionArn} did not answer a valid PluginInfo: ${info.problems.join('; ')}`,
       );
     }
     candidate = {
       activity: Activity,
       stage: Stage,
-      info: info.data satisfies PluginInfo,
+      info: info.info satisfies PluginInfo,
       functionArn: props.data.FunctionArn,
       ...(props.data.FilterPolicy
-        ? { filterPolicy: parseJson(props.data.FilterPolicy, 'The FilterPolicy property') }
+        ? {
+            filterPolicy: fromProperty(
+              props.data.FilterPolicy,
+              'The FilterPolicy property',
+              restoreFilterPolicy,
+            ),
+          }
         : {}),
       ...(props.data.FilterPolicyScope ? { filterPolicyScope: props.data.FilterPolicyScope } : {}),
     };
   } else {
     throw new RegistrationError(
-      'Set either Registration (the registration as JSON) or FunctionArn (to call initialize).',
+      'Set either Registration (the registration, as an object or its JSON text) or FunctionArn (to call initialize).',
     );
   }
   const registration = registrationSchema.safeParse(candidate);

@@ -19,6 +19,15 @@ export type {
 } from './runtime/events.js';
 export * from './runtime/fifo.js';
 export * from './runtime/logger.js';
+export {
+  type AnyPluginInfoInput,
+  definePluginInfo,
+  type PluginInfoReading,
+  type PredecessorPluginDefaults,
+  type PredecessorPluginInfo,
+  parsePluginInfo,
+  readPluginInfo,
+} from './runtime/plugin-info.js';
 export * from './runtime/ports.js';
 export * from './runtime/queue-bridge.js';
 export * from './runtime/sqs-message-sender.js';

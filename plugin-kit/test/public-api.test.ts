@@ -8,6 +8,7 @@ import type { OrchestratorPluginProps, OrchestratorQueuePluginProps } from '../s
 import * as cdk from '../src/cdk/index.js';
 import * as kit from '../src/index.js';
 import {
+  type AnyPluginInfoInput,
   type ComponentState,
   createStatusReader,
   getOrchestratorSqsPassthrough,
@@ -26,6 +27,7 @@ import {
   type PluginMessage,
   type PluginState,
   type PluginStatus,
+  type PredecessorPluginInfo,
   type QueueBridgeHandler,
   type Report,
   type SnsPluginHandler,
@@ -62,6 +64,9 @@ describe('public API: runtime exports', () => {
         'sqsMessageSender',
         'dynamoDbStatusStore',
         'fifoDeduplicationId',
+        'definePluginInfo',
+        'readPluginInfo',
+        'parsePluginInfo',
       ]),
     );
   });
@@ -69,7 +74,12 @@ describe('public API: runtime exports', () => {
   it('keeps the CDK constructs out of the package root and in ./cdk', () => {
     expect(Object.keys(kit)).not.toContain('OrchestratorPlugin');
     expect(Object.keys(cdk)).toEqual(
-      expect.arrayContaining(['OrchestratorPlugin', 'OrchestratorQueuePlugin', 'targetedFilterPolicy']),
+      expect.arrayContaining([
+        'OrchestratorPlugin',
+        'OrchestratorQueuePlugin',
+        'PluginFunction',
+        'targetedFilterPolicy',
+      ]),
     );
   });
 
@@ -95,7 +105,9 @@ describe('public API: runtime exports', () => {
 
 describe('public API: types', () => {
   it('types the wrappers', () => {
-    expectTypeOf(orchestratorWrapperSns).parameter(0).toEqualTypeOf<PluginInfoInput>();
+    expectTypeOf(orchestratorWrapperSns).parameter(0).toEqualTypeOf<AnyPluginInfoInput>();
+    expectTypeOf<PluginInfoInput>().toExtend<AnyPluginInfoInput>();
+    expectTypeOf<PredecessorPluginInfo>().toExtend<AnyPluginInfoInput>();
     expectTypeOf(orchestratorWrapperSns<{ score: number }>)
       .parameter(1)
       .toEqualTypeOf<PluginHandler<{ score: number }>>();
@@ -153,7 +165,7 @@ describe('public API: types', () => {
     expectTypeOf<ReturnType<typeof runPlugin>>().toEqualTypeOf<Promise<PluginRun>>();
     expectTypeOf<PluginRun['statuses']>().toEqualTypeOf<readonly Report['status'][]>();
     expectTypeOf<OrchestratorPluginProps['activityStage']>().toEqualTypeOf<StageName>();
-    expectTypeOf<OrchestratorPluginProps['info']>().toEqualTypeOf<PluginInfoInput>();
+    expectTypeOf<OrchestratorPluginProps['info']>().toEqualTypeOf<AnyPluginInfoInput | undefined>();
     expectTypeOf<OrchestratorQueuePluginProps['fifo']>().toEqualTypeOf<boolean | undefined>();
   });
 });

@@ -518,7 +518,7 @@ describe('orchestratorWrapperSns: initialize', () => {
       orchestratorWrapperSns({ name: 'bad name!', default: { mandatory: true }, order: -1 }, async () => 'x');
 
     expect(create).toThrow(InvalidPluginInfoError);
-    expect(create).toThrow(/name: .*order: /s);
+    expect(create).toThrow(/name \("bad name!"\): .*order: /s);
   });
 });
 

@@ -5,3 +5,4 @@
 export * from './filter-policy.js';
 export * from './orchestrator-plugin.js';
 export * from './orchestrator-queue-plugin.js';
+export * from './plugin-function.js';

@@ -11,8 +11,6 @@ import {
   PLUGIN_ENV,
   PLUGIN_TAG_KEY,
   type PluginInfo,
-  type PluginInfoInput,
-  pluginInfoSchema,
   pluginTagValue,
   REGISTRATION_RESOURCE_TYPE,
   type registrationSchema,
@@ -22,12 +20,15 @@ import {
   type StageName,
 } from '../contracts/index.js';
 import { InvalidPluginPropsError } from '../runtime/errors.js';
+import { type AnyPluginInfoInput, closest, readPluginInfo } from '../runtime/plugin-info.js';
+import type { QueueBridgeHandler, SnsPluginHandler, WrappedPluginHandler } from '../runtime/types.js';
 import {
   type FilterPolicyScope,
   filterPolicyProblems,
   TARGETING_KEY,
   targetedFilterPolicy,
 } from './filter-policy.js';
+import { runtimeProblems } from './plugin-function.js';
 
 /** Where and how a plugin plugs in; shared by both plugin constructs. */
 export interface PluginPlacementProps {
@@ -40,10 +41,23 @@ export interface PluginPlacementProps {
   readonly stage: string;
   /** The activity whose stage topic the plugin subscribes to. */
   readonly activity: string;
+  /**
+   * The activities of the deployment, to check `activity` at synth (the error names them), e.g. the
+   * keys of the `activities` in your `plugboard.config.ts`.
+   * @default - the context value `plugboard:knownActivities` (e.g. in `cdk.json`), else not checked
+   *   at synth: an unknown activity fails at deploy with "No export named
+   *   <system>-<stage>-<activity>-<activityStage>-processing found"
+   */
+  readonly knownActivities?: readonly string[];
   /** The stage of the activity: `pre` and `post` run plugins one by one, `parallel` all at once. */
   readonly activityStage: StageName;
-  /** The plugin's `PluginInfo` (the same object the handler is wrapped with). */
-  readonly info: PluginInfoInput;
+  /**
+   * The plugin's `PluginInfo` (the same object the handler is wrapped with). The predecessor's
+   * `pluginName` is accepted with a warning.
+   * @default - the `info` of the wrapped handler (`handler`, or `bridgeHandler` for a queue plugin);
+   *   one of the two is required
+   */
+  readonly info?: AnyPluginInfoInput;
   /**
    * The plugin's own SNS filter policy. Plugboard adds `plugins: [<name>]` to it, so it must not use
    * the key `plugins`.
@@ -60,9 +74,17 @@ export interface PluginPlacementProps {
 export interface OrchestratorPluginProps extends PluginPlacementProps {
   /**
    * The plugin's function, wrapped with `orchestratorWrapperSns` (or the queue bridge). A concrete
-   * `Function` (not `IFunction`) because the construct tags it and sets its environment.
+   * `Function` (not `IFunction`) because the construct tags it and sets its environment. A Node.js
+   * runtime must be 20 or later: create it with `PluginFunction` (nodejs22.x, SDK v3 external).
    */
   readonly function: LambdaFunction;
+  /**
+   * The wrapped handler the function runs (the module's `handler` export, from
+   * `orchestratorWrapperSns` or `getOrchestratorSqsPassthrough`). When given, synth fails if its
+   * `PluginInfo` differs from `info`, and `info` may be left out.
+   * @default - not checked: the registrar compares nothing, the handler answers with its own info
+   */
+  readonly handler?: SnsPluginHandler | QueueBridgeHandler;
 }
 
 /**
@@ -75,9 +97,9 @@ export interface OrchestratorPluginProps extends PluginPlacementProps {
  *
  * @example
  * ```ts
- * import { OrchestratorPlugin } from '@plugboard/plugin-kit/cdk';
+ * import { OrchestratorPlugin, PluginFunction } from '@plugboard/plugin-kit/cdk';
  *
- * const fn = new NodejsFunction(this, 'CheckCredit', { entry: 'src/check-credit.ts' });
+ * const fn = new PluginFunction(this, 'CheckCredit', { entry: 'src/check-credit.ts' });
  * new OrchestratorPlugin(this, 'CheckCreditPlugin', {
  *   stage: 'dev',
  *   activity: 'approve-order',
@@ -110,11 +132,17 @@ export class OrchestratorPlugin extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorPluginProps) {
     super(scope, id);
-    const problems = pluginPropsProblems(props);
-    if (problems.length > 0)
+    const checked = checkPlacement(withKnownActivities(this, props), [
+      ['handler', props.handler, ['sns', 'bridge']],
+    ]);
+    const problems = [...checked.problems, ...runtimeProblems('function.runtime', props.function.runtime)];
+    if (problems.length > 0 || checked.info === undefined)
       throw new InvalidPluginPropsError(`OrchestratorPlugin ${this.node.path}`, problems);
+    for (const warning of checked.warnings) {
+      Annotations.of(this).addWarningV2('@plugboard/plugin-kit:deprecatedPluginInfo', warning);
+    }
 
-    const info = pluginInfoSchema.parse(props.info);
+    const info = checked.info;
     const deployment: DeploymentRef = { systemName: props.systemName ?? 'plugboard', stage: props.stage };
     const scopeName: FilterPolicyScope = props.filterPolicyScope ?? 'MessageAttributes';
     const fn = props.function;
@@ -212,8 +240,118 @@ export class OrchestratorPlugin extends Construct {
 
 const DEPLOYMENT_NAME = /^[A-Za-z0-9-]{1,64}$/;
 
-/** Every problem with the placement props, each naming the prop, the value and the fix. */
-export function pluginPropsProblems(props: PluginPlacementProps): string[] {
+/** The context key that lists the deployment's activities for every plugin construct of an app. */
+export const KNOWN_ACTIVITIES_CONTEXT = 'plugboard:knownActivities';
+
+/** The props with `knownActivities` from the context when the props name none. */
+export function withKnownActivities<P extends PluginPlacementProps>(scope: Construct, props: P): P {
+  if (props.knownActivities !== undefined) return props;
+  const fromContext: unknown = scope.node.tryGetContext(KNOWN_ACTIVITIES_CONTEXT);
+  if (fromContext === undefined) return props;
+  if (!Array.isArray(fromContext) || !fromContext.every((name) => typeof name === 'string')) {
+    throw new InvalidPluginPropsError(`${scope.node.path}`, [
+      `context ${KNOWN_ACTIVITIES_CONTEXT} (${JSON.stringify(fromContext)}): must be an array of activity names, e.g. ["approve-order", "ship-order"]`,
+    ]);
+  }
+  return { ...props, knownActivities: fromContext };
+}
+
+/** A wrapped handler given to a construct, with the prop that named it and the kinds it may be. */
+export type HandlerToCheck = readonly [
+  prop: string,
+  handler: WrappedPluginHandler | undefined,
+  kinds: readonly WrappedPluginHandler['kind'][],
+];
+
+/** The placement props checked: every problem, the deprecation warnings, and the `PluginInfo` to use. */
+export interface CheckedPlacement {
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
+  /** The parsed `PluginInfo`: from `info`, else from the first handler; `undefined` when invalid. */
+  readonly info: PluginInfo | undefined;
+}
+
+/**
+ * Checks the placement props and the wrapped handlers given with them: each handler must be of the
+ * right kind and carry the same `PluginInfo` as `info` (every differing field is named).
+ */
+export function checkPlacement(
+  props: PluginPlacementProps,
+  handlers: readonly HandlerToCheck[] = [],
+): CheckedPlacement {
+  const problems = pluginPropsProblems(props, { infoRequired: false });
+  const warnings: string[] = [];
+  let info: PluginInfo | undefined;
+  let infoFrom = 'info';
+  if (props.info !== undefined) {
+    const reading = readPluginInfo(props.info);
+    warnings.push(...reading.warnings);
+    if (reading.ok) info = reading.info;
+    else problems.push(...reading.problems.map((problem) => `info.${problem}`));
+  }
+  for (const [prop, handler, kinds] of handlers) {
+    if (handler === undefined) continue;
+    if (!kinds.includes(handler.kind)) {
+      problems.push(
+        `${prop}: is a ${handler.kind} handler (${WRAPPER_OF[handler.kind]}); pass the ${kinds.map((kind) => WRAPPER_OF[kind]).join(' or ')} handler here`,
+      );
+      continue;
+    }
+    if (props.info === undefined && info === undefined) {
+      info = handler.info;
+      infoFrom = `${prop}.info`;
+      continue;
+    }
+    if (info === undefined) continue;
+    for (const field of differingFields(info, handler.info)) {
+      problems.push(
+        `${infoFrom}.${field} (${JSON.stringify(Reflect.get(info, field))}) differs from ${prop}.info.${field} (${JSON.stringify(Reflect.get(handler.info, field))}): the construct registers one PluginInfo and the handler answers with the other. Export the PluginInfo from the handler's module and pass that object to both (or leave info out to use the handler's)`,
+      );
+    }
+  }
+  if (
+    props.info === undefined &&
+    info === undefined &&
+    !handlers.some(([, handler]) => handler !== undefined)
+  ) {
+    problems.push(
+      `info: is required (the plugin's PluginInfo, e.g. { name: 'check-credit', default: { mandatory: true } }), unless a wrapped handler is given to take it from`,
+    );
+  }
+  return { problems, warnings, info: problems.length === 0 ? info : undefined };
+}
+
+const WRAPPER_OF: Readonly<Record<WrappedPluginHandler['kind'], string>> = {
+  sns: 'orchestratorWrapperSns',
+  sqs: 'orchestratorWrapperSqs',
+  bridge: 'getOrchestratorSqsPassthrough',
+};
+
+function differingFields(a: PluginInfo, b: PluginInfo): string[] {
+  const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...fields].filter(
+    (field) => stableJson(Reflect.get(a, field)) !== stableJson(Reflect.get(b, field)),
+  );
+}
+
+function stableJson(value: unknown): string {
+  return (
+    JSON.stringify(value, (_key, inner: unknown) =>
+      typeof inner === 'object' && inner !== null && !Array.isArray(inner)
+        ? Object.fromEntries(Object.entries(inner).sort(([x], [y]) => x.localeCompare(y)))
+        : inner,
+    ) ?? 'undefined'
+  );
+}
+
+/**
+ * Every problem with the placement props, each naming the prop, the value and the fix. `info` is
+ * checked too unless `infoRequired: false` (then `checkPlacement` reads it, with its warnings).
+ */
+export function pluginPropsProblems(
+  props: PluginPlacementProps,
+  options: { readonly infoRequired?: boolean } = {},
+): string[] {
   const problems: string[] = [];
   const named = (prop: string, value: unknown): string => `${prop} (${JSON.stringify(value)})`;
   for (const [prop, value] of [
@@ -228,17 +366,26 @@ export function pluginPropsProblems(props: PluginPlacementProps): string[] {
   }
   if (!Token.isUnresolved(props.activity)) {
     const activity = resourceName.safeParse(props.activity);
-    if (!activity.success)
+    if (!activity.success) {
       problems.push(`${named('activity', props.activity)}: ${describeIssues(activity.error)}`);
+    } else if (props.knownActivities !== undefined && !props.knownActivities.includes(props.activity)) {
+      const guess = closest(props.activity, props.knownActivities);
+      problems.push(
+        `${named('activity', props.activity)}: is not one of the deployment's activities (${props.knownActivities.join(', ') || 'none'})${guess === undefined ? '' : `; did you mean "${guess}"?`}`,
+      );
+    }
   }
   if (!(STAGE_NAMES as readonly string[]).includes(props.activityStage)) {
-    problems.push(`${named('activityStage', props.activityStage)}: must be one of ${STAGE_NAMES.join(', ')}`);
+    const guess = closest(String(props.activityStage), STAGE_NAMES);
+    const predecessor =
+      String(props.activityStage) === 'async' ? ' (the predecessor\'s "async" is "parallel")' : '';
+    problems.push(
+      `${named('activityStage', props.activityStage)}: must be one of ${STAGE_NAMES.join(', ')}${predecessor}${guess === undefined || predecessor ? '' : `; did you mean "${guess}"?`}`,
+    );
   }
-  const info = pluginInfoSchema.safeParse(props.info);
-  if (!info.success) {
-    for (const issue of info.error.issues) {
-      problems.push(`info${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}`);
-    }
+  if (options.infoRequired ?? true) {
+    const reading = readPluginInfo(props.info);
+    if (!reading.ok) problems.push(...reading.problems.map((problem) => `info.${problem}`));
   }
   if (props.filterPolicy !== undefined && !Token.isUnresolved(props.filterPolicy)) {
     problems.push(...filterPolicyProblems(props.filterPolicy));

@@ -7,13 +7,32 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PLUGIN_ENV } from '../contracts/index.js';
 import { InvalidPluginPropsError } from '../runtime/errors.js';
-import { OrchestratorPlugin, type PluginPlacementProps, pluginPropsProblems } from './orchestrator-plugin.js';
+import type { QueueBridgeHandler, SqsPluginHandler } from '../runtime/types.js';
+import {
+  checkPlacement,
+  OrchestratorPlugin,
+  type PluginPlacementProps,
+  withKnownActivities,
+} from './orchestrator-plugin.js';
+import { runtimeProblems } from './plugin-function.js';
 
 export interface OrchestratorQueuePluginProps extends PluginPlacementProps {
   /** The bridge function: `getOrchestratorSqsPassthrough(info)`. It is the registered, subscribed function. */
   readonly bridge: LambdaFunction;
   /** The consumer function: `orchestratorWrapperSqs(info, handler)`, fed by the plugin's queue. */
   readonly consumer: LambdaFunction;
+  /**
+   * The bridge's wrapped handler (the bridge module's export). When given, synth fails if its
+   * `PluginInfo` differs from `info`, and `info` may be left out.
+   * @default - not checked
+   */
+  readonly bridgeHandler?: QueueBridgeHandler;
+  /**
+   * The consumer's wrapped handler (the consumer module's export). When given, synth fails if its
+   * `PluginInfo` differs from `info` (or from the bridge's).
+   * @default - not checked
+   */
+  readonly consumerHandler?: SqsPluginHandler;
   /**
    * A FIFO queue: one message at a time per group (`info.fifoKey`, or the run's uid). Content-based
    * deduplication stays off: the bridge sends a deduplication id per plugin attempt.
@@ -60,15 +79,15 @@ export interface OrchestratorQueuePluginProps extends PluginPlacementProps {
  *
  * @example
  * ```ts
- * import { OrchestratorQueuePlugin } from '@plugboard/plugin-kit/cdk';
+ * import { OrchestratorQueuePlugin, PluginFunction } from '@plugboard/plugin-kit/cdk';
  *
  * new OrchestratorQueuePlugin(this, 'RenderPdf', {
  *   stage: 'dev',
  *   activity: 'ship-order',
  *   activityStage: 'post',
  *   info: { name: 'render-pdf', default: { mandatory: false }, fifoKey: 'renderer' },
- *   bridge: new NodejsFunction(this, 'Bridge', { entry: 'src/render-pdf-bridge.ts' }),
- *   consumer: new NodejsFunction(this, 'Consumer', { entry: 'src/render-pdf.ts', timeout: Duration.minutes(5) }),
+ *   bridge: new PluginFunction(this, 'Bridge', { entry: 'src/render-pdf-bridge.ts' }),
+ *   consumer: new PluginFunction(this, 'Consumer', { entry: 'src/render-pdf.ts', timeout: Duration.minutes(5) }),
  *   fifo: true,
  *   maxConcurrency: 2,
  * });
@@ -83,8 +102,17 @@ export class OrchestratorQueuePlugin extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorQueuePluginProps) {
     super(scope, id);
-    const problems = [...pluginPropsProblems(props), ...queueProblems(props)];
-    if (problems.length > 0) {
+    const checked = checkPlacement(withKnownActivities(this, props), [
+      ['bridgeHandler', props.bridgeHandler, ['bridge']],
+      ['consumerHandler', props.consumerHandler, ['sqs']],
+    ]);
+    const problems = [
+      ...checked.problems,
+      ...queueProblems(props),
+      ...runtimeProblems('bridge.runtime', props.bridge.runtime),
+      ...runtimeProblems('consumer.runtime', props.consumer.runtime),
+    ];
+    if (problems.length > 0 || checked.info === undefined) {
       throw new InvalidPluginPropsError(`OrchestratorQueuePlugin ${this.node.path}`, problems);
     }
     const fifo = props.fifo ?? false;
@@ -108,7 +136,15 @@ export class OrchestratorQueuePlugin extends Construct {
       ...encryption,
     });
 
-    this.plugin = new OrchestratorPlugin(this, 'Plugin', { ...props, function: props.bridge });
+    this.plugin = new OrchestratorPlugin(this, 'Plugin', {
+      ...props,
+      info: checked.info,
+      function: props.bridge,
+      handler: undefined,
+    });
+    for (const warning of checked.warnings) {
+      Annotations.of(this).addWarningV2('@plugboard/plugin-kit:deprecatedPluginInfo', warning);
+    }
     if (this.plugin.info.fifoKey !== undefined && !fifo) {
       Annotations.of(this).addWarningV2(
         '@plugboard/plugin-kit:fifoKeyWithoutFifo',

@@ -18,6 +18,8 @@ export const SCHEMA_VERSION = 1 as const;
 export const RESOURCE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 /** Plugin names: what subscriptions filter on and what reports carry. */
 export const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** A `PluginError.code` as reports carry it: short, machine-readable, no spaces. */
+export const ERROR_CODE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 /** A run's business key. `#` is excluded because it separates key parts in the status table. */
 export const UID = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
 /** Legal SNS message attribute names (no AWS./Amazon. prefix, no leading/trailing or double dots). */

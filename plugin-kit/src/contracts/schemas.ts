@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   ATTRIBUTE_NAME,
   byteLength,
+  ERROR_CODE,
   LIMITS,
   PLUGIN_NAME,
   RESERVED_ATTRIBUTES,
@@ -146,6 +147,11 @@ export const resultSchema = z.unknown().superRefine((result, ctx) => {
   }
 });
 
+/** A `PluginError.code`: a short machine-readable reason such as `NO_CUSTOMER`. */
+export const errorCode = z
+  .string()
+  .regex(ERROR_CODE, 'must be 1-64 letters, digits, "_", "-", "." or ":", starting with a letter or digit');
+
 const reportBase = {
   schemaVersion,
   kind: z.literal('report'),
@@ -167,7 +173,13 @@ const reportBase = {
 export const reportSchema = z.discriminatedUnion('status', [
   z.strictObject({ ...reportBase, status: z.literal('In Progress') }),
   z.strictObject({ ...reportBase, status: z.literal('Complete'), result: resultSchema.optional() }),
-  z.strictObject({ ...reportBase, status: z.literal('Error'), retryable: z.boolean().default(true) }),
+  z.strictObject({
+    ...reportBase,
+    status: z.literal('Error'),
+    retryable: z.boolean().default(true),
+    /** The plugin's machine-readable reason (`PluginError.code`), when it gave one. Optional: older kits send none. */
+    code: errorCode.optional(),
+  }),
 ]);
 export type Report = z.infer<typeof reportSchema>;
 export type ReportInput = z.input<typeof reportSchema>;

@@ -19,6 +19,8 @@ export const pluginStatusItemSchema = z.looseObject({
   plugin: z.string().optional(),
   mandatory: z.boolean().optional(),
   message: z.string().nullish(),
+  /** The `PluginError.code` of the last `Error` report, when it had one (stored by the orchestrator). */
+  errorCode: z.string().nullish(),
   result: z.unknown().optional(),
   updatedAt: z.string().optional(),
 });

@@ -1,8 +1,9 @@
-import { PLUGIN_ENV, type PluginInfoInput } from '../contracts/index.js';
+import { PLUGIN_ENV } from '../contracts/index.js';
 import { ConfigurationError } from './errors.js';
 import { IN_PROGRESS_REPORTED_ATTRIBUTE } from './events.js';
 import { fifoDeduplicationId, fifoMessageGroupId, isFifoQueueUrl } from './fifo.js';
-import { type Action, createRuntime, parsePluginInfo, type Runtime, send } from './task.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
+import { type Action, type Runtime, runtimeFor, send } from './task.js';
 import type { PluginRuntimeOptions, QueueBridgeHandler } from './types.js';
 import { snsHandler } from './wrapper-sns.js';
 
@@ -26,11 +27,11 @@ import { snsHandler } from './wrapper-sns.js';
  * ```
  */
 export function getOrchestratorSqsPassthrough(
-  info: PluginInfoInput,
+  info: AnyPluginInfoInput,
   queueUrl?: string,
   options: PluginRuntimeOptions = {},
 ): QueueBridgeHandler {
-  const runtime = createRuntime(parsePluginInfo(info), options);
+  const runtime = runtimeFor(info, options);
   return snsHandler(runtime, forward(runtime, queueUrl), 'bridge', (more) =>
     getOrchestratorSqsPassthrough(info, queueUrl, { ...options, ...more }),
   );

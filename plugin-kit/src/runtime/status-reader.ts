@@ -37,6 +37,8 @@ export interface PluginStatus extends PluginStatusKey {
   readonly attempt: number;
   readonly mandatory: boolean | undefined;
   readonly message: string | undefined;
+  /** The `PluginError.code` of an `Error`, when the plugin gave one. */
+  readonly errorCode: string | undefined;
   /** What the plugin returned with `Complete` (JSON, at most LIMITS.resultBytes). */
   readonly result: unknown;
   readonly updatedAt: string | undefined;
@@ -152,6 +154,7 @@ export function toPluginStatus(item: Record<string, unknown>, key: PluginStatusK
     attempt: status.attempt,
     mandatory: status.mandatory,
     message: status.message ?? undefined,
+    errorCode: status.errorCode ?? undefined,
     result: status.result,
     updatedAt: status.updatedAt,
   };

@@ -7,12 +7,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   describeIssues,
+  errorCode,
   isMandatoryFor,
   LIMITS,
   type PluginInfo,
-  type PluginInfoInput,
   type PluginMessage,
-  pluginInfoSchema,
   pluginMessageSchema,
   type Report,
   SCHEMA_VERSION,
@@ -22,8 +21,8 @@ import {
 import { dynamoDbStatusStore } from './dynamodb-status-store.js';
 import {
   errorMessage,
-  InvalidPluginInfoError,
   InvalidResultError,
+  isPluginError,
   isRetryable,
   ReportDeliveryError,
   ResultTooLargeError,
@@ -35,19 +34,11 @@ import {
   parseJson,
 } from './events.js';
 import { jsonLogger, type PluginLogger, type PluginLogKeys, withLogKeys } from './logger.js';
+import { type AnyPluginInfoInput, parsePluginInfo } from './plugin-info.js';
 import type { MessageSender, OutgoingMessage, StatusItemStore } from './ports.js';
 import { sqsMessageSender } from './sqs-message-sender.js';
 import { createStatusReader, type PluginStatus, type StatusReader } from './status-reader.js';
 import type { PluginContext, PluginRuntimeOptions, TaskOutcome } from './types.js';
-
-/** Parses a `PluginInfo`, throwing one error that lists every problem. */
-export function parsePluginInfo(info: PluginInfoInput): PluginInfo {
-  const parsed = pluginInfoSchema.safeParse(info);
-  if (!parsed.success) {
-    throw new InvalidPluginInfoError(describeIssues(parsed.error).split('; '));
-  }
-  return parsed.data;
-}
 
 /** Everything one wrapper needs at run time; created once per wrapper, SDK clients on first use. */
 export interface Runtime {
@@ -58,6 +49,18 @@ export interface Runtime {
   sender(): MessageSender;
   status(): StatusReader;
   observe(outcome: TaskOutcome): void;
+}
+
+/**
+ * Parses the wrapper's `PluginInfo` (throwing `InvalidPluginInfoError` with every problem) and creates
+ * its runtime; deprecation warnings (e.g. `pluginName`) are logged once, as one line each.
+ */
+export function runtimeFor(input: AnyPluginInfoInput, options: PluginRuntimeOptions): Runtime {
+  const warnings: string[] = [];
+  const info = parsePluginInfo(input, (warning) => warnings.push(warning));
+  const runtime = createRuntime(info, options);
+  for (const warning of warnings) runtime.logger.warn(warning, { plugin: info.name });
+  return runtime;
 }
 
 export function createRuntime(info: PluginInfo, options: PluginRuntimeOptions): Runtime {
@@ -99,7 +102,13 @@ export interface Accepted {
 export type ReportBody =
   | { readonly status: 'In Progress' }
   | { readonly status: 'Complete'; readonly result?: unknown }
-  | { readonly status: 'Error'; readonly retryable: boolean; readonly message: string };
+  | {
+      readonly status: 'Error';
+      readonly retryable: boolean;
+      readonly message: string;
+      /** `PluginError.code`, when the plugin gave one. */
+      readonly code?: string;
+    };
 
 export type Action = (accepted: Accepted) => Promise<TaskOutcome>;
 
@@ -151,7 +160,7 @@ async function accept(
   const log = withLogKeys(logger, keys);
   if (!message.plugins.includes(info.name)) {
     const reason = `the message targets ${message.plugins.join(', ')}, not ${info.name}`;
-    log.info('ignoring a message for other plugins', { reason });
+    log.info('ignoring a message for other plugins', { reason, hint: notRegisteredHint(info.name, message) });
     return { type: 'ignored', deliveryId: delivery.id, reason };
   }
 
@@ -233,9 +242,20 @@ export function runHandler<R>(
     } catch (error) {
       const retryable = isRetryable(error);
       const text = truncateMessage(errorMessage(error)) ?? '';
-      context.logger.warn('the plugin failed; reporting Error', { retryable, error });
-      await report({ status: 'Error', retryable, message: text });
-      return { type: 'failed', deliveryId: delivery.id, retryable, error: text };
+      const code = reportableCode(error, context.logger);
+      context.logger.warn('the plugin failed; reporting Error', {
+        retryable,
+        ...(code === undefined ? {} : { code }),
+        error,
+      });
+      await report({ status: 'Error', retryable, message: text, ...(code === undefined ? {} : { code }) });
+      return {
+        type: 'failed',
+        deliveryId: delivery.id,
+        retryable,
+        error: text,
+        ...(code === undefined ? {} : { code }),
+      };
     }
     await report(result === undefined ? { status: 'Complete' } : { status: 'Complete', result });
     context.logger.info('the plugin completed');
@@ -275,7 +295,13 @@ async function sendReport(runtime: Runtime, message: PluginMessage, body: Report
   };
   const report: Report =
     body.status === 'Error'
-      ? { ...base, status: 'Error', retryable: body.retryable, message: truncateMessage(body.message) }
+      ? {
+          ...base,
+          status: 'Error',
+          retryable: body.retryable,
+          message: truncateMessage(body.message),
+          ...(body.code === undefined ? {} : { code: body.code }),
+        }
       : body.status === 'Complete'
         ? { ...base, status: 'Complete', ...('result' in body ? { result: body.result } : {}) }
         : { ...base, status: 'In Progress' };
@@ -295,6 +321,28 @@ export async function send(runtime: Runtime, outgoing: OutgoingMessage, what: st
       },
     );
   }
+}
+
+/**
+ * The `code` of a thrown `PluginError`, when it fits the report's rule; an unfit one is logged and left out, so the report is still accepted.
+ */
+export function reportableCode(error: unknown, logger: PluginLogger): string | undefined {
+  if (!isPluginError(error)) return undefined;
+  const code = error.code;
+  if (code === undefined) return undefined;
+  if (errorCode.safeParse(code).success) return code;
+  logger.warn(
+    'PluginError.code is left out of the report: it must be 1-64 letters, digits, "_", "-", "." or ":", starting with a letter or digit (e.g. NO_CUSTOMER)',
+    {
+      code: String(code).slice(0, 100),
+    },
+  );
+  return undefined;
+}
+
+/** What to do when a plugin keeps receiving messages that do not target it. */
+function notRegisteredHint(plugin: string, message: PluginMessage): string {
+  return `if ${plugin} should run in ${message.activity}/${message.stage}, register it: a subscription alone does not register a plugin. Use OrchestratorPlugin (@plugboard/plugin-kit/cdk) or a Custom::PlugboardPluginRegistration resource (docs/without-cdk.md), and subscribe with the filter policy {"plugins": ["${plugin}"]} so it receives only its own messages`;
 }
 
 function logKeys(info: PluginInfo, message: PluginMessage): PluginLogKeys {

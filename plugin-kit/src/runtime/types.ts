@@ -51,6 +51,8 @@ export type TaskOutcome =
       readonly deliveryId: string;
       readonly retryable: boolean;
       readonly error: string;
+      /** `PluginError.code`, when the plugin gave one. */
+      readonly code?: string;
     }
   | { readonly type: 'forwarded'; readonly deliveryId: string; readonly queueUrl: string }
   | { readonly type: 'skipped'; readonly deliveryId: string; readonly reason: string }

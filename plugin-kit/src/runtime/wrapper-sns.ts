@@ -1,14 +1,7 @@
-import type { PluginInfoInput } from '../contracts/index.js';
 import { ReportDeliveryError, UnsupportedEventError } from './errors.js';
 import { isInitializeEvent, type LambdaContextLike, snsDeliveries } from './events.js';
-import {
-  type Action,
-  createRuntime,
-  parsePluginInfo,
-  processDelivery,
-  type Runtime,
-  runHandler,
-} from './task.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
+import { type Action, processDelivery, type Runtime, runHandler, runtimeFor } from './task.js';
 import type { PluginHandler, PluginRuntimeOptions, SnsPluginHandler } from './types.js';
 
 /**
@@ -38,11 +31,11 @@ import type { PluginHandler, PluginRuntimeOptions, SnsPluginHandler } from './ty
  * ```
  */
 export function orchestratorWrapperSns<R>(
-  info: PluginInfoInput,
+  info: AnyPluginInfoInput,
   handler: PluginHandler<R>,
   options: PluginRuntimeOptions = {},
 ): SnsPluginHandler {
-  return snsHandler(createRuntime(parsePluginInfo(info), options), runHandler(handler), 'sns', (o) =>
+  return snsHandler(runtimeFor(info, options), runHandler(handler), 'sns', (o) =>
     orchestratorWrapperSns(info, handler, { ...options, ...o }),
   );
 }

@@ -1,7 +1,7 @@
-import type { PluginInfoInput } from '../contracts/index.js';
 import { UnsupportedEventError } from './errors.js';
 import { isInitializeEvent, type LambdaContextLike, type SqsBatchResponse, sqsDeliveries } from './events.js';
-import { createRuntime, parsePluginInfo, processDelivery, runHandler } from './task.js';
+import type { AnyPluginInfoInput } from './plugin-info.js';
+import { processDelivery, runHandler, runtimeFor } from './task.js';
 import type { PluginHandler, PluginRuntimeOptions, SqsPluginHandler } from './types.js';
 
 /**
@@ -23,12 +23,12 @@ import type { PluginHandler, PluginRuntimeOptions, SqsPluginHandler } from './ty
  * ```
  */
 export function orchestratorWrapperSqs<R>(
-  info: PluginInfoInput,
+  info: AnyPluginInfoInput,
   handler: PluginHandler<R>,
   options: PluginRuntimeOptions = {},
 ): SqsPluginHandler {
-  const parsed = parsePluginInfo(info);
-  const runtime = createRuntime(parsed, options);
+  const runtime = runtimeFor(info, options);
+  const parsed = runtime.info;
   const action = runHandler(handler);
   const handle = async (event: unknown, context?: LambdaContextLike) => {
     if (isInitializeEvent(event)) return parsed;

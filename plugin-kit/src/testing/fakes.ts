@@ -143,6 +143,7 @@ export class InMemoryStatusTable implements StatusItemStore {
       state,
       ...(report.status === 'Complete' && report.result !== undefined ? { result: report.result } : {}),
       ...(report.message !== undefined ? { message: report.message } : {}),
+      ...(report.status === 'Error' && report.code !== undefined ? { errorCode: report.code } : {}),
       updatedAt: report.reportedAt,
     });
   }

@@ -1,7 +1,14 @@
-import { type PluginInfoInput, type PluginMessage, type Report, reportSchema } from '../contracts/index.js';
-import type { LambdaContextLike } from '../runtime/events.js';
+import { type PluginMessage, type Report, reportSchema } from '../contracts/index.js';
+import type { LambdaContextLike, SqsEventLike } from '../runtime/events.js';
+import type { AnyPluginInfoInput } from '../runtime/plugin-info.js';
 import type { OutgoingMessage } from '../runtime/ports.js';
-import type { PluginHandler, TaskOutcome, WrappedPluginHandler } from '../runtime/types.js';
+import type {
+  PluginHandler,
+  PluginRuntimeOptions,
+  SqsPluginHandler,
+  TaskOutcome,
+  WrappedPluginHandler,
+} from '../runtime/types.js';
 import { orchestratorWrapperSns } from '../runtime/wrapper-sns.js';
 import {
   InMemoryInbox,
@@ -19,7 +26,7 @@ export const TEST_PLUGIN_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456
 
 export interface RunPluginOptions {
   /** Required when `handler` is a plain function (it is then wrapped with `orchestratorWrapperSns`). */
-  readonly info?: PluginInfoInput;
+  readonly info?: AnyPluginInfoInput;
   /** Changes to the default test message (see `createPluginMessage`). */
   readonly message?: PluginMessageOverrides;
   /**
@@ -36,8 +43,20 @@ export interface RunPluginOptions {
    * envelope. @default 'sqs' for `orchestratorWrapperSqs` handlers, otherwise 'sns'
    */
   readonly delivery?: 'sns' | 'sqs' | 'sqs-envelope';
-  /** String message attributes of the SQS record. */
+  /**
+   * String message attributes of the SQS record, for an `orchestratorWrapperSqs` handler fed directly
+   * (to test a consumer on its own as the bridge feeds it: `{ plugboardInProgressReported: 'true' }`).
+   * @default none
+   */
   readonly attributes?: Readonly<Record<string, string>>;
+  /**
+   * The consumer behind a queue bridge (`orchestratorWrapperSqs` with the same `PluginInfo`). With a
+   * bridge as `handler`, every message the bridge forwards to the plugin queue is then delivered to
+   * this consumer as the queue would deliver it (body and message attributes), in the same run: the
+   * run's `statuses` are the whole chain's, e.g. `['In Progress', 'Complete']`.
+   * @default none: a bridge's forwards are only captured in `forwarded`
+   */
+  readonly consumer?: SqsPluginHandler;
   /** The plugin queue a queue bridge forwards to. @default TEST_PLUGIN_QUEUE_URL (if the bridge has none) */
   readonly pluginQueueUrl?: string;
   /** The clock. @default the system clock */
@@ -54,6 +73,8 @@ export interface PluginRun {
   readonly message: PluginMessage;
   /** What the wrapper did with it (`undefined` only if the wrapper threw before processing it). */
   readonly outcome: TaskOutcome | undefined;
+  /** Every outcome in order: the bridge's, then the consumer's when `options.consumer` is given. */
+  readonly outcomes: readonly TaskOutcome[];
   /** The reports sent to the message's reply-to inbox, parsed. */
   readonly reports: readonly Report[];
   /** The statuses of `reports`, in order: e.g. `['In Progress', 'Complete']`. */
@@ -95,7 +116,7 @@ export interface PluginRun {
 export function runPlugin(handler: WrappedPluginHandler, options?: RunPluginOptions): Promise<PluginRun>;
 export function runPlugin<R>(
   handler: PluginHandler<R>,
-  options: RunPluginOptions & { readonly info: PluginInfoInput },
+  options: RunPluginOptions & { readonly info: AnyPluginInfoInput },
 ): Promise<PluginRun>;
 export async function runPlugin<R>(
   handler: WrappedPluginHandler | PluginHandler<R>,
@@ -115,7 +136,7 @@ export async function runPlugin<R>(
     );
   }
 
-  const runtimeOptions = {
+  const runtimeOptions: PluginRuntimeOptions = {
     sender: inbox,
     statusStore: table,
     statusTableName: TEST_STATUS_TABLE,
@@ -124,34 +145,99 @@ export async function runPlugin<R>(
     now,
     onOutcome: (outcome: TaskOutcome) => outcomes.push(outcome),
   };
-  const sentBefore = inbox.messages.length;
+  const consumer = chainedConsumer(wrapped, options.consumer);
+  const inboxUrl = message.replyTo.queueUrl;
+  const applyReports = options.applyReports ?? true;
+  const reports: Report[] = [];
+  const forwarded: OutgoingMessage[] = [];
   let thrown: unknown;
   let batchItemFailures: string[] = [];
-  try {
-    batchItemFailures = await deliver(wrapped.withOptions(runtimeOptions), message, options);
-  } catch (error) {
-    thrown = error;
+  /** Runs one step, then collects (and applies) what it sent, as the orchestrator would between steps. */
+  const step = async (run: () => Promise<string[]>): Promise<readonly OutgoingMessage[]> => {
+    const sentBefore = inbox.messages.length;
+    try {
+      batchItemFailures = await run();
+    } catch (error) {
+      thrown = error;
+    }
+    const sent = inbox.messages.slice(sentBefore);
+    const stepReports = sent
+      .filter((m) => m.queueUrl === inboxUrl)
+      .map((m) => reportSchema.parse(JSON.parse(m.body)));
+    if (applyReports) for (const report of stepReports) table.applyReport(report);
+    reports.push(...stepReports);
+    const stepForwards = sent.filter((m) => m.queueUrl !== inboxUrl);
+    forwarded.push(...stepForwards);
+    return stepForwards;
+  };
+
+  const forwards = await step(() => deliver(wrapped.withOptions(runtimeOptions), message, options));
+  if (consumer !== undefined && thrown === undefined && forwards.length > 0) {
+    const fed = consumer.withOptions(runtimeOptions);
+    await step(async () => {
+      const response = await fed(queueEvent(forwards), options.lambdaContext);
+      return 'batchItemFailures' in response ? response.batchItemFailures.map((f) => f.itemIdentifier) : [];
+    });
   }
 
-  const sent = inbox.messages.slice(sentBefore);
-  const inboxUrl = message.replyTo.queueUrl;
-  const reports = sent
-    .filter((m) => m.queueUrl === inboxUrl)
-    .map((m) => reportSchema.parse(JSON.parse(m.body)));
-  if (options.applyReports ?? true) for (const report of reports) table.applyReport(report);
   const finalReport = [...reports].reverse().find((report) => report.status !== 'In Progress');
   return {
     message,
     outcome: outcomes[0],
+    outcomes,
     reports,
     statuses: reports.map((report) => report.status),
     finalReport,
     result: finalReport?.status === 'Complete' ? finalReport.result : undefined,
-    forwarded: sent.filter((m) => m.queueUrl !== inboxUrl),
+    forwarded,
     batchItemFailures,
     thrown,
     logs: logger.entries,
     table,
+  };
+}
+
+/** The consumer to chain after a bridge, after checking that the pair belongs together. */
+function chainedConsumer(
+  handler: WrappedPluginHandler,
+  consumer: SqsPluginHandler | undefined,
+): SqsPluginHandler | undefined {
+  if (consumer === undefined) return undefined;
+  if (handler.kind !== 'bridge') {
+    throw new TypeError(
+      `runPlugin: options.consumer chains a consumer after a queue bridge, but the handler is a ${handler.kind} handler; pass the getOrchestratorSqsPassthrough handler as the first argument`,
+    );
+  }
+  if (consumer.kind !== 'sqs') {
+    throw new TypeError(
+      `runPlugin: options.consumer must be an orchestratorWrapperSqs handler, got a ${String(consumer.kind)} handler`,
+    );
+  }
+  if (consumer.info.name !== handler.info.name) {
+    throw new TypeError(
+      `runPlugin: the consumer's PluginInfo names "${consumer.info.name}" but the bridge's names "${handler.info.name}"; wrap both with the same PluginInfo`,
+    );
+  }
+  return consumer;
+}
+
+/** The SQS event the plugin queue delivers for the bridge's forwards (bodies and attributes as sent). */
+function queueEvent(forwards: readonly OutgoingMessage[]): SqsEventLike {
+  return {
+    Records: forwards.map((forward, index) => {
+      const queueName = forward.queueUrl.slice(forward.queueUrl.lastIndexOf('/') + 1);
+      return {
+        messageId: `forwarded-${index + 1}`,
+        body: forward.body,
+        eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${queueName}`,
+        messageAttributes: Object.fromEntries(
+          Object.entries(forward.messageAttributes ?? {}).map(([name, value]) => [
+            name,
+            { stringValue: value, dataType: 'String' },
+          ]),
+        ),
+      };
+    }),
   };
 }
 
@@ -161,7 +247,7 @@ function isWrappedHandler<R>(
   return 'withOptions' in handler && 'kind' in handler && 'info' in handler;
 }
 
-function wrapPlain<R>(handler: PluginHandler<R>, info: PluginInfoInput | undefined): WrappedPluginHandler {
+function wrapPlain<R>(handler: PluginHandler<R>, info: AnyPluginInfoInput | undefined): WrappedPluginHandler {
   if (info === undefined) {
     throw new TypeError(
       'runPlugin: pass options.info when the handler is a plain function (not a wrapped handler)',

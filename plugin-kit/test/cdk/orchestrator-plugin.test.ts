@@ -226,9 +226,9 @@ describe('OrchestratorPlugin', { timeout: 60_000 }, () => {
       'stage',
       'activity',
       'activityStage',
-      'info.name',
       'filterPolicy.plugins',
       'filterPolicyScope',
+      'info.name',
     ]);
   });
 

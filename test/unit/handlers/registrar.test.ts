@@ -221,4 +221,95 @@ describe('the registrar', () => {
 
     expect(responses[0]?.PhysicalResourceId).toBe('plugboard-registration:fulfilment:parallel:renamed');
   });
+
+  it('accepts Registration as an object, restoring the booleans and numbers CloudFormation turns into strings', async () => {
+    const { registry, responses, handler } = setUp();
+
+    await handler(
+      event('Create', {
+        Activity: 'fulfilment',
+        Stage: 'parallel',
+        Registration: {
+          schemaVersion: '1',
+          activity: 'fulfilment',
+          stage: 'parallel',
+          info: {
+            name: 'check-credit',
+            default: { mandatory: 'true' },
+            overrides: { intake: { mandatory: 'false' } },
+            order: '10',
+            idempotent: 'false',
+            deadlineSeconds: '300',
+          },
+          filterPolicy: { amount: [{ numeric: ['>=', '100'] }], vip: [{ exists: 'true' }] },
+        },
+      }),
+    );
+
+    expect(responses[0]?.Status).toBe('SUCCESS');
+    expect(registry.items.get('fulfilment/parallel/check-credit')).toMatchObject({
+      info: {
+        default: { mandatory: true },
+        overrides: { intake: { mandatory: false } },
+        order: 10,
+        idempotent: false,
+        deadlineSeconds: 300,
+      },
+      filterPolicy: { amount: [{ numeric: ['>=', 100] }], vip: [{ exists: true }] },
+    });
+  });
+
+  it('accepts FilterPolicy as an object next to FunctionArn', async () => {
+    const { registry, responses, handler } = setUp({
+      initialize: async () => ({ name: 'legacy-plugin', default: { mandatory: false } }),
+    });
+
+    await handler(
+      event('Create', {
+        Activity: 'intake',
+        Stage: 'pre',
+        FunctionArn: 'arn:fn',
+        FilterPolicy: { channel: ['web'], score: [{ numeric: ['<', '5'] }] },
+      }),
+    );
+
+    expect(responses[0]?.Status).toBe('SUCCESS');
+    expect(registry.items.get('intake/pre/legacy-plugin')?.filterPolicy).toEqual({
+      channel: ['web'],
+      score: [{ numeric: ['<', 5] }],
+    });
+  });
+
+  it('registers a function that answers the predecessor’s PluginInfo (pluginName)', async () => {
+    const { registry, responses, handler } = setUp({
+      initialize: async () => ({
+        pluginName: 'legacy-plugin',
+        default: { mandatory: true, pluginRegisterTimeout: 5000 },
+      }),
+    });
+
+    await handler(event('Create', { Activity: 'intake', Stage: 'pre', FunctionArn: 'arn:fn' }));
+
+    expect(responses[0]?.Status).toBe('SUCCESS');
+    expect(registry.items.get('intake/pre/legacy-plugin')?.info.default).toEqual({ mandatory: true });
+  });
+
+  it('names the stages (and the predecessor’s async) for an unknown Stage', async () => {
+    const { responses, handler } = setUp();
+
+    await handler(event('Create', { Activity: 'fulfilment', Stage: 'async', Registration: registration() }));
+
+    expect(responses[0]?.Status).toBe('FAILED');
+    expect(responses[0]?.Reason).toContain(
+      'Stage "async" must be one of pre, parallel, post (the predecessor\'s "async" is "parallel")',
+    );
+  });
+
+  it('says how to give Registration when it is neither JSON text nor an object', async () => {
+    const { responses, handler } = setUp();
+
+    await handler(event('Create', { Activity: 'fulfilment', Stage: 'parallel', Registration: '{not json' }));
+
+    expect(responses[0]?.Reason).toContain('is not valid JSON: give it as an object, or as JSON text');
+  });
 });
