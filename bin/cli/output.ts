@@ -39,6 +39,20 @@ export function createOutput(
   };
 }
 
+/**
+ * A reader that stops reading (`plugboard … | head -n 1`) closes the pipe; the next write fails with
+ * EPIPE. That is not the CLI's failure: end the process quietly, with the exit code so far.
+ */
+function onStdoutError(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw error;
+}
+
+/** Installs the closed-pipe handling on stdout (once per process). */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  if (!stream.listeners('error').includes(onStdoutError)) stream.on('error', onStdoutError);
+}
+
 const CODES = {
   red: [31, 39],
   green: [32, 39],

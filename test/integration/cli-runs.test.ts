@@ -127,7 +127,7 @@ describe('plugboard watch', CLI_TIMEOUT, () => {
     const first = waitForOutput((text) => text.includes('run: In Progress'));
     // The stage item is written Not Started and moves to In Progress in the same delivery: a watch
     // that reads in between shows both.
-    const preStartedLine = /^\d\d:\d\d:\d\d intake\/pre: (Not Started → )?In Progress$/m;
+    const preStartedLine = /^\d\d:\d\d:\d\d UTC intake\/pre: (Not Started → )?In Progress$/m;
     const preStarted = waitForOutput((text) => preStartedLine.test(text));
 
     const watching = world.cli(['watch', WORKFLOW, 'watch-1', '--interval', '100ms', '--timeout', '120s'], {
@@ -183,7 +183,10 @@ describe('plugboard watch', CLI_TIMEOUT, () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ change: expect.stringContaining(':') });
+    expect(lines[0]).toMatchObject({ path: 'run', kind: 'run', to: 'In Progress', generation: 1 });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ path: 'intake/parallel/slow', plugin: 'slow', to: 'In Progress', attempt: 1 }),
+    );
     expect(lines.at(-1)).toEqual({ timeout: true, state: 'In Progress' });
   });
 });
