@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type ActivitySettings, DEFAULT_ACTIVITY_SETTINGS } from '../../lambdas/engine/config.js';
-import { UsageError } from './errors.js';
+import { NotFoundError, UsageError } from './errors.js';
 
 export const CONFIG_FILE = 'plugboard.config.ts';
 
@@ -70,19 +70,28 @@ export async function configuredWorkflows(cwd = process.cwd()): Promise<string[]
   return names;
 }
 
+/** A workflow the project's `plugboard.config.ts` does not declare (exit 1, like the start function's). */
+export class UnknownWorkflowError extends NotFoundError {
+  constructor(
+    readonly workflow: string,
+    readonly declared: readonly string[],
+  ) {
+    super(
+      `Unknown workflow "${workflow}": ${CONFIG_FILE} declares ${
+        declared.length > 0 ? declared.map((name) => `"${name}"`).join(', ') : 'no workflows'
+      }. Check the name (it is case-sensitive), or declare the workflow there and deploy.`,
+    );
+  }
+}
+
 /** The error for a workflow `config` does not declare, or undefined when it is declared. */
-export function undeclaredWorkflow(workflow: string, config: ProjectConfig): UsageError | undefined {
+export function undeclaredWorkflow(workflow: string, config: ProjectConfig): UnknownWorkflowError | undefined {
   const declared = Object.keys(config.workflows);
-  if (declared.includes(workflow)) return undefined;
-  return new UsageError(
-    `Unknown workflow "${workflow}": ${CONFIG_FILE} declares ${
-      declared.length > 0 ? declared.map((name) => `"${name}"`).join(', ') : 'no workflows'
-    }. Check the name (workflow names are case-sensitive).`,
-  );
+  return declared.includes(workflow) ? undefined : new UnknownWorkflowError(workflow, declared);
 }
 
 /**
- * Refuses a workflow the project's config does not declare (usage error, exit 2). Without a config
+ * Refuses a workflow the project's config does not declare (exit 1). Without a config
  * file in the current directory there is nothing to check against, and every name is accepted.
  */
 export async function checkWorkflow(workflow: string, cwd = process.cwd()): Promise<void> {
