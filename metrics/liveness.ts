@@ -159,7 +159,7 @@ export function stuckRunAlert(
     ...(createdAt ? [`  run started:      ${createdAt}`] : []),
     '',
     'Inspect it with the CLI:',
-    `  plugboard status ${workflow} ${uid}`,
+    `  npx plugboard --stage ${context.deploymentStage} status ${workflow} ${uid}`,
     '',
     'This alert is sent once per stuck episode: it repeats only if the run makes progress and then gets stuck again.',
   ];

@@ -72,7 +72,7 @@ describe('stuck-run alert', () => {
     expect(alert.subject.length).toBeLessThanOrEqual(100);
     expect(alert.subject).toMatch(/^[\x20-\x7e]+$/);
     expect(alert.subject.endsWith('...')).toBe(true);
-    expect(alert.message).toContain(`plugboard status orders ${longUid}`);
+    expect(alert.message).toContain(`npx plugboard --stage dev status orders ${longUid}`);
   });
 
   it('says "not started yet" for a run without a position', () => {
