@@ -89,7 +89,7 @@ describe('plugboard status', CLI_TIMEOUT, () => {
     const result = await world.cli(['status', WORKFLOW, 'start-1', '--verbose']);
 
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/states: In Progress \d{4}-\d\d-\d\d [\d:]{8} · Complete /);
+    expect(result.stdout).toMatch(/states: In Progress \d{4}-\d\d-\d\d [\d:]{8} UTC · Complete /);
   });
 
   it('prints the whole snapshot with --json', async () => {
@@ -113,7 +113,7 @@ describe('plugboard status', CLI_TIMEOUT, () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('No run "nope-1" of workflow "order"');
-    expect(result.stderr).toContain('plugboard list --workflow order');
+    expect(result.stderr).toContain('npx plugboard --local list --workflow order');
     expect(machine.code).toBe(1);
     expect(json(machine)).toMatchObject({ ok: false, error: { type: 'NotFoundError' } });
   });
@@ -183,7 +183,7 @@ describe('plugboard watch', CLI_TIMEOUT, () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ path: 'run', kind: 'run', to: 'In Progress', generation: 1 });
     expect(lines).toContainEqual(
-      expect.objectContaining({ path: 'intake/parallel/slow', plugin: 'slow', to: 'In Progress', attempt: 1 }),
+      expect.objectContaining({ path: 'intake/pre/validate', plugin: 'validate', to: 'In Progress', attempt: 1 }),
     );
     expect(lines.at(-1)).toEqual({ timeout: true, state: 'In Progress' });
   });
