@@ -72,3 +72,8 @@ export function inboxDeadLetterQueueNames(d: DeploymentRef, activities: readonly
     STAGE_NAMES.map((stage) => inboxDeadLetterQueueName(d, activity, stage)),
   );
 }
+
+/** The three stage inbox queues of every activity, in declaration order. */
+export function inboxQueueNames(d: DeploymentRef, activities: readonly string[]): string[] {
+  return activities.flatMap((activity) => STAGE_NAMES.map((stage) => inboxQueueName(d, activity, stage)));
+}

@@ -21,4 +21,10 @@ export const PANEL_TITLES = {
   lambdaErrors: 'Lambda errors',
   lambdaThrottles: 'Lambda throttles',
   alarms: 'Alarms',
+  atAGlance: 'At a glance',
+  slowestPluginsP99: 'Slowest plugins: duration p99 (ms)',
+  inboxBacklogAge: 'Stage inboxes: age of the oldest message (s)',
+  lambdaDuration: 'Lambda duration p99 (ms)',
+  tableThrottles: 'Status table: throttle events',
+  tableCapacity: 'Status table: consumed capacity units',
 } as const;

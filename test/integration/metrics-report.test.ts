@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../lambdas/engine/records.js';
 import { CloudWatchMetricSink } from '../../metrics/cloudwatch-metric-sink.js';
 import { livenessDatums } from '../../metrics/liveness.js';
 import { PANEL_TITLES } from '../../metrics/panels.js';
-import type { RunRecord } from '../../lambdas/engine/records.js';
 import { renderMetricsReport, writeMetricsReport } from '../../metrics/report.js';
 import type { ReportRunSource } from '../../metrics/report-runs.js';
 import { motoClientConfig, useMoto } from '../support/moto.js';
@@ -375,7 +375,9 @@ describe('metrics report on moto', () => {
       'fulfilment/parallel/reserve-stock p99',
       'fulfilment/parallel/reserve-stock p50',
     ]);
-    expect(textOf(panel('slowest-plugins'))).toContain('Slowest: fulfilment/parallel/charge-card (p99 5200 ms).');
+    expect(textOf(panel('slowest-plugins'))).toContain(
+      'Slowest: fulfilment/parallel/charge-card (p99 5200 ms).',
+    );
   });
 
   it('names the runs that failed in the range, newest first, with where, why and how to look', () => {
