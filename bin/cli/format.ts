@@ -346,7 +346,9 @@ export function snapshotChanges(before: RunSnapshot | undefined, after: RunSnaps
 /** A change as a line: `intake/parallel/charge: In Progress → Error (attempt 2/3) (card declined)`. */
 export function describeChange(change: RunChange): string {
   const attempt =
-    change.kind === 'plugin' && (change.attempt ?? 0) > 1 ? ` (attempt ${change.attempt}/${change.maxAttempts})` : '';
+    change.kind === 'plugin' && (change.attempt ?? 0) > 1
+      ? ` (attempt ${change.attempt}/${change.maxAttempts})`
+      : '';
   const label = `${change.to}${attempt}`;
   const arrow = change.from === undefined ? label : `${change.from} → ${label}`;
   return `${change.path}: ${arrow}${change.message ? ` (${truncate(change.message, 120)})` : ''}`;

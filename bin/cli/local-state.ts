@@ -61,9 +61,12 @@ export async function readLocalState(path: string): Promise<ParsedLocalState> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new DeploymentError(`The local cloud state ${path} is not JSON; restart the local cloud (npm start -- --keep).`, {
-      cause: error,
-    });
+    throw new DeploymentError(
+      `The local cloud state ${path} is not JSON; restart the local cloud (npm start -- --keep).`,
+      {
+        cause: error,
+      },
+    );
   }
   const parsed = localStateSchema.safeParse(json);
   if (!parsed.success) {

@@ -85,7 +85,10 @@ export class UnknownWorkflowError extends NotFoundError {
 }
 
 /** The error for a workflow `config` does not declare, or undefined when it is declared. */
-export function undeclaredWorkflow(workflow: string, config: ProjectConfig): UnknownWorkflowError | undefined {
+export function undeclaredWorkflow(
+  workflow: string,
+  config: ProjectConfig,
+): UnknownWorkflowError | undefined {
   const declared = Object.keys(config.workflows);
   return declared.includes(workflow) ? undefined : new UnknownWorkflowError(workflow, declared);
 }

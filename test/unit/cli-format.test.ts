@@ -363,6 +363,22 @@ describe('createOutput', () => {
     stderr: { write: () => true },
   });
 
+  it('paints with the same escape codes as before the switch to picocolors, and nothing when disabled', () => {
+    expect(paint(true, 'green', 'ok')).toBe('\u001b[32mok\u001b[39m');
+    expect(paint(true, 'red', 'x')).toBe('\u001b[31mx\u001b[39m');
+    expect(paint(true, 'gray', 'x')).toBe('\u001b[90mx\u001b[39m');
+    expect(paint(true, 'bold', 'x')).toBe('\u001b[1mx\u001b[22m');
+    expect(paint(true, 'dim', 'x')).toBe('\u001b[2mx\u001b[22m');
+    expect(paint(false, 'green', 'ok')).toBe('ok');
+  });
+
+  it('honours FORCE_COLOR in a pipe, and NO_COLOR over it', () => {
+    expect(createOutput({}, streams(false), { FORCE_COLOR: '1' }).color).toBe(true);
+    expect(createOutput({}, streams(true), { FORCE_COLOR: '0' }).color).toBe(false);
+    expect(createOutput({}, streams(false), { FORCE_COLOR: '1', NO_COLOR: '1' }).color).toBe(false);
+    expect(createOutput({}, streams(true), { NO_COLOR: '' }).color).toBe(true);
+  });
+
   it('uses colour only on a TTY without NO_COLOR or TERM=dumb', () => {
     expect(createOutput({}, streams(true), {}).color).toBe(true);
     expect(createOutput({}, streams(false), {}).color).toBe(false);
