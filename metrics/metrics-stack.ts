@@ -26,7 +26,7 @@ import { DEFAULT_FAILURE_RATE_THRESHOLD_PERCENT, MetricsAlarms } from './alarms.
 import { PlugboardDashboard } from './dashboard.js';
 import { MetricsStackPropsError, type PropProblem } from './errors.js';
 import { LivenessFunction } from './liveness-function.js';
-import { PlugboardLogQueries } from './log-queries.js';
+import { PlugboardLogQueries, UID_PLACEHOLDER } from './log-queries.js';
 import { PlugboardMetricFactory } from './metric-factory.js';
 import {
   alertsTopicExportName,
@@ -175,10 +175,23 @@ export class MetricsStack extends Stack {
       namespace: METRICS_NAMESPACE,
     });
 
+    this.logQueries = new PlugboardLogQueries(this, 'LogQueries', {
+      folder: prefix,
+      workflows: props.workflows,
+      ...(props.logGroupNames ? { logGroupNames: props.logGroupNames } : {}),
+    });
+    const consoleUrl = `https://console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}`;
+    const dashboardUrl = `${consoleUrl}#dashboards:name=${prefix}`;
+    const logsInsightsUrl = `${consoleUrl}#logsV2:logs-insights`;
+    const queryName = (key: string) => this.logQueries.names.get(key) ?? key;
     this.liveness = new LivenessFunction(this, 'Liveness', {
       tableName,
       tableArn,
       deploymentStage: d.stage,
+      whereToLook: [
+        `Dashboard: ${dashboardUrl}`,
+        `Logs: ${logsInsightsUrl} , saved query "${queryName('run')}" with {uid} for ${UID_PLACEHOLDER}.`,
+      ].join('\n'),
       workflows: props.workflows,
       alertsTopic: this.alertsTopic,
       alertsKey: key,
@@ -195,15 +208,6 @@ export class MetricsStack extends Stack {
       ...(props.additionalDeadLetterQueueNames ?? []),
     ];
     const title = `Plugboard ${prefix}`;
-    this.logQueries = new PlugboardLogQueries(this, 'LogQueries', {
-      folder: prefix,
-      workflows: props.workflows,
-      ...(props.logGroupNames ? { logGroupNames: props.logGroupNames } : {}),
-    });
-    const consoleUrl = `https://console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}`;
-    const dashboardUrl = `${consoleUrl}#dashboards:name=${prefix}`;
-    const logsInsightsUrl = `${consoleUrl}#logsV2:logs-insights`;
-    const queryName = (key: string) => this.logQueries.names.get(key) ?? key;
     this.alarms = new MetricsAlarms(this, 'Alarms', {
       deploymentStage: d.stage,
       whereToLook: `Where to look: the dashboard ${dashboardUrl} ; Logs Insights (${logsInsightsUrl}), saved queries "${queryName('errors')}" and "${queryName('run')}".`,

@@ -544,6 +544,15 @@ describe('metrics stack', () => {
       expect(description).toContain('#logsV2:logs-insights');
       expect(description).toContain('saved queries \\"plugboard-dev/errors and warnings\\"');
     }
+    const liveness = JSON.stringify(
+      Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+        JSON.stringify(f.Properties).includes('PLUGBOARD_STUCK_MINUTES'),
+      ),
+    );
+    expect(liveness).toContain('PLUGBOARD_WHERE_TO_LOOK');
+    expect(liveness).toContain(
+      'saved query \\"plugboard-dev/one run by uid\\" with {uid} for REPLACE-WITH-UID',
+    );
     const stuck = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find((a) =>
       JSON.stringify(a.Properties).includes('no progress for the stuck threshold'),
     );
