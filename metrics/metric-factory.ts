@@ -320,7 +320,7 @@ export class PlugboardMetricFactory {
     const statistic = metricName === 'Duration' ? 'p99' : 'Sum';
     return new SearchExpression({
       expression: `SEARCH('{AWS/Lambda,FunctionName} MetricName=${exact(metricName)} FunctionName=${namePart}', '${statistic}', ${p.toSeconds()})`,
-      label: metricName === 'Duration' ? "p99 ${PROP('Dim.FunctionName')}" : '',
+      label: metricName === 'Duration' ? `p99 \${PROP('Dim.FunctionName')}` : '',
       period: p,
     });
   }

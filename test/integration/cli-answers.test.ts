@@ -81,7 +81,14 @@ describe('plugboard skip of a stage not started yet', CLI_TIMEOUT, () => {
   it("records the registry's values: a mandatory plugin stays mandatory, with the activity's attempts", async () => {
     await waitingRun('skip-values');
 
-    const result = await world.cli(['skip', WORKFLOW, 'skip-values', 'fulfilment', 'parallel', 'charge-card']);
+    const result = await world.cli([
+      'skip',
+      WORKFLOW,
+      'skip-values',
+      'fulfilment',
+      'parallel',
+      'charge-card',
+    ]);
 
     expect(result.code).toBe(0);
     const record = await world.orchestra.store.getPlugin({
@@ -90,7 +97,12 @@ describe('plugboard skip of a stage not started yet', CLI_TIMEOUT, () => {
       stage: 'parallel',
       plugin: 'charge-card',
     });
-    expect(record).toMatchObject({ state: 'Do Not Run', mandatory: true, maxAttempts: 3, deadlineSeconds: 300 });
+    expect(record).toMatchObject({
+      state: 'Do Not Run',
+      mandatory: true,
+      maxAttempts: 3,
+      deadlineSeconds: 300,
+    });
   });
 });
 
@@ -143,7 +155,9 @@ describe('plugboard retry of a run cancelled before any plugin ran', CLI_TIMEOUT
       'fulfilment/post/send-sms',
     ]);
     expect(answer.ifFilterPolicyMatches).toEqual(['fulfilment/post/send-sms']);
-    const ran = rerun.plugins.filter((p) => p.state === 'Complete').map((p) => `${p.activity}/${p.stage}/${p.plugin}`);
+    const ran = rerun.plugins
+      .filter((p) => p.state === 'Complete')
+      .map((p) => `${p.activity}/${p.stage}/${p.plugin}`);
     expect(ran.sort()).toEqual([...answer.rerunPlugins].sort());
   });
 });
@@ -159,7 +173,7 @@ describe('a closed pipe', CLI_TIMEOUT, () => {
         'bash',
         [
           '-c',
-          'node bin/plugboard.js --local watch order pipe-1 --interval 200ms --timeout 2s --json | head -n 1; exit "${PIPESTATUS[0]}"',
+          'node bin/plugboard.js --local watch order pipe-1 --interval 200ms --timeout 2s --json | head -n 1; exit $PIPESTATUS',
         ],
         {
           cwd: REPO,

@@ -183,7 +183,12 @@ describe('plugboard watch', CLI_TIMEOUT, () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ path: 'run', kind: 'run', to: 'In Progress', generation: 1 });
     expect(lines).toContainEqual(
-      expect.objectContaining({ path: 'intake/pre/validate', plugin: 'validate', to: 'In Progress', attempt: 1 }),
+      expect.objectContaining({
+        path: 'intake/pre/validate',
+        plugin: 'validate',
+        to: 'In Progress',
+        attempt: 1,
+      }),
     );
     expect(lines.at(-1)).toEqual({ timeout: true, state: 'In Progress' });
   });
