@@ -11,7 +11,7 @@
  * 5. exits 0 when every run ended as expected, 1 otherwise (saying what differed), and stops moto on
  *    exit, Ctrl-C and failure.
  *
- * Options: `--keep` keeps the local cloud running after the demo (until Ctrl-C) and writes the CLI's
+ * Options (local/args.ts; `npm start -- --help`): `--keep` keeps the local cloud running after the demo (until Ctrl-C) and writes the CLI's
  * local state file, so `npx plugboard --local …` can talk to it; `--verbose` prints function logs;
  * `--full-batching-windows` keeps the event sources' batching windows as deployed (1 s per stage
  * inbox, as on AWS) instead of 5 times shorter. `PLUGBOARD_STATS=1` prints AWS requests per operation;
@@ -23,6 +23,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
+import { startOptions } from './args.js';
 import type { ProxiedRequest } from './aws-proxy.js';
 import { MOTO_INSTALL_COMMAND, startCloud } from './cloud.js';
 import type { DemoEnvironment } from './demo/environment.js';
@@ -33,10 +34,8 @@ import { DemoTrace } from './demo/trace.js';
 
 const STAGE = 'local';
 const RUN_TIMEOUT_MS = 120_000;
-const args = new Set(process.argv.slice(2));
-const keep = args.has('--keep');
-const verbose = args.has('--verbose');
-const fullWindows = args.has('--full-batching-windows');
+// `--help` and unknown options end here, before anything starts.
+const { keep, verbose, fullWindows } = startOptions();
 /** How much shorter npm start makes the batching windows of the event sources (1 s → 200 ms). */
 const WINDOW_SPEED_UP = 5;
 const tty = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;

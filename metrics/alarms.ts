@@ -28,6 +28,14 @@ export interface MetricsAlarmsProps {
   readonly livenessFunction: IFunction;
   /** Prefix of every alarm description, e.g. `Plugboard plugboard-dev`. */
   readonly title: string;
+  /**
+   * Where to look, appended to every alarm's description (so to every notification): the dashboard
+   * and the saved Logs Insights queries, with their console links.
+   * @default - nothing appended
+   */
+  readonly whereToLook?: string;
+  /** The deployment stage, for the CLI commands the descriptions quote. @default - no --stage */
+  readonly deploymentStage?: string;
 }
 
 /** Default failure-rate threshold: 5 % of the runs started in 5 minutes. */
@@ -43,17 +51,20 @@ export class MetricsAlarms extends Construct {
   readonly deadLetters: ReadonlyMap<string, Alarm>;
 
   private readonly action: SnsAction;
+  private readonly whereToLook: string | undefined;
 
   constructor(scope: Construct, id: string, props: MetricsAlarmsProps) {
     super(scope, id);
     const { factory, title } = props;
+    this.whereToLook = props.whereToLook;
+    const cli = `npx plugboard${props.deploymentStage ? ` --stage ${props.deploymentStage}` : ''}`;
     this.action = new SnsAction(props.alertsTopic);
     const threshold = props.failureRateThresholdPercent ?? DEFAULT_FAILURE_RATE_THRESHOLD_PERCENT;
 
     this.stuckRuns = this.add('StuckRuns', {
       metric: factory.stuckRuns(),
       threshold: 0,
-      description: `${title}: at least one run has made no progress for the stuck threshold. The alerts topic names each run once; inspect it with \`plugboard status <workflow> <uid>\`.`,
+      description: `${title}: at least one run has made no progress for the stuck threshold. The alerts topic names each run once; inspect it with \`${cli} status <workflow> <uid>\` or list them with \`${cli} list --state stuck\`.`,
     });
 
     const failureRate = new Map<string, Alarm>();
@@ -119,7 +130,7 @@ export class MetricsAlarms extends Construct {
       evaluationPeriods: options.evaluationPeriods ?? 1,
       datapointsToAlarm: options.datapointsToAlarm ?? options.evaluationPeriods ?? 1,
       treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
-      alarmDescription: options.description,
+      alarmDescription: this.whereToLook ? `${options.description} ${this.whereToLook}` : options.description,
     });
     alarm.addAlarmAction(this.action);
     alarm.addOkAction(this.action);

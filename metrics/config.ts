@@ -18,6 +18,8 @@ export interface MetricsConfig extends LivenessThresholds {
   /** Every configured workflow: each gets a data point every run, zeros included. */
   readonly workflows: readonly string[];
   readonly alertsTopicArn: string;
+  /** Lines a stuck-run alert adds about where to look (dashboard, Logs Insights); none when unset. */
+  readonly whereToLook?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -36,6 +38,7 @@ export function readMetricsConfig(env: Env = process.env): MetricsConfig {
     deploymentStage: required(env, METRICS_ENV.deploymentStage),
     workflows: workflowList(env),
     alertsTopicArn: required(env, METRICS_ENV.alertsTopicArn),
+    ...(env[METRICS_ENV.whereToLook]?.trim() ? { whereToLook: env[METRICS_ENV.whereToLook]?.trim() } : {}),
     inactiveMinutes,
     stuckMinutes,
   };

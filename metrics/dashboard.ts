@@ -1,8 +1,11 @@
 /**
- * The CloudWatch dashboard of one Plugboard deployment. Rows, top to bottom: liveness (active,
- * inactive, stuck runs per workflow), throughput and failures, durations (run, stage, overhead at
- * p50/p99), plugins (errors, timeouts), plumbing (dead-letter queues, Lambda errors and throttles),
- * and the state of every alarm. Every metric comes from the metric factory.
+ * The CloudWatch dashboard of one Plugboard deployment, read top to bottom, most urgent first:
+ * what it is and where to look (saved Logs Insights queries); the state of every alarm beside four
+ * numbers (runs in flight, runs failed in the last hour, stuck runs, dead-lettered messages); the
+ * plugins (slowest at p99, retries, timeouts); the plumbing (stage inbox backlog age, the
+ * orchestrators' Lambda errors, throttles and duration, the status table's throttles and consumed
+ * capacity); then the trends (liveness, throughput and failures, durations, plugin errors,
+ * dead-letter queues). Every metric comes from the metric factory.
  */
 import { Duration } from 'aws-cdk-lib';
 import {
@@ -14,6 +17,7 @@ import {
   type IMetric,
   type IWidget,
   LegendPosition,
+  SingleValueWidget,
   Stats,
   TextWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -28,6 +32,10 @@ export interface PlugboardDashboardProps {
   readonly dashboardName: string;
   readonly workflows: readonly string[];
   readonly deadLetterQueueNames: readonly string[];
+  /** The stage inbox queues: the age of their oldest message shows a backlog. */
+  readonly inboxQueueNames: readonly string[];
+  /** The status table (its throttles and consumed capacity). */
+  readonly tableName: string;
   /** Lambda functions graphed by name (errors and throttles). */
   readonly functionNames: readonly string[];
   /**
@@ -82,8 +90,60 @@ export class PlugboardDashboard extends Construct {
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
 
+    const lambdaSearch = (metricName: 'Errors' | 'Throttles' | 'Duration') =>
+      props.functionNamePart ? [factory.searchLambda(metricName, props.functionNamePart)] : [];
+
     const rows: IWidget[][] = [
-      [new TextWidget({ markdown: props.description, width: WIDTH, height: 2 })],
+      [new TextWidget({ markdown: props.description, width: WIDTH, height: 3 })],
+      [
+        new AlarmStatusWidget({
+          title: PANEL_TITLES.alarms,
+          alarms: [...props.alarms],
+          width: WIDTH / 2,
+          height: Math.max(3, Math.ceil(props.alarms.length / 3) + 1),
+        }),
+        new SingleValueWidget({
+          title: PANEL_TITLES.atAGlance,
+          metrics: [
+            factory.activeRuns().with({ label: 'Runs in flight' }),
+            factory.failedRunsTotal(workflows, Duration.hours(1)),
+            factory.stuckRuns().with({ label: 'Stuck runs' }),
+            factory.deadLetteredTotal(props.deadLetterQueueNames),
+          ],
+          width: WIDTH / 2,
+          height: Math.max(3, Math.ceil(props.alarms.length / 3) + 1),
+        }),
+      ],
+      [
+        graph(PANEL_TITLES.slowestPluginsP99, [factory.slowestPlugins('p99', 10, fiveMinutes)]),
+        graph(PANEL_TITLES.pluginRetries, [factory.searchPluginRetries()]),
+        graph(PANEL_TITLES.pluginTimeouts, [factory.searchPluginTimeouts()]),
+      ],
+      [
+        graph(
+          PANEL_TITLES.inboxBacklogAge,
+          props.inboxQueueNames.map((q) => factory.queueBacklogAge(q)),
+        ),
+        graph(PANEL_TITLES.lambdaErrors, [
+          ...props.functionNames.map((f) => factory.lambdaErrors(f)),
+          ...lambdaSearch('Errors'),
+        ]),
+        graph(PANEL_TITLES.lambdaThrottles, [
+          ...props.functionNames.map((f) => factory.lambdaThrottles(f)),
+          ...lambdaSearch('Throttles'),
+        ]),
+      ],
+      [
+        graph(PANEL_TITLES.lambdaDuration, lambdaSearch('Duration')),
+        graph(PANEL_TITLES.tableThrottles, [
+          factory.table('ReadThrottleEvents', props.tableName),
+          factory.table('WriteThrottleEvents', props.tableName),
+        ]),
+        graph(PANEL_TITLES.tableCapacity, [
+          factory.table('ConsumedReadCapacityUnits', props.tableName),
+          factory.table('ConsumedWriteCapacityUnits', props.tableName),
+        ]),
+      ],
       [
         graph(
           PANEL_TITLES.active,
@@ -132,31 +192,13 @@ export class PlugboardDashboard extends Construct {
       ],
       [
         graph(PANEL_TITLES.pluginErrors, [factory.searchPluginErrors()], { width: WIDTH / 2 }),
-        graph(PANEL_TITLES.pluginTimeouts, [factory.searchPluginTimeouts()], { width: WIDTH / 2 }),
-      ],
-      [
         graph(
           PANEL_TITLES.deadLetters,
           props.deadLetterQueueNames.map((q) =>
             factory.deadLetterQueueDepth(q).with({ statistic: Stats.MAXIMUM }),
           ),
+          { width: WIDTH / 2 },
         ),
-        graph(PANEL_TITLES.lambdaErrors, [
-          ...props.functionNames.map((f) => factory.lambdaErrors(f)),
-          ...(props.functionNamePart ? [factory.searchLambda('Errors', props.functionNamePart)] : []),
-        ]),
-        graph(PANEL_TITLES.lambdaThrottles, [
-          ...props.functionNames.map((f) => factory.lambdaThrottles(f)),
-          ...(props.functionNamePart ? [factory.searchLambda('Throttles', props.functionNamePart)] : []),
-        ]),
-      ],
-      [
-        new AlarmStatusWidget({
-          title: PANEL_TITLES.alarms,
-          alarms: [...props.alarms],
-          width: WIDTH,
-          height: Math.max(2, Math.ceil(props.alarms.length / 4) + 1),
-        }),
       ],
     ];
 

@@ -24,6 +24,11 @@ export interface LivenessFunctionProps extends LivenessThresholds {
   readonly tableName: string;
   readonly tableArn: string;
   readonly deploymentStage: string;
+  /**
+   * Lines a stuck-run alert adds about where to look; `{uid}` is replaced by the run's uid.
+   * @default - the alert names the CLI command only
+   */
+  readonly whereToLook?: string;
   /** Every configured workflow (each gets data points every run). */
   readonly workflows: readonly string[];
   readonly alertsTopic: ITopic;
@@ -87,6 +92,7 @@ export class LivenessFunction extends Construct {
         [METRICS_ENV.alertsTopicArn]: props.alertsTopic.topicArn,
         [METRICS_ENV.inactiveMinutes]: String(props.inactiveMinutes),
         [METRICS_ENV.stuckMinutes]: String(props.stuckMinutes),
+        ...(props.whereToLook ? { [METRICS_ENV.whereToLook]: props.whereToLook } : {}),
         NODE_OPTIONS: '--enable-source-maps',
       },
       role: this.role,

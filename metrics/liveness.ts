@@ -143,7 +143,12 @@ const MAX_SUBJECT_LENGTH = 100;
 /** The alert for one stuck run: what, where, since when, and how to look at it. */
 export function stuckRunAlert(
   run: RunLiveness,
-  context: { readonly deploymentStage: string; readonly stuckMinutes: number },
+  context: {
+    readonly deploymentStage: string;
+    readonly stuckMinutes: number;
+    /** Where else to look (the dashboard, the saved Logs Insights query for one run). */
+    readonly whereToLook?: string;
+  },
 ): StuckRunAlert {
   const { workflow, uid, position, createdAt } = run.run;
   const minutes = run.minutesWithoutProgress;
@@ -159,8 +164,9 @@ export function stuckRunAlert(
     ...(createdAt ? [`  run started:      ${createdAt}`] : []),
     '',
     'Inspect it with the CLI:',
-    `  plugboard status ${workflow} ${uid}`,
+    `  npx plugboard --stage ${context.deploymentStage} status ${workflow} ${uid}`,
     '',
+    ...(context.whereToLook ? [context.whereToLook.replaceAll('{uid}', uid), ''] : []),
     'This alert is sent once per stuck episode: it repeats only if the run makes progress and then gets stuck again.',
   ];
   return {

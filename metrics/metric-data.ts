@@ -1,22 +1,24 @@
 /**
  * CloudWatch `GetMetricData` for many metrics at once. The metrics go out in requests of at most 500
- * queries (the API's limit), every page of a request is read (`NextToken`), and the points come back
- * per metric in the order asked, oldest first. One request per 500 metrics, never one per metric.
+ * queries (the API's limit), every page of a request is read (the SDK's `paginateGetMetricData`), and
+ * the points come back per metric in the order asked, oldest first. One request per 500 metrics, never
+ * one per metric.
  */
 import {
-  GetMetricDataCommand,
-  type GetMetricDataCommandOutput,
+  type CloudWatchClient,
   type MetricDataQuery,
+  paginateGetMetricData,
 } from '@aws-sdk/client-cloudwatch';
 import { chunk } from './liveness.js';
 
 /** GetMetricData accepts at most 500 queries per request. */
 export const MAX_QUERIES_PER_REQUEST = 500;
 
-/** What the reader needs of a CloudWatch client (a `CloudWatchClient`, or a fake in tests). */
-export interface MetricDataClient {
-  send(command: GetMetricDataCommand): Promise<GetMetricDataCommandOutput>;
-}
+/**
+ * The CloudWatch client the reader sends through. The SDK's paginator takes a real `CloudWatchClient`
+ * only; tests give it one whose middleware answers instead of the network.
+ */
+export type MetricDataClient = CloudWatchClient;
 
 /** One metric and how to aggregate it per period. */
 export interface MetricRequest {
@@ -73,17 +75,16 @@ export async function getMetricData(
         Stat: metric.stat,
       },
     }));
-    let nextToken: string | undefined;
-    do {
-      const page: GetMetricDataCommandOutput = await client.send(
-        new GetMetricDataCommand({
-          StartTime: range.from,
-          EndTime: range.to,
-          ScanBy: 'TimestampAscending',
-          MetricDataQueries: queries,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        }),
-      );
+    const pages = paginateGetMetricData(
+      { client },
+      {
+        StartTime: range.from,
+        EndTime: range.to,
+        ScanBy: 'TimestampAscending',
+        MetricDataQueries: queries,
+      },
+    );
+    for await (const page of pages) {
       for (const result of page.MetricDataResults ?? []) {
         const index = indexOf(result.Id);
         const target = index === undefined ? undefined : points[index];
@@ -104,8 +105,7 @@ export async function getMetricData(
           if (t !== undefined && Number.isFinite(v)) target.push({ t, v });
         });
       }
-      nextToken = page.NextToken;
-    } while (nextToken);
+    }
   }
   for (const series of points) series.sort((a, b) => a.t - b.t);
   return points;

@@ -194,7 +194,96 @@ export class PlugboardMetricFactory {
     );
   }
 
+  /** Plugin retries per activity, stage and plugin (dashboard only). */
+  searchPluginRetries(period?: Duration): SearchExpression {
+    return this.searchEngine(
+      METRIC_NAMES.pluginRetries,
+      [DIMENSIONS.activity, DIMENSIONS.stage, DIMENSIONS.plugin],
+      Stats.SUM,
+      '',
+      period,
+    );
+  }
+
+  /**
+   * The `top` plugins with the highest duration at `percentile` (ms), one line each, slowest first:
+   * the plugin duration search sorted by its maximum (dashboard only).
+   */
+  slowestPlugins(percentile: Percentile, top = 10, period?: Duration): MathExpression {
+    const search = this.searchEngine(
+      METRIC_NAMES.pluginDuration,
+      [DIMENSIONS.activity, DIMENSIONS.stage, DIMENSIONS.plugin],
+      percentile,
+      `${percentile} `,
+      period,
+    );
+    return new MathExpression({
+      expression: `SORT(${search.expression}, MAX, DESC, ${top})`,
+      usingMetrics: {},
+      label: search.label ?? '',
+      period: search.period,
+    });
+  }
+
+  /** Failed runs of every listed workflow over `period` (default 1 hour), summed: one number. */
+  failedRunsTotal(workflows: readonly string[], period: Duration = Duration.hours(1)): MathExpression {
+    const usingMetrics = Object.fromEntries(
+      workflows.map((w, i) => [`failed${i}`, this.runsFailed(w, period)]),
+    );
+    return new MathExpression({
+      expression: workflows.length > 0 ? workflows.map((_, i) => `FILL(failed${i}, 0)`).join(' + ') : '0',
+      usingMetrics,
+      period,
+      label: `Runs failed (last ${period.toHumanString()})`,
+    });
+  }
+
   // ---- AWS service metrics --------------------------------------------------------------------
+
+  /** Messages in every listed dead-letter queue, summed (the maximum of each over the period). */
+  deadLetteredTotal(queueNames: readonly string[], period?: Duration): MathExpression {
+    const usingMetrics = Object.fromEntries(
+      queueNames.map((q, i) => [`dlq${i}`, this.deadLetterQueueDepth(q, period)]),
+    );
+    return new MathExpression({
+      expression: queueNames.length > 0 ? queueNames.map((_, i) => `FILL(dlq${i}, 0)`).join(' + ') : '0',
+      usingMetrics,
+      period: period ?? Duration.minutes(5),
+      label: 'Dead-lettered messages',
+    });
+  }
+
+  /** Age (seconds) of the oldest message waiting in a queue: how far behind its consumer is. */
+  queueBacklogAge(queueName: string, period?: Duration): Metric {
+    return new Metric({
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateAgeOfOldestMessage',
+      dimensionsMap: { QueueName: queueName },
+      statistic: Stats.MAXIMUM,
+      period: period ?? Duration.minutes(1),
+      label: queueName,
+    });
+  }
+
+  /** A DynamoDB table metric summed over the period (throttle events, consumed capacity units). */
+  table(
+    metricName:
+      | 'ReadThrottleEvents'
+      | 'WriteThrottleEvents'
+      | 'ConsumedReadCapacityUnits'
+      | 'ConsumedWriteCapacityUnits',
+    tableName: string,
+    period?: Duration,
+  ): Metric {
+    return new Metric({
+      namespace: 'AWS/DynamoDB',
+      metricName,
+      dimensionsMap: { TableName: tableName },
+      statistic: Stats.SUM,
+      period: period ?? Duration.minutes(1),
+      label: metricName,
+    });
+  }
 
   /** Messages waiting in a dead-letter queue (maximum over the period). */
   deadLetterQueueDepth(queueName: string, period?: Duration): Metric {
@@ -221,11 +310,17 @@ export class PlugboardMetricFactory {
    * CloudWatch partial match), e.g. `plugboard-dev` for the functions CloudFormation named after the
    * `plugboard-dev-*` stacks. Dashboard only.
    */
-  searchLambda(metricName: 'Errors' | 'Throttles', namePart: string, period?: Duration): SearchExpression {
+  searchLambda(
+    metricName: 'Errors' | 'Throttles' | 'Duration',
+    namePart: string,
+    period?: Duration,
+  ): SearchExpression {
     const p = period ?? Duration.minutes(5);
+    // Durations are samples: their p99; errors and throttles are counts.
+    const statistic = metricName === 'Duration' ? 'p99' : 'Sum';
     return new SearchExpression({
-      expression: `SEARCH('{AWS/Lambda,FunctionName} MetricName=${exact(metricName)} FunctionName=${namePart}', 'Sum', ${p.toSeconds()})`,
-      label: '',
+      expression: `SEARCH('{AWS/Lambda,FunctionName} MetricName=${exact(metricName)} FunctionName=${namePart}', '${statistic}', ${p.toSeconds()})`,
+      label: metricName === 'Duration' ? `p99 \${PROP('Dim.FunctionName')}` : '',
       period: p,
     });
   }

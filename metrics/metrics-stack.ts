@@ -26,12 +26,14 @@ import { DEFAULT_FAILURE_RATE_THRESHOLD_PERCENT, MetricsAlarms } from './alarms.
 import { PlugboardDashboard } from './dashboard.js';
 import { MetricsStackPropsError, type PropProblem } from './errors.js';
 import { LivenessFunction } from './liveness-function.js';
+import { PlugboardLogQueries, UID_PLACEHOLDER } from './log-queries.js';
 import { PlugboardMetricFactory } from './metric-factory.js';
 import {
   alertsTopicExportName,
   DEFAULT_INACTIVE_MINUTES,
   DEFAULT_STUCK_MINUTES,
   inboxDeadLetterQueueNames,
+  inboxQueueNames,
 } from './names.js';
 
 /** CDK context key of the alert email address: `--context alarmEmail=ops@example.com`. */
@@ -85,6 +87,11 @@ export interface MetricsStackProps extends StackProps {
    */
   readonly functionNames?: readonly string[];
   /**
+   * Log groups the saved Logs Insights queries search (the orchestrators' and the start function's).
+   * @default - none preselected; the queries are saved, and the log groups are picked when running one
+   */
+  readonly logGroupNames?: readonly string[];
+  /**
    * Value of the `service` dimension on the handlers' EMF metrics (Powertools' service name, which
    * the orchestrator functions receive as `POWERTOOLS_SERVICE_NAME`).
    * @default - the deployment's `systemName`
@@ -113,6 +120,8 @@ export class MetricsStack extends Stack {
   readonly liveness: LivenessFunction;
   readonly alarms: MetricsAlarms;
   readonly dashboard: PlugboardDashboard;
+  /** The saved Logs Insights queries (by uid, by workflow, errors). */
+  readonly logQueries: PlugboardLogQueries;
   /** The dead-letter queues graphed and alarmed. */
   readonly deadLetterQueueNames: readonly string[];
   /** The email subscribed to the alerts topic, if any. */
@@ -166,10 +175,23 @@ export class MetricsStack extends Stack {
       namespace: METRICS_NAMESPACE,
     });
 
+    this.logQueries = new PlugboardLogQueries(this, 'LogQueries', {
+      folder: prefix,
+      workflows: props.workflows,
+      ...(props.logGroupNames ? { logGroupNames: props.logGroupNames } : {}),
+    });
+    const consoleUrl = `https://console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}`;
+    const dashboardUrl = `${consoleUrl}#dashboards:name=${prefix}`;
+    const logsInsightsUrl = `${consoleUrl}#logsV2:logs-insights`;
+    const queryName = (key: string) => this.logQueries.names.get(key) ?? key;
     this.liveness = new LivenessFunction(this, 'Liveness', {
       tableName,
       tableArn,
       deploymentStage: d.stage,
+      whereToLook: [
+        `Dashboard: ${dashboardUrl}`,
+        `Logs: ${logsInsightsUrl} , saved query "${queryName('run')}" with {uid} for ${UID_PLACEHOLDER}.`,
+      ].join('\n'),
       workflows: props.workflows,
       alertsTopic: this.alertsTopic,
       alertsKey: key,
@@ -187,6 +209,8 @@ export class MetricsStack extends Stack {
     ];
     const title = `Plugboard ${prefix}`;
     this.alarms = new MetricsAlarms(this, 'Alarms', {
+      deploymentStage: d.stage,
+      whereToLook: `Where to look: the dashboard ${dashboardUrl} ; Logs Insights (${logsInsightsUrl}), saved queries "${queryName('errors')}" and "${queryName('run')}".`,
       factory: this.factory,
       alertsTopic: this.alertsTopic,
       workflows: props.workflows,
@@ -201,13 +225,16 @@ export class MetricsStack extends Stack {
       dashboardName: prefix,
       workflows: props.workflows,
       deadLetterQueueNames: this.deadLetterQueueNames,
+      inboxQueueNames: inboxQueueNames(d, props.activities),
+      tableName,
       functionNames: props.functionNames ?? [],
       functionNamePart: prefix,
       alarms: this.alarms.alarms,
       thresholds: settings,
       description: [
         `# ${title}`,
-        `Runs are **inactive** after ${settings.inactiveMinutes} min without progress and **stuck** after ${settings.stuckMinutes} min (one alert per stuck run on the alerts topic). Inspect a run with \`plugboard status <workflow> <uid>\`.`,
+        `Runs are **inactive** after ${settings.inactiveMinutes} min without progress and **stuck** after ${settings.stuckMinutes} min (one alert per stuck run on the alerts topic). Inspect a run with \`npx plugboard --stage ${d.stage} status <workflow> <uid>\`.`,
+        `Logs: [Logs Insights](${logsInsightsUrl}) → Saved queries → \`${prefix}\`: "${queryName('run')}" (replace the uid), "${queryName('errors')}", and one per workflow.`,
       ].join('\n'),
     });
 

@@ -90,6 +90,8 @@ export interface MonitorDeps {
 export interface MonitorSettings extends LivenessThresholds {
   readonly deploymentStage: string;
   readonly workflows: readonly string[];
+  /** Where a stuck-run alert says to look, besides the CLI (dashboard and Logs Insights links). */
+  readonly whereToLook?: string;
 }
 
 export interface LivenessReport {

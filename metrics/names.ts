@@ -49,6 +49,8 @@ export const METRICS_ENV = {
   inactiveMinutes: 'PLUGBOARD_INACTIVE_MINUTES',
   /** Whole minutes without progress after which a run counts as stuck and alerts (default 20). */
   stuckMinutes: 'PLUGBOARD_STUCK_MINUTES',
+  /** Optional: where a stuck-run alert says to look (the dashboard, the saved Logs Insights query). */
+  whereToLook: 'PLUGBOARD_WHERE_TO_LOOK',
 } as const;
 
 /** The Overseer's liveness thresholds: 10 minutes without progress = inactive, 20 = stuck/offline. */
@@ -71,4 +73,9 @@ export function inboxDeadLetterQueueNames(d: DeploymentRef, activities: readonly
   return activities.flatMap((activity) =>
     STAGE_NAMES.map((stage) => inboxDeadLetterQueueName(d, activity, stage)),
   );
+}
+
+/** The three stage inbox queues of every activity, in declaration order. */
+export function inboxQueueNames(d: DeploymentRef, activities: readonly string[]): string[] {
+  return activities.flatMap((activity) => STAGE_NAMES.map((stage) => inboxQueueName(d, activity, stage)));
 }

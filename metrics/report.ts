@@ -20,6 +20,7 @@ import {
   LIVENESS_METRIC_NAMES,
 } from './names.js';
 import { PANEL_TITLES } from './panels.js';
+import { countActiveRuns, failedRunsInRange, failedRunsTable, type ReportRunSource } from './report-runs.js';
 import {
   barChart,
   colorAt,
@@ -48,7 +49,17 @@ export interface MetricsReportOptions {
   readonly generatedAt?: Date;
   /** @default 'Plugboard metrics' */
   readonly title?: string;
+  /**
+   * The status table (e.g. a `DynamoStatusStore`), to count the runs active now and name the runs
+   * that failed in the range. Metrics alone cannot: without it the tiles show the liveness function's
+   * last check, and the failed runs are counted, not named.
+   * @default - none
+   */
+  readonly runs?: ReportRunSource;
 }
+
+/** How many of the slowest plugins the report names. */
+const SLOWEST_PLUGINS = 10;
 
 /** One metric as ListMetrics names it. */
 interface MetricRef {
@@ -182,12 +193,16 @@ export async function renderMetricsReport(options: MetricsReportOptions): Promis
   const stageOverhead = ['p50', 'p99'].map((stat) =>
     grouped(METRIC_NAMES.stageOverhead, stageDims, stat, 'max'),
   );
+  const pluginDuration = ['p99', 'p50'].map((stat) =>
+    grouped(METRIC_NAMES.pluginDuration, pluginDims, stat, 'max'),
+  );
   const pluginErrors = grouped(METRIC_NAMES.pluginErrors, pluginDims, 'Sum', 'sum');
   const pluginTimeouts = grouped(METRIC_NAMES.pluginTimeouts, pluginDims, 'Sum', 'sum');
   const totals = await reader.read(
     [
       ...stageDuration.flat(),
       ...stageOverhead.flat(),
+      ...pluginDuration.flat(),
       ...pluginErrors,
       ...pluginTimeouts,
       ...options.workflows.flatMap((w) => [
@@ -219,6 +234,22 @@ export async function renderMetricsReport(options: MetricsReportOptions): Promis
   const hasTotal = (key: string) => (totals.values.get(key) ?? []).length > 0;
   const percentileNote =
     timeSeries.percentileFallback || totals.percentileFallback ? PERCENTILE_NOTE : undefined;
+
+  const lastSum = (specs: readonly SeriesSpec[]) =>
+    specs.reduce((sum, spec) => sum + (timeSeries.values.get(spec.key)?.at(-1)?.v ?? 0), 0);
+  const lastTime = (specs: readonly SeriesSpec[]) => {
+    const times = specs.flatMap((spec) => timeSeries.values.get(spec.key)?.at(-1)?.t ?? []);
+    return times.length > 0 ? Math.max(...times) : undefined;
+  };
+  const rangeSum = (specs: readonly SeriesSpec[]) =>
+    specs.reduce(
+      (sum, spec) =>
+        sum + (timeSeries.values.get(spec.key) ?? []).reduce((s, p) => s + p.v / (spec.scale ?? 1), 0),
+      0,
+    );
+  const failedRuns = options.runs
+    ? await failedRunsInRange(options.runs, options.workflows, { from, to })
+    : undefined;
 
   const ctx: PanelContext = { from, to, periodMs: period * 1000 };
   const panels = [
@@ -259,6 +290,18 @@ export async function renderMetricsReport(options: MetricsReportOptions): Promis
       'ms',
       percentileNote,
     ),
+    slowestPluginsPanel(pluginDuration, totals.values, percentileNote),
+    {
+      id: 'failed-runs',
+      title: PANEL_TITLES.failedRuns,
+      hasData: failedRuns !== undefined && failedRuns.length > 0,
+      body:
+        failedRuns === undefined
+          ? note(
+              `${formatNumber(rangeSum(failedSpecs))} failed in range; the report names them when it is given the status table (option runs).`,
+            )
+          : failedRunsTable(failedRuns, options.deploymentStage),
+    },
     barPanel(
       'plugin-errors',
       PANEL_TITLES.pluginErrors,
@@ -277,18 +320,18 @@ export async function renderMetricsReport(options: MetricsReportOptions): Promis
     ),
   ];
 
-  const lastSum = (specs: readonly SeriesSpec[]) =>
-    specs.reduce((sum, spec) => sum + (timeSeries.values.get(spec.key)?.at(-1)?.v ?? 0), 0);
-  const rangeSum = (specs: readonly SeriesSpec[]) =>
-    specs.reduce(
-      (sum, spec) =>
-        sum + (timeSeries.values.get(spec.key) ?? []).reduce((s, p) => s + p.v / (spec.scale ?? 1), 0),
-      0,
-    );
+  const activeNow = options.runs ? await countActiveRuns(options.runs, options.workflows) : undefined;
+  // The liveness counts are those of the function's last check; with the table at hand, none can
+  // exceed the runs active now (runs that ended since the check are no longer inactive or stuck).
+  const current = (specs: readonly SeriesSpec[]) =>
+    activeNow === undefined ? lastSum(specs) : Math.min(activeNow, lastSum(specs));
+  const lastCheck = lastTime(activeSpecs);
+  const atLastCheck =
+    lastCheck === undefined ? 'at last check' : `at last check (${formatTime(lastCheck, false)} UTC)`;
   const tiles: [string, number][] = [
-    ['active now', lastSum(activeSpecs)],
-    ['inactive now', lastSum(inactiveSpecs)],
-    ['stuck now', lastSum(stuckSpecs)],
+    [activeNow === undefined ? `active ${atLastCheck}` : 'active now', activeNow ?? lastSum(activeSpecs)],
+    [activeNow === undefined ? `inactive ${atLastCheck}` : 'inactive now', current(inactiveSpecs)],
+    [activeNow === undefined ? `stuck ${atLastCheck}` : 'stuck now', current(stuckSpecs)],
     ['runs started', rangeSum(startedSpecs)],
     ['runs completed', rangeSum(completedSpecs)],
     ['runs failed', rangeSum(failedSpecs)],
@@ -519,6 +562,9 @@ function linePanel(
   noteText?: string,
 ): Panel {
   const hasData = series.some((s) => s.points.length > 0);
+  // A line needs two points: with one point per line at most, a dot each says little; bars say the value.
+  const single = hasData && series.every((s) => s.points.length <= 1);
+  if (single) return singlePointPanel(id, title, series, unit, noteText);
   const chart = hasData
     ? lineChart({ series, from: ctx.from, to: ctx.to, periodMs: ctx.periodMs, unit })
     : '<p class="nodata">No data in this time range.</p>';
@@ -529,6 +575,75 @@ function linePanel(
     ...(s.points.length === 0 ? { empty: true } : {}),
   }));
   return { id, title, hasData, body: `${note(noteText)}${chart}${series.length > 0 ? legend(items) : ''}` };
+}
+
+/** A line panel whose lines have one point each at most: one bar per line, with the time of its point. */
+function singlePointPanel(
+  id: string,
+  title: string,
+  series: readonly LineSeries[],
+  unit: string,
+  noteText?: string,
+): Panel {
+  const shown = series.filter((s) => s.points.length === 1);
+  const times = [...new Set(shown.map((s) => s.points[0]?.t ?? 0))].sort((a, b) => a - b);
+  const when = times.map((t) => `${formatTime(t, false)} UTC`).join(', ');
+  const chart = barChart({
+    categories: shown.map((s) => s.label),
+    groups: [{ label: unit, color: colorAt(0) }],
+    values: [shown.map((s) => s.points[0]?.v ?? 0)],
+    unit,
+  });
+  const text = `One data point in this range (${when}): shown as bars.`;
+  return { id, title, hasData: true, body: `${note(noteText ? `${noteText} ${text}` : text)}${chart}` };
+}
+
+/** The plugins with the highest p99 duration in the range, slowest first, with their p50. */
+function slowestPluginsPanel(
+  specs: readonly (readonly SeriesSpec[])[],
+  values: ReadonlyMap<string, Point[]>,
+  noteText?: string,
+): Panel {
+  const [p99 = [], p50 = []] = specs;
+  const highest = (spec: SeriesSpec | undefined) => {
+    const points = spec ? values.get(spec.key) : undefined;
+    return points && points.length > 0 ? Math.max(...points.map((p) => p.v)) : undefined;
+  };
+  const ranked = p99
+    .map((spec) => ({
+      label: spec.label,
+      p99: highest(spec),
+      p50: highest(p50.find((s) => s.label === spec.label)),
+    }))
+    .filter((row): row is { label: string; p99: number; p50: number | undefined } => row.p99 !== undefined)
+    .sort((a, b) => b.p99 - a.p99 || a.label.localeCompare(b.label))
+    .slice(0, SLOWEST_PLUGINS);
+  if (ranked.length === 0) {
+    return {
+      id: 'slowest-plugins',
+      title: PANEL_TITLES.slowestPlugins,
+      hasData: false,
+      body: '<p class="nodata">No data in this time range.</p>',
+    };
+  }
+  const groups = [
+    { label: 'p99', color: colorAt(3) },
+    { label: 'p50', color: colorAt(0) },
+  ];
+  const chart = barChart({
+    categories: ranked.map((r) => r.label),
+    groups,
+    values: [ranked.map((r) => r.p99), ranked.map((r) => r.p50)],
+    unit: 'ms',
+  });
+  const slowest = ranked[0];
+  const headline = slowest ? `Slowest: ${slowest.label} (p99 ${formatNumber(slowest.p99)} ms).` : '';
+  return {
+    id: 'slowest-plugins',
+    title: PANEL_TITLES.slowestPlugins,
+    hasData: true,
+    body: `${note(noteText ? `${headline} ${noteText}` : headline)}${chart}${legend(groups)}`,
+  };
 }
 
 function barPanel(
@@ -593,6 +708,9 @@ main{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:
 .swatch.dashed{border-top-style:dashed}
 .note{margin:0 0 6px;color:#8a5a00;font-size:12px}
 .nodata{color:#9aa3ad;margin:24px 0;text-align:center}
+.runs{border-collapse:collapse;width:100%;font-size:12px}
+.runs th,.runs td{border-bottom:1px solid #e3e6ea;padding:4px 6px;text-align:left;vertical-align:top}
+.runs code{font-size:11px}
 footer{color:#9aa3ad;padding:0 32px 24px;font-size:12px}
 `;
 
@@ -612,7 +730,7 @@ function page(input: {
   const tiles = input.tiles
     .map(
       ([label, value]) =>
-        `<div class="tile${label === 'stuck now' && value > 0 ? ' alert' : ''}"><b>${formatNumber(value)}</b><span>${escapeHtml(label)}</span></div>`,
+        `<div class="tile${label.startsWith('stuck') && value > 0 ? ' alert' : ''}"><b>${formatNumber(value)}</b><span>${escapeHtml(label)}</span></div>`,
     )
     .join('');
   const panels = input.panels

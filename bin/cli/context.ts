@@ -49,3 +49,16 @@ export class ContextFactory {
 
 /** A command's action: returns the exit code (undefined = 0). */
 export type Action<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<number | undefined>;
+
+/**
+ * A plugboard command line for a hint, with the global options that chose this deployment
+ * (`--local`, and `--stage`/`--system` when they were given), so that the hint works as printed.
+ */
+export function hintCommand(options: GlobalOptions, rest: string): string {
+  const globals = [
+    options.local ? '--local' : '',
+    options.explicit?.stage ? `--stage ${options.stage}` : '',
+    options.explicit?.system ? `--system ${options.system}` : '',
+  ].filter(Boolean);
+  return ['npx plugboard', ...globals, rest].join(' ');
+}

@@ -40,12 +40,21 @@ export function elapsed(start: string | undefined, end: string | undefined, now:
   return Math.max(0, to - from);
 }
 
-/** `2026-11-23 10:00:02` (UTC) from an ISO time. */
-export function formatTime(iso: string | undefined): string {
+/** The zone every time the CLI prints is in (the records' times are UTC). */
+export const TIME_ZONE = 'UTC';
+
+/** `2026-11-23 10:00:02 UTC` from an ISO time (without the zone for a column headed with it). */
+export function formatTime(iso: string | undefined, withZone = true): string {
   if (iso === undefined) return '-';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return date.toISOString().replace('T', ' ').slice(0, 19);
+  const text = date.toISOString().replace('T', ' ').slice(0, 19);
+  return withZone ? `${text} ${TIME_ZONE}` : text;
+}
+
+/** `10:00:02 UTC`: the time of day, for lines of one run followed live. */
+export function formatClock(date: Date): string {
+  return `${date.toISOString().slice(11, 19)} ${TIME_ZONE}`;
 }
 
 /** Cuts a text to `max` characters with `…` and keeps it on one line. */
@@ -230,39 +239,122 @@ export function runLiveness(
   };
 }
 
-/** One line per state that changed between two snapshots of a run (for `watch` without a TTY). */
-export function diffSnapshots(before: RunSnapshot | undefined, after: RunSnapshot): string[] {
-  const changes: string[] = [];
-  const was = new Map<string, string>();
+/** One state change of a run, a stage or a plugin between two reads of the run (`watch`). */
+export interface RunChange {
+  /** `run`, `<activity>/<stage>` or `<activity>/<stage>/<plugin>`. */
+  readonly path: string;
+  readonly kind: 'run' | 'stage' | 'plugin';
+  readonly activity?: string;
+  readonly stage?: string;
+  readonly plugin?: string;
+  readonly generation: number;
+  /** The state before; absent when the component is new (first read, or first seen). */
+  readonly from?: string;
+  readonly to: string;
+  readonly attempt?: number;
+  readonly maxAttempts?: number;
+  /** Why a plugin failed or timed out, or how the run ended. */
+  readonly message?: string;
+}
+
+/**
+ * What changed between two snapshots of a run, in workflow order: the run when it starts, then each
+ * activity of the run in order, its stages pre → parallel → post, each followed by its plugins (by
+ * order, then name), and the run last when it ends.
+ */
+export function snapshotChanges(before: RunSnapshot | undefined, after: RunSnapshot): RunChange[] {
+  const was = new Map<string, { state: string; key: string }>();
   if (before) {
-    was.set('run', before.run.state);
-    for (const s of before.stages) was.set(`${s.activity}/${s.stage}`, `${s.state}#${s.generation}`);
+    was.set('run', { state: before.run.state, key: before.run.state });
+    for (const s of before.stages) {
+      was.set(`${s.activity}/${s.stage}`, { state: s.state, key: `${s.state}#${s.generation}` });
+    }
     for (const p of before.plugins) {
-      was.set(`${p.activity}/${p.stage}/${p.plugin}`, `${p.state}#${p.generation}#${p.attempt}`);
+      was.set(`${p.activity}/${p.stage}/${p.plugin}`, {
+        state: p.state,
+        key: `${p.state}#${p.generation}#${p.attempt}`,
+      });
     }
   }
-  const note = (path: string, key: string, label: string, message?: string) => {
-    const previous = was.get(path)?.split('#')[0];
-    if (was.get(path) === key) return;
-    const arrow = previous === undefined ? label : `${previous} → ${label}`;
-    changes.push(`${path}: ${arrow}${message ? ` (${truncate(message, 120)})` : ''}`);
+  const changes: RunChange[] = [];
+  const note = (change: RunChange, key: string) => {
+    const previous = was.get(change.path);
+    if (previous?.key === key) return;
+    changes.push(previous === undefined ? change : { ...change, from: previous.state });
   };
-  for (const s of after.stages) note(`${s.activity}/${s.stage}`, `${s.state}#${s.generation}`, s.state);
-  const plugins = [...after.plugins].sort((a, b) => a.order - b.order || a.plugin.localeCompare(b.plugin));
-  for (const p of plugins) {
-    const attempt = p.attempt > 1 ? ` (attempt ${p.attempt}/${p.maxAttempts})` : '';
+  const { run } = after;
+  const runChange = (): void =>
     note(
-      `${p.activity}/${p.stage}/${p.plugin}`,
-      `${p.state}#${p.generation}#${p.attempt}`,
-      `${p.state}${attempt}`,
-      p.state === STATES.error || p.state === STATES.timedOut ? p.message : undefined,
+      {
+        path: 'run',
+        kind: 'run',
+        generation: run.generation,
+        to: run.state,
+        ...(isFinalRunState(run.state) && run.message ? { message: run.message } : {}),
+      },
+      run.state,
     );
+  const final = isFinalRunState(run.state);
+  if (!final) runChange();
+  const activities = [
+    ...run.activities,
+    ...new Set(after.stages.map((s) => s.activity).filter((a) => !run.activities.includes(a))),
+  ];
+  for (const activity of activities) {
+    for (const stageName of STAGE_NAMES) {
+      const stage = after.stages.find((s) => s.activity === activity && s.stage === stageName);
+      if (stage) {
+        note(
+          {
+            path: `${activity}/${stageName}`,
+            kind: 'stage',
+            activity,
+            stage: stageName,
+            generation: stage.generation,
+            to: stage.state,
+          },
+          `${stage.state}#${stage.generation}`,
+        );
+      }
+      const plugins = after.plugins
+        .filter((p) => p.activity === activity && p.stage === stageName)
+        .sort((a, b) => a.order - b.order || a.plugin.localeCompare(b.plugin));
+      for (const p of plugins) {
+        const failed = p.state === STATES.error || p.state === STATES.timedOut;
+        note(
+          {
+            path: `${activity}/${stageName}/${p.plugin}`,
+            kind: 'plugin',
+            activity,
+            stage: stageName,
+            plugin: p.plugin,
+            generation: p.generation,
+            to: p.state,
+            attempt: p.attempt,
+            maxAttempts: p.maxAttempts,
+            ...(failed && p.message ? { message: p.message } : {}),
+          },
+          `${p.state}#${p.generation}#${p.attempt}`,
+        );
+      }
+    }
   }
-  note(
-    'run',
-    after.run.state,
-    after.run.state,
-    isFinalRunState(after.run.state) ? after.run.message : undefined,
-  );
+  if (final) runChange();
   return changes;
+}
+
+/** A change as a line: `intake/parallel/charge: In Progress → Error (attempt 2/3) (card declined)`. */
+export function describeChange(change: RunChange): string {
+  const attempt =
+    change.kind === 'plugin' && (change.attempt ?? 0) > 1
+      ? ` (attempt ${change.attempt}/${change.maxAttempts})`
+      : '';
+  const label = `${change.to}${attempt}`;
+  const arrow = change.from === undefined ? label : `${change.from} → ${label}`;
+  return `${change.path}: ${arrow}${change.message ? ` (${truncate(change.message, 120)})` : ''}`;
+}
+
+/** One line per state that changed between two snapshots of a run (for `watch` without a TTY). */
+export function diffSnapshots(before: RunSnapshot | undefined, after: RunSnapshot): string[] {
+  return snapshotChanges(before, after).map(describeChange);
 }

@@ -53,7 +53,7 @@ export async function readLocalState(path: string): Promise<ParsedLocalState> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new DeploymentError(
-      `No local cloud state at ${path}. Start the local cloud first (npm start), or point PLUGBOARD_LOCAL_STATE at its state file.`,
+      `No local cloud state at ${path}. Start the local cloud and keep it running (npm start -- --keep), or point PLUGBOARD_LOCAL_STATE at its state file.`,
       { cause: error },
     );
   }
@@ -61,14 +61,17 @@ export async function readLocalState(path: string): Promise<ParsedLocalState> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new DeploymentError(`The local cloud state ${path} is not JSON; restart the local cloud.`, {
-      cause: error,
-    });
+    throw new DeploymentError(
+      `The local cloud state ${path} is not JSON; restart the local cloud (npm start -- --keep).`,
+      {
+        cause: error,
+      },
+    );
   }
   const parsed = localStateSchema.safeParse(json);
   if (!parsed.success) {
     throw new DeploymentError(
-      `The local cloud state ${path} is invalid (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); restart the local cloud.`,
+      `The local cloud state ${path} is invalid (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); restart the local cloud (npm start -- --keep).`,
     );
   }
   return parsed.data;

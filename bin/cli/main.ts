@@ -14,8 +14,18 @@ import { registerSkip } from './commands/skip.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerWatch } from './commands/watch.js';
-import { type CommandContext, ContextFactory } from './context.js';
+import { type CommandContext, ContextFactory, hintCommand } from './context.js';
+import type { GlobalOptions } from './deployment.js';
 import { CliError, EXIT } from './errors.js';
+import { endQuietlyOnClosedPipe } from './output.js';
+import { checkWorkflow } from './workflows.js';
+
+/** What one CLI process learns while it runs: its exit code, and the options of the command. */
+export interface CliState {
+  exitCode: number;
+  debug: boolean;
+  options?: GlobalOptions;
+}
 
 export interface Registrar {
   readonly program: Command;
@@ -26,7 +36,7 @@ export interface Registrar {
   ): (...args: unknown[]) => Promise<void>;
 }
 
-export function buildProgram(state: { exitCode: number; debug: boolean }): Registrar {
+export function buildProgram(state: CliState): Registrar {
   const program = new Command('plugboard');
   const contexts = new ContextFactory();
   program
@@ -68,6 +78,15 @@ Examples:
       const options = command.opts() as Parameters<typeof action>[2];
       const ctx = contexts.create(command);
       state.debug = ctx.options.debug === true;
+      state.options = ctx.options;
+      // Every command names a workflow the project does not declare, before touching AWS.
+      const [workflowArgument] = command.registeredArguments;
+      const [firstArgument] = command.processedArgs as unknown[];
+      if (workflowArgument?.name() === 'workflow' && typeof firstArgument === 'string') {
+        await checkWorkflow(firstArgument);
+      }
+      const workflowOption = (options as { workflow?: unknown }).workflow;
+      if (typeof workflowOption === 'string') await checkWorkflow(workflowOption);
       state.exitCode = (await action(ctx, command.processedArgs as string[], options)) ?? EXIT.ok;
     };
 
@@ -86,25 +105,31 @@ Examples:
 
 /** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const state = { exitCode: EXIT.ok as number, debug: argv.includes('--debug') };
+  const state: CliState = { exitCode: EXIT.ok, debug: argv.includes('--debug') };
+  endQuietlyOnClosedPipe();
   const { program, contexts } = buildProgram(state);
   try {
     await program.parseAsync([...argv]);
     return state.exitCode;
   } catch (error) {
-    return report(error, state.debug, argv.includes('--json'));
+    return report(
+      error,
+      state.debug,
+      argv.includes('--json'),
+      state.options ?? { stage: '', system: '', local: argv.includes('--local') },
+    );
   } finally {
     await contexts.dispose();
   }
 }
 
-function report(error: unknown, debug: boolean, json: boolean): number {
+function report(error: unknown, debug: boolean, json: boolean, options: GlobalOptions): number {
   if (error instanceof CommanderError) {
     // Commander has already printed the problem (or the help/version asked for).
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
     return EXIT.usage;
   }
-  const { message, exitCode } = describe(error);
+  const { message, exitCode } = describe(error, options);
   process.stderr.write(`plugboard: ${message}\n`);
   if (json) {
     // Scripts read stdout: a failure is a JSON object there too.
@@ -121,11 +146,11 @@ function report(error: unknown, debug: boolean, json: boolean): number {
   return exitCode;
 }
 
-function describe(error: unknown): { message: string; exitCode: number } {
+function describe(error: unknown, options: GlobalOptions): { message: string; exitCode: number } {
   if (error instanceof CliError) return { message: error.message, exitCode: error.exitCode };
   if (error instanceof UnknownRunError) {
     return {
-      message: `${error.message} (list runs: plugboard list --workflow ${error.workflow})`,
+      message: `${error.message} (list runs: ${hintCommand(options, `list --workflow ${error.workflow}`)})`,
       exitCode: EXIT.failure,
     };
   }
@@ -134,7 +159,7 @@ function describe(error: unknown): { message: string; exitCode: number } {
     const code = (error as { code?: unknown }).code;
     if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(error.message)) {
       return {
-        message: `Cannot connect (${error.message}). Is the local cloud running? With --local, restart it (npm start).`,
+        message: `Cannot connect (${error.message}). Is the local cloud running? With --local, start it again (npm start -- --keep).`,
         exitCode: EXIT.failure,
       };
     }

@@ -1,7 +1,10 @@
 /**
- * Where a command's output goes, and how it looks: colours only on a TTY without NO_COLOR, JSON for
- * scripts (`--json`), aligned columns for people.
+ * Where a command's output goes, and how it looks: colours (picocolors) on a TTY, or wherever
+ * FORCE_COLOR asks for them, never with NO_COLOR or TERM=dumb; JSON for scripts (`--json`); aligned
+ * columns for people.
  */
+import { createColors } from 'picocolors';
+
 export interface Output {
   readonly json: boolean;
   readonly color: boolean;
@@ -27,7 +30,7 @@ export function createOutput(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Output {
   const tty = streams.stdout.isTTY === true;
-  const color = tty && !env.NO_COLOR && env.TERM !== 'dumb';
+  const color = colorWanted(tty, env);
   return {
     json: options.json === true,
     color,
@@ -39,23 +42,38 @@ export function createOutput(
   };
 }
 
-const CODES = {
-  red: [31, 39],
-  green: [32, 39],
-  yellow: [33, 39],
-  blue: [34, 39],
-  cyan: [36, 39],
-  gray: [90, 39],
-  bold: [1, 22],
-  dim: [2, 22],
-} as const;
+/**
+ * A reader that stops reading (`plugboard … | head -n 1`) closes the pipe; the next write fails with
+ * EPIPE. That is not the CLI's failure: end the process quietly, with the exit code so far.
+ */
+function onStdoutError(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw error;
+}
 
-export type Style = keyof typeof CODES;
+/** Installs the closed-pipe handling on stdout (once per process). */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  if (!stream.listeners('error').includes(onStdoutError)) stream.on('error', onStdoutError);
+}
+
+/**
+ * Colours, by the conventions picocolors follows: NO_COLOR (set and not empty) turns them off, even
+ * when forced; FORCE_COLOR (set and not "0" or "false") turns them on, even in a pipe; otherwise a TTY
+ * has them unless TERM is "dumb".
+ */
+export function colorWanted(tty: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  return tty && env.TERM !== 'dumb';
+}
+
+const COLORS = { on: createColors(true), off: createColors(false) } as const;
+
+export type Style = 'red' | 'green' | 'yellow' | 'blue' | 'cyan' | 'gray' | 'bold' | 'dim';
 
 export function paint(enabled: boolean, style: Style, text: string): string {
-  if (!enabled) return text;
-  const [open, close] = CODES[style];
-  return `\u001b[${open}m${text}\u001b[${close}m`;
+  return (enabled ? COLORS.on : COLORS.off)[style](text);
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing ANSI escapes is the point

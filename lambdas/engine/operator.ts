@@ -1,7 +1,14 @@
 /**
  * Operator overrides, used by the CLI: cancel a run, skip a plugin.
  */
-import { isFinalRunState, STATES, type StageName, truncateMessage } from '../contracts/index.js';
+import {
+  isFinalRunState,
+  isMandatoryFor,
+  STATES,
+  type StageName,
+  truncateMessage,
+} from '../contracts/index.js';
+import { DEFAULT_ACTIVITY_SETTINGS, type EngineConfig } from './config.js';
 import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
@@ -53,9 +60,16 @@ export async function cancelRun(
  * Marks a plugin `Do Not Run` for the run's current generation. Before its stage starts, the stage
  * will not dispatch it; while its stage waits for it (not yet dispatched, or waiting for a retry), it
  * stops being awaited. A plugin that is running or finished cannot be skipped.
+ *
+ * A plugin its stage has not planned yet must be registered for that activity stage (the error names
+ * the registered ones); its record takes the registration's values (mandatory in this activity, order,
+ * attempts, deadline), with the activity's settings (`config.activities`, else the defaults) where the
+ * registration has none, exactly as the stage would have planned it.
  */
 export async function skipPlugin(
-  deps: Pick<EngineDeps, 'store' | 'clock' | 'commands'>,
+  deps: Pick<EngineDeps, 'store' | 'clock' | 'commands' | 'registry'> & {
+    readonly config?: Pick<EngineConfig, 'activities'>;
+  },
   key: RunKey & { readonly activity: string; readonly stage: StageName; readonly plugin: string },
 ): Promise<'skipped'> {
   const run = await deps.store.getRun(key);
@@ -67,16 +81,29 @@ export async function skipPlugin(
   const existing = await deps.store.getPlugin(key);
   if (!existing || existing.generation < run.generation) {
     // Its stage has not started in this generation: record the decision for the dispatch to respect.
+    const registrations = await deps.registry.list(key.activity, key.stage);
+    const registration = registrations.find((r) => r.info.name === key.plugin);
+    if (!registration) {
+      const names = registrations.map((r) => r.info.name).sort();
+      throw new ValidationError(
+        `Plugin "${key.plugin}" is not registered for ${key.activity}/${key.stage}; ${
+          names.length > 0
+            ? `the registered ones are ${names.join(', ')}.`
+            : 'no plugin is registered there (list them: plugboard plugins).'
+        }`,
+      );
+    }
+    const settings = deps.config?.activities[key.activity] ?? DEFAULT_ACTIVITY_SETTINGS;
     await deps.store.putPluginsIfAbsent([
       {
         ...key,
         generation: run.generation,
         state: STATES.doNotRun,
-        mandatory: existing?.mandatory ?? false,
-        order: existing?.order ?? 90,
+        mandatory: isMandatoryFor(registration.info, key.activity),
+        order: registration.info.order,
         attempt: 0,
-        maxAttempts: existing?.maxAttempts ?? 1,
-        deadlineSeconds: existing?.deadlineSeconds ?? 300,
+        maxAttempts: registration.info.maxAttempts ?? settings.maxAttempts,
+        deadlineSeconds: registration.info.deadlineSeconds ?? settings.deadlineSeconds,
         message: OPERATOR_SKIP_MESSAGE,
         updatedAt: now,
         stateTimes: { [STATES.doNotRun]: now },

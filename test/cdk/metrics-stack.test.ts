@@ -411,13 +411,24 @@ describe('metrics stack', () => {
     }
   });
 
-  it('builds a dashboard with every panel: liveness, throughput, failures, durations, plugins, DLQs, Lambda, alarms', () => {
+  it('builds a dashboard that reads at a glance: alarms and numbers first, then plugins, plumbing and trends', () => {
     const { template } = synth();
     const body = dashboardBody(template);
     const titles = body.widgets.map((w) => w.properties.title).filter((t) => typeof t === 'string');
 
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'plugboard-dev' });
     expect(titles).toEqual([
+      'Alarms',
+      'At a glance',
+      'Slowest plugins: duration p99 (ms)',
+      'Plugin retries per plugin',
+      'Plugin timeouts per plugin',
+      'Stage inboxes: age of the oldest message (s)',
+      'Lambda errors',
+      'Lambda throttles',
+      'Lambda duration p99 (ms)',
+      'Status table: throttle events',
+      'Status table: consumed capacity units',
       'Active runs per workflow',
       'Inactive runs (no progress for 10 min) per workflow',
       'Stuck runs (no progress for 20 min) per workflow',
@@ -427,11 +438,7 @@ describe('metrics stack', () => {
       'Stage duration p50 / p99 (ms)',
       'Stage overhead p50 / p99 (ms)',
       'Plugin errors per plugin',
-      'Plugin timeouts per plugin',
       'Dead-letter queue depth',
-      'Lambda errors',
-      'Lambda throttles',
-      'Alarms',
     ]);
     const text = JSON.stringify(body);
     for (const workflow of WORKFLOWS) {
@@ -446,6 +453,110 @@ describe('metrics stack', () => {
     expect(text).toContain("FunctionName=plugboard-dev'");
     const alarmWidget = body.widgets.find((w) => w.type === 'alarm');
     expect(alarmWidget?.properties.alarms).toHaveLength(14);
+  });
+
+  it('puts the alarms and the four numbers in the first row, above everything but the description', () => {
+    const body = dashboardBody(synth().template) as {
+      widgets: { type: string; y: number; properties: Record<string, unknown> }[];
+    };
+    const [text, alarms, glance] = body.widgets;
+
+    expect(text?.type).toBe('text');
+    expect([alarms?.type, glance?.type]).toEqual(['alarm', 'metric']);
+    expect(alarms?.y).toBe(glance?.y);
+    expect(Math.min(...body.widgets.slice(3).map((w) => w.y))).toBeGreaterThan(alarms?.y ?? 0);
+    const glanceText = JSON.stringify(glance);
+    expect(glance?.properties.view).toBe('singleValue');
+    for (const label of [
+      'Runs in flight',
+      'Runs failed (last 1 hour)',
+      'Stuck runs',
+      'Dead-lettered messages',
+    ]) {
+      expect(glanceText).toContain(label);
+    }
+  });
+
+  it('graphs the slowest plugins at p99 (sorted, top 10), retries and timeouts per plugin', () => {
+    const text = JSON.stringify(dashboardBody(synth().template));
+
+    expect(text).toMatch(
+      /SORT\(SEARCH\('\{Plugboard,deploymentStage,service,activity,stage,plugin\} MetricName=\\"PluginDuration\\"[^']*', 'p99', 300\), MAX, DESC, 10\)/,
+    );
+    expect(text).toContain('MetricName=\\"PluginRetries\\"');
+  });
+
+  it("graphs the stage inboxes' oldest message age, the orchestrators' Lambda duration and the table's throttles and capacity", () => {
+    const text = JSON.stringify(dashboardBody(synth().template));
+
+    for (const activity of ACTIVITIES) {
+      for (const stage of ['pre', 'parallel', 'post']) {
+        expect(text).toContain(
+          `["AWS/SQS","ApproximateAgeOfOldestMessage","QueueName","plugboard-dev-${activity}-${stage}-inbox"`,
+        );
+      }
+    }
+    expect(text).toContain("MetricName=\\\"Duration\\\" FunctionName=plugboard-dev', 'p99'");
+    for (const metric of [
+      'ReadThrottleEvents',
+      'WriteThrottleEvents',
+      'ConsumedReadCapacityUnits',
+      'ConsumedWriteCapacityUnits',
+    ]) {
+      expect(text).toContain(`["AWS/DynamoDB","${metric}","TableName","<token>"`);
+    }
+  });
+
+  it('saves Logs Insights queries: one run by uid, each workflow, errors and warnings', () => {
+    const { template } = synth({ logGroupNames: ['/aws/lambda/plugboard-dev-start'] });
+    const queries = Object.values(template.findResources('AWS::Logs::QueryDefinition')).map(
+      (q) => q.Properties as { Name: string; QueryString: string; LogGroupNames?: string[] },
+    );
+
+    expect(queries.map((q) => q.Name).sort()).toEqual([
+      'plugboard-dev/errors and warnings',
+      'plugboard-dev/one run by uid',
+      'plugboard-dev/workflow order',
+      'plugboard-dev/workflow refund',
+    ]);
+    const byName = new Map(queries.map((q) => [q.Name, q]));
+    expect(byName.get('plugboard-dev/one run by uid')?.QueryString).toContain(
+      'filter uid = "REPLACE-WITH-UID"',
+    );
+    expect(byName.get('plugboard-dev/workflow refund')?.QueryString).toContain('filter workflow = "refund"');
+    expect(byName.get('plugboard-dev/errors and warnings')?.QueryString).toContain(
+      'filter level = "ERROR" or level = "WARN"',
+    );
+    for (const query of queries) expect(query.LogGroupNames).toEqual(['/aws/lambda/plugboard-dev-start']);
+  });
+
+  it("says in every alarm's notification where to look: the dashboard and the saved queries, with links", () => {
+    const { template } = synth();
+
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      const description = JSON.stringify(
+        (alarm.Properties as { AlarmDescription: unknown }).AlarmDescription,
+      );
+      expect(description).toContain(
+        'Where to look: the dashboard https://console.aws.amazon.com/cloudwatch/home?region=',
+      );
+      expect(description).toContain('#dashboards:name=plugboard-dev');
+      expect(description).toContain('#logsV2:logs-insights');
+      expect(description).toContain('saved queries \\"plugboard-dev/errors and warnings\\"');
+    }
+    const liveness = JSON.stringify(
+      Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+        JSON.stringify(f.Properties).includes('PLUGBOARD_STUCK_MINUTES'),
+      ),
+    );
+    expect(liveness).toContain('PLUGBOARD_WHERE_TO_LOOK');
+    expect(liveness).toContain(
+      'saved query \\"plugboard-dev/one run by uid\\" with {uid} for REPLACE-WITH-UID',
+    );
+    const stuck = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find((a) =>
+      JSON.stringify(a.Properties).includes('no progress for the stuck threshold'),
+    );
+    expect(JSON.stringify(stuck)).toContain('npx plugboard --stage dev status <workflow> <uid>');
   });
 
   it('passes the AwsSolutions and Serverless cdk-nag packs, each acknowledgement with a reason', () => {

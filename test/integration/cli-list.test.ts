@@ -50,7 +50,9 @@ describe('plugboard list', CLI_TIMEOUT, () => {
 
     expect(result.code).toBe(0);
     const [header, ...rows] = result.stdout.trim().split('\n');
-    expect(header).toMatch(/^WORKFLOW +UID +STATE +GEN +CREATED +DURATION +POSITION +LIVENESS +MESSAGE$/);
+    expect(header).toMatch(
+      /^WORKFLOW +UID +STATE +GEN +CREATED \(UTC\) +DURATION +POSITION +LIVENESS +MESSAGE$/,
+    );
     expect(rows.map((r) => r.split(/\s{2,}/)[1])).toEqual(['list-4', 'list-3', 'list-2', 'list-1']);
     expect(rows[0]).toMatch(/In Progress +1 .* intake\/parallel +progressing/);
     expect(rows[1]).toContain('Error');
@@ -103,10 +105,12 @@ describe('plugboard list', CLI_TIMEOUT, () => {
       world.cli(['list', '--workflow', WORKFLOW, '--since', '1h', '--json']),
     ]);
 
-    expect(paged.stdout).toMatch(/More: npx plugboard list --workflow order --limit 1 --next-token \S+/);
+    expect(paged.stdout).toMatch(
+      /More: npx plugboard --local list --workflow order --limit 1 --next-token \S+/,
+    );
     expect(json<Listed>(recent).runs).toHaveLength(4);
     const future = await world.cli(['list', '--workflow', WORKFLOW, '--since', '2999-01-01T00:00:00Z']);
-    expect(future.stdout).toContain('No runs since 2999-01-01 00:00:00 in order.');
+    expect(future.stdout).toContain('No runs since 2999-01-01 00:00:00 UTC in order.');
   });
 
   it('reads the workflows of plugboard.config.ts when --workflow is omitted', async () => {

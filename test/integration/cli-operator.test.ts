@@ -66,7 +66,7 @@ describe('plugboard cancel', CLI_TIMEOUT, () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('No run "nope" of workflow "order"');
-    expect(result.stderr).toContain('plugboard list --workflow order');
+    expect(result.stderr).toContain('npx plugboard --local list --workflow order');
   });
 });
 

@@ -95,7 +95,7 @@ describe.concurrent('an unreachable deployment exits 1 with what to do', CLI_TIM
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('No local cloud state at /nonexistent/local.json');
-    expect(result.stderr).toContain('npm start');
+    expect(result.stderr).toContain('(npm start -- --keep)');
   });
 
   it('treats AWS_ENDPOINT_URL as local mode', async ({ expect }) => {
@@ -148,6 +148,25 @@ describe.concurrent('an unreachable deployment exits 1 with what to do', CLI_TIM
 
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('Export "plugboard-qa-status-table-name" not found');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('points at --stage-name when --stage is given an activity stage (plugins --stage parallel)', async ({
+    expect,
+  }) => {
+    const dir = await mkdtemp(join(tmpdir(), 'plugboard-cli-'));
+    const state = join(dir, 'local.json');
+    await writeFile(state, JSON.stringify({ endpoint: 'http://127.0.0.1:9', exports: {} }));
+    try {
+      const result = await runCli(['--local', 'plugins', '--stage', 'parallel'], {
+        PLUGBOARD_LOCAL_STATE: state,
+      });
+
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('For the activity stage "parallel", use --stage-name parallel.');
+      expect(result.stderr).not.toContain('--activity');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -299,7 +299,7 @@ describe('liveness function on moto', () => {
     const o1 = first.find((a) => a.attributes.uid === 'o-1');
     expect(o1?.subject).toBe(`Plugboard ${h.stage}: run order/o-1 stuck for 20 min`);
     expect(o1?.message).toContain('activity "fulfilment", stage "parallel"');
-    expect(o1?.message).toContain('plugboard status order o-1');
+    expect(o1?.message).toContain(`npx plugboard --stage ${h.stage} status order o-1`);
     expect(o1?.attributes).toMatchObject({ kind: 'run-stuck', workflow: 'order', deploymentStage: h.stage });
     const item = await h.table.documentClient.send(
       new GetCommand({ TableName: h.table.tableName, Key: { pk: runPk('order', 'o-1'), sk: RUN_SK } }),

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, type MetricDatum, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../lambdas/engine/records.js';
 import { CloudWatchMetricSink } from '../../metrics/cloudwatch-metric-sink.js';
 import { livenessDatums } from '../../metrics/liveness.js';
 import { PANEL_TITLES } from '../../metrics/panels.js';
 import { renderMetricsReport, writeMetricsReport } from '../../metrics/report.js';
+import type { ReportRunSource } from '../../metrics/report-runs.js';
 import { motoClientConfig, useMoto } from '../support/moto.js';
 
 const moto = useMoto();
@@ -195,10 +197,62 @@ async function seed(cloudwatch: CloudWatchClient): Promise<void> {
     stage: 'parallel',
     plugin: name,
   });
+  await putEmf(cloudwatch, 'PluginDuration', plugin('charge-card'), 7, [300, 420, 5200], 'Milliseconds');
+  await putEmf(cloudwatch, 'PluginDuration', plugin('reserve-stock'), 9, [80, 95], 'Milliseconds');
   await putEmf(cloudwatch, 'PluginErrors', plugin('charge-card'), 7, [1, 1, 1], 'Count');
   await putEmf(cloudwatch, 'PluginErrors', plugin('reserve-stock'), 9, [1], 'Count');
   await putEmf(cloudwatch, 'PluginTimeouts', plugin('reserve-stock'), 11, [1, 1], 'Count');
 }
+
+/** A run of `order` as the status table holds it. */
+function runRecord(uid: string, fields: Partial<RunRecord>): RunRecord {
+  return {
+    workflow: 'order',
+    uid,
+    state: 'In Progress',
+    generation: 1,
+    activities: ['intake', 'fulfilment', 'notify'],
+    metadata: {},
+    createdAt: new Date(T0).toISOString(),
+    updatedAt: new Date(T0).toISOString(),
+    stateTimes: {},
+    ...fields,
+  };
+}
+
+/** The status table the report reads: 2 runs active now; 2 failed in the range, 1 before it. */
+const RUNS: ReportRunSource = {
+  listActiveRuns: async (workflow) => ({
+    runs: workflow === 'order' ? [runRecord('o-live-1', {}), runRecord('o-live-2', {})] : [],
+  }),
+  listRuns: async (workflow) => ({
+    runs:
+      workflow === 'order'
+        ? [
+            runRecord('o-late', {
+              state: 'Error',
+              createdAt: new Date(T0 + 24 * MIN).toISOString(),
+              endedAt: new Date(T0 + 25 * MIN).toISOString(),
+              position: { activity: 'fulfilment', stage: 'parallel' },
+              message: 'fulfilment/parallel: charge-card: card declined',
+            }),
+            runRecord('o-fine', { state: 'Complete', endedAt: new Date(T0 + 20 * MIN).toISOString() }),
+            runRecord('o-early', {
+              state: 'Error',
+              createdAt: new Date(T0 + 11 * MIN).toISOString(),
+              endedAt: new Date(T0 + 12 * MIN).toISOString(),
+              position: { activity: 'intake', stage: 'pre' },
+              message: 'intake/pre: validate: no address',
+            }),
+            runRecord('o-before', {
+              state: 'Error',
+              createdAt: new Date(T0 - 30 * MIN).toISOString(),
+              endedAt: new Date(T0 - 29 * MIN).toISOString(),
+            }),
+          ]
+        : [],
+  }),
+};
 
 describe('metrics report on moto', () => {
   let cloudwatch: CloudWatchClient;
@@ -219,6 +273,7 @@ describe('metrics report on moto', () => {
       from: new Date(T0),
       to: new Date(T0 + 30 * MIN),
       generatedAt: new Date(T0 + 31 * MIN),
+      runs: RUNS,
     });
     doc = parseHtml(html);
   }, 60_000);
@@ -258,6 +313,8 @@ describe('metrics report on moto', () => {
       PANEL_TITLES.runDuration,
       PANEL_TITLES.stageDuration,
       PANEL_TITLES.stageOverhead,
+      PANEL_TITLES.slowestPlugins,
+      PANEL_TITLES.failedRuns,
       PANEL_TITLES.pluginErrors,
       PANEL_TITLES.pluginTimeouts,
     ]);
@@ -311,11 +368,36 @@ describe('metrics report on moto', () => {
     expect(barsIn('plugin-timeouts')).toEqual(['fulfilment/parallel/reserve-stock timeouts']);
   });
 
-  it('shows the current liveness and the totals of the range at the top', () => {
+  it('names the slowest plugins by p99, slowest first, with their p50', () => {
+    expect(barsIn('slowest-plugins')).toEqual([
+      'fulfilment/parallel/charge-card p99',
+      'fulfilment/parallel/charge-card p50',
+      'fulfilment/parallel/reserve-stock p99',
+      'fulfilment/parallel/reserve-stock p50',
+    ]);
+    expect(textOf(panel('slowest-plugins'))).toContain(
+      'Slowest: fulfilment/parallel/charge-card (p99 5200 ms).',
+    );
+  });
+
+  it('names the runs that failed in the range, newest first, with where, why and how to look', () => {
+    const rows = all(panel('failed-runs'), (e) => e.name === 'tr' && e.attributes.class === 'failed-run').map(
+      textOf,
+    );
+
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toContain('o-late');
+    expect(rows[0]).toContain('fulfilment/parallel');
+    expect(rows[0]).toContain('card declined');
+    expect(rows[0]).toContain(`npx plugboard --stage ${STAGE} status order o-late`);
+    expect(rows[1]).toContain('o-early');
+  });
+
+  it('counts the runs active now from the table, and caps the last check by it', () => {
     const tiles = all(doc, (e) => (e.attributes.class ?? '').split(' ').includes('tile')).map(textOf);
 
     expect(tiles).toEqual([
-      '7active now',
+      '2active now',
       '0inactive now',
       '1stuck now',
       '63runs started',
@@ -339,6 +421,41 @@ describe('metrics report on moto', () => {
     const empty = parseHtml(await readFile(path, 'utf8'));
     expect(written.bytes).toBeGreaterThan(1000);
     expect(all(empty, (e) => e.name === 'section' && e.attributes['data-has-data'] === 'true')).toEqual([]);
-    expect(all(empty, (e) => e.attributes.class === 'nodata')).toHaveLength(10);
+    expect(all(empty, (e) => e.attributes.class === 'nodata')).toHaveLength(11);
+  });
+
+  it('without the table, says the liveness tiles are those of the last check, and when it was', async () => {
+    const page = parseHtml(
+      await renderMetricsReport({
+        cloudwatch,
+        deploymentStage: STAGE,
+        workflows: WORKFLOWS,
+        from: new Date(T0),
+        to: new Date(T0 + 30 * MIN),
+      }),
+    );
+    const tiles = all(page, (e) => (e.attributes.class ?? '').split(' ').includes('tile')).map(textOf);
+    const lastCheck = new Date(T0 + 29 * MIN).toISOString().slice(11, 16);
+
+    expect(tiles[0]).toBe(`7active at last check (${lastCheck} UTC)`);
+    expect(tiles[2]).toBe(`1stuck at last check (${lastCheck} UTC)`);
+  });
+
+  it('draws a panel whose lines have one point each as bars, not dots', async () => {
+    const page = parseHtml(
+      await renderMetricsReport({
+        cloudwatch,
+        deploymentStage: STAGE,
+        workflows: ['order'],
+        from: new Date(T0 + 29 * MIN),
+        to: new Date(T0 + 30 * MIN),
+      }),
+    );
+    const active = all(page, (e) => e.name === 'section' && e.attributes['data-panel'] === 'active')[0];
+    if (!active) throw new Error('no active panel');
+
+    expect(all(active, (e) => e.name === 'circle' || e.name === 'path')).toEqual([]);
+    expect(all(active, (e) => e.name === 'rect' && e.attributes.class === 'bar')).toHaveLength(1);
+    expect(textOf(active)).toContain('One data point in this range');
   });
 });

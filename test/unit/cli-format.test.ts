@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../bin/cli/errors.js';
 import {
   diffSnapshots,
+  formatClock,
   formatDuration,
+  formatTime,
   pluginTimes,
   renderRunTree,
   runLiveness,
+  snapshotChanges,
   truncate,
 } from '../../bin/cli/format.js';
 import { createOutput, fitWidth, paint, redrawFrame, table, visibleLength } from '../../bin/cli/output.js';
@@ -143,7 +146,7 @@ describe('renderRunTree', () => {
     const lines = renderRunTree(snapshot(), { now, color: false });
 
     expect(lines).toEqual([
-      'order / o-1  In Progress  generation 1  started 2026-11-23 10:00:00  10.0s so far',
+      'order / o-1  In Progress  generation 1  started 2026-11-23 10:00:00 UTC  10.0s so far',
       '├─ intake  ← current',
       '│  ├─ pre  Complete  2.0s',
       '│  │  └─ validate  Complete  mandatory  attempt 1/3  1.3s',
@@ -166,12 +169,12 @@ describe('renderRunTree', () => {
       { now, color: false, verbose: true, resultWidth: 20 },
     );
 
-    expect(lines).toContain('  states: In Progress 2026-11-23 10:00:00');
+    expect(lines).toContain('  states: In Progress 2026-11-23 10:00:00 UTC');
     expect(lines).toContain('│  │     result: {"text":"yyyyyyyyyy…');
     expect(lines).toContain(
-      '│  │     states: In Progress 2026-11-23 10:00:00 · Complete 2026-11-23 10:00:01',
+      '│  │     states: In Progress 2026-11-23 10:00:00 UTC · Complete 2026-11-23 10:00:01 UTC',
     );
-    expect(lines).toContain('│  │     deadline: 2026-11-23 10:01:00');
+    expect(lines).toContain('│  │     deadline: 2026-11-23 10:01:00 UTC');
   });
 
   it('flags a run without progress for 20 minutes as stuck', () => {
@@ -221,6 +224,83 @@ describe('diffSnapshots', () => {
       'run: In Progress → Error (intake/parallel: charge: declined)',
     ]);
     expect(diffSnapshots(after, after)).toEqual([]);
+  });
+});
+
+describe('watch changes', () => {
+  /** Stored in key order (as a Query returns them): fulfilment before intake, post before pre. */
+  const stored = (): RunSnapshot =>
+    snapshot({
+      stages: [
+        stage({ activity: 'fulfilment', stage: 'pre', state: 'In Progress' }),
+        stage({ stage: 'parallel' }),
+        stage({ stage: 'post' }),
+        stage({ stage: 'pre' }),
+      ],
+      plugins: [
+        plugin({ activity: 'fulfilment', stage: 'pre', plugin: 'reserve', state: 'In Progress' }),
+        plugin({ stage: 'parallel', plugin: 'charge' }),
+        plugin({ stage: 'parallel', plugin: 'audit' }),
+        plugin({ stage: 'post', plugin: 'record' }),
+        plugin({ stage: 'pre', plugin: 'validate', order: 10 }),
+      ],
+    });
+
+  it('lists the changes in workflow order: run, then activity by activity, stage by stage, plugins after their stage', () => {
+    expect(diffSnapshots(undefined, stored()).map((line) => line.split(':')[0])).toEqual([
+      'run',
+      'intake/pre',
+      'intake/pre/validate',
+      'intake/parallel',
+      'intake/parallel/audit',
+      'intake/parallel/charge',
+      'intake/post',
+      'intake/post/record',
+      'fulfilment/pre',
+      'fulfilment/pre/reserve',
+    ]);
+  });
+
+  it('lists the run last when it has ended', () => {
+    const before = stored();
+    const after = { ...before, run: run({ state: 'Complete' }) };
+
+    expect(diffSnapshots(before, after)).toEqual(['run: In Progress → Complete']);
+    expect(diffSnapshots(undefined, after).at(-1)).toBe('run: Complete');
+  });
+
+  it('gives each change as fields (for watch --json)', () => {
+    const before = snapshot();
+    const after = snapshot({
+      plugins: [
+        ...before.plugins.filter((p) => p.plugin !== 'charge'),
+        plugin({ stage: 'parallel', plugin: 'charge', state: 'Error', attempt: 3, message: 'declined' }),
+      ],
+    });
+
+    expect(snapshotChanges(before, after)).toEqual([
+      {
+        path: 'intake/parallel/charge',
+        kind: 'plugin',
+        activity: 'intake',
+        stage: 'parallel',
+        plugin: 'charge',
+        generation: 1,
+        from: 'In Progress',
+        to: 'Error',
+        attempt: 3,
+        maxAttempts: 3,
+        message: 'declined',
+      },
+    ]);
+  });
+});
+
+describe('times', () => {
+  it('are printed with their zone', () => {
+    expect(formatTime('2026-11-23T10:00:02.123Z')).toBe('2026-11-23 10:00:02 UTC');
+    expect(formatTime('2026-11-23T10:00:02.123Z', false)).toBe('2026-11-23 10:00:02');
+    expect(formatClock(new Date('2026-11-23T10:00:02.123Z'))).toBe('10:00:02 UTC');
   });
 });
 
@@ -281,6 +361,22 @@ describe('createOutput', () => {
   const streams = (isTTY: boolean) => ({
     stdout: { write: () => true, isTTY },
     stderr: { write: () => true },
+  });
+
+  it('paints with the same escape codes as before the switch to picocolors, and nothing when disabled', () => {
+    expect(paint(true, 'green', 'ok')).toBe('\u001b[32mok\u001b[39m');
+    expect(paint(true, 'red', 'x')).toBe('\u001b[31mx\u001b[39m');
+    expect(paint(true, 'gray', 'x')).toBe('\u001b[90mx\u001b[39m');
+    expect(paint(true, 'bold', 'x')).toBe('\u001b[1mx\u001b[22m');
+    expect(paint(true, 'dim', 'x')).toBe('\u001b[2mx\u001b[22m');
+    expect(paint(false, 'green', 'ok')).toBe('ok');
+  });
+
+  it('honours FORCE_COLOR in a pipe, and NO_COLOR over it', () => {
+    expect(createOutput({}, streams(false), { FORCE_COLOR: '1' }).color).toBe(true);
+    expect(createOutput({}, streams(true), { FORCE_COLOR: '0' }).color).toBe(false);
+    expect(createOutput({}, streams(false), { FORCE_COLOR: '1', NO_COLOR: '1' }).color).toBe(false);
+    expect(createOutput({}, streams(true), { NO_COLOR: '' }).color).toBe(true);
   });
 
   it('uses colour only on a TTY without NO_COLOR or TERM=dumb', () => {

@@ -3,10 +3,11 @@
  * counts as a report, the GetMetricData batching and paging, and the metric identity a stage
  * orchestrator really emits.
  */
-import type {
-  GetMetricDataCommand,
-  GetMetricDataCommandOutput,
-  MetricDataResult,
+import {
+  CloudWatchClient,
+  type GetMetricDataCommandInput,
+  type GetMetricDataCommandOutput,
+  type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { healthSettings } from '../../bin/cli/commands/plugins.js';
@@ -33,7 +34,6 @@ import { ENV, orchestratorEnvironment } from '../../lib/orchestrator-environment
 import {
   getMetricData,
   MAX_QUERIES_PER_REQUEST,
-  type MetricDataClient,
   MetricDataError,
   type MetricRequest,
 } from '../../metrics/metric-data.js';
@@ -206,28 +206,45 @@ describe('healthSettings', () => {
   });
 });
 
+/**
+ * A CloudWatch client whose middleware answers GetMetricData instead of the network (the SDK's
+ * paginator takes real clients only), and records every request it was sent.
+ */
+function answeringCloudWatch(
+  respond: (input: GetMetricDataCommandInput) => Omit<GetMetricDataCommandOutput, '$metadata'>,
+): CloudWatchClient & { readonly requests: GetMetricDataCommandInput[] } {
+  const client = new CloudWatchClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const requests: GetMetricDataCommandInput[] = [];
+  client.middlewareStack.add(
+    () => async (args) => {
+      // The paginator reuses one input object between pages: keep a copy of each.
+      const input = { ...(args.input as GetMetricDataCommandInput) };
+      requests.push(input);
+      return { output: { ...respond(input), $metadata: {} }, response: {} };
+    },
+    { step: 'initialize', name: 'answerGetMetricData' },
+  );
+  return Object.assign(client, { requests });
+}
+
 /** A fake CloudWatch that answers every query with one point per minute in `data`, in pages of `pageSize` results. */
-class FakeCloudWatch implements MetricDataClient {
-  readonly requests: GetMetricDataCommand['input'][] = [];
-
-  constructor(
-    private readonly answer: (
-      metric: MetricRequest['dimensions'] & { metricName: string },
-    ) => MetricDataResult['Values'],
-    private readonly pageSize = Number.POSITIVE_INFINITY,
-  ) {}
-
-  async send(command: GetMetricDataCommand): Promise<GetMetricDataCommandOutput> {
-    this.requests.push(command.input);
-    const queries = command.input.MetricDataQueries ?? [];
-    const offset = Number(command.input.NextToken ?? 0);
-    const page = queries.slice(offset, offset + this.pageSize);
+function fakeCloudWatch(
+  answer: (metric: MetricRequest['dimensions'] & { metricName: string }) => MetricDataResult['Values'],
+  pageSize = Number.POSITIVE_INFINITY,
+) {
+  return answeringCloudWatch((input) => {
+    const queries = input.MetricDataQueries ?? [];
+    const offset = Number(input.NextToken ?? 0);
+    const page = queries.slice(offset, offset + pageSize);
     const next = offset + page.length < queries.length ? String(offset + page.length) : undefined;
     const results: MetricDataResult[] = page.map((q) => {
       const dims = Object.fromEntries(
         (q.MetricStat?.Metric?.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? '']),
       );
-      const values = this.answer({ ...dims, metricName: q.MetricStat?.Metric?.MetricName ?? '' }) ?? [];
+      const values = answer({ ...dims, metricName: q.MetricStat?.Metric?.MetricName ?? '' }) ?? [];
       return {
         Id: q.Id,
         StatusCode: 'Complete',
@@ -235,8 +252,8 @@ class FakeCloudWatch implements MetricDataClient {
         Timestamps: values.map(() => new Date(ago(2))),
       };
     });
-    return { MetricDataResults: results, ...(next ? { NextToken: next } : {}), $metadata: {} };
-  }
+    return { MetricDataResults: results, ...(next ? { NextToken: next } : {}) };
+  });
 }
 
 const keys = (count: number): PluginKey[] =>
@@ -249,7 +266,7 @@ const keys = (count: number): PluginKey[] =>
 
 describe('readPluginHealth', () => {
   it('reads every plugin of a small registry in one GetMetricData request', async () => {
-    const cloudwatch = new FakeCloudWatch(() => []);
+    const cloudwatch = fakeCloudWatch(() => []);
 
     await readPluginHealth(cloudwatch, REF, keys(6), NOW, SETTINGS);
 
@@ -259,7 +276,7 @@ describe('readPluginHealth', () => {
 
   it('splits many plugins into requests of at most 500 queries, reads every page, and maps points back', async () => {
     // p7 reported 2 minutes ago; every other plugin has no data.
-    const cloudwatch = new FakeCloudWatch(
+    const cloudwatch = fakeCloudWatch(
       (m) => (m.plugin === 'p7' && m.metricName === METRIC_NAMES.pluginDuration ? [1] : []),
       200,
     );
@@ -283,7 +300,7 @@ describe('readPluginHealth', () => {
   });
 
   it('asks for nothing when no plugin is registered', async () => {
-    const cloudwatch = new FakeCloudWatch(() => []);
+    const cloudwatch = fakeCloudWatch(() => []);
 
     expect(await readPluginHealth(cloudwatch, REF, [], NOW, SETTINGS)).toEqual([]);
     expect(cloudwatch.requests).toHaveLength(0);
@@ -292,7 +309,7 @@ describe('readPluginHealth', () => {
 
 describe('getMetricData', () => {
   it('asks for minute points on the whole range, oldest first', async () => {
-    const cloudwatch = new FakeCloudWatch(() => [1]);
+    const cloudwatch = fakeCloudWatch(() => [1]);
     const range = windowRange(NOW, 60);
 
     const [points] = await getMetricData(
@@ -311,16 +328,13 @@ describe('getMetricData', () => {
   });
 
   it('fails with the status when CloudWatch forbids a query', async () => {
-    const forbidden: MetricDataClient = {
-      send: async (command) => ({
-        MetricDataResults: (command.input.MetricDataQueries ?? []).map((q) => ({
-          Id: q.Id,
-          StatusCode: 'Forbidden',
-          Messages: [{ Code: 'Forbidden', Value: 'not authorized' }],
-        })),
-        $metadata: {},
-      }),
-    };
+    const forbidden = answeringCloudWatch((input) => ({
+      MetricDataResults: (input.MetricDataQueries ?? []).map((q) => ({
+        Id: q.Id,
+        StatusCode: 'Forbidden',
+        Messages: [{ Code: 'Forbidden', Value: 'not authorized' }],
+      })),
+    }));
 
     const reading = readPluginHealth(forbidden, REF, keys(1), NOW, SETTINGS);
 

@@ -370,7 +370,7 @@ describe('metrics handler', () => {
     const input = publishes()[0]?.input ?? {};
     expect(input.TopicArn).toBe(TOPIC);
     expect(input.Subject).toBe('Plugboard dev: run orders/o-9 stuck for 21 min');
-    expect(String(input.Message)).toContain('plugboard status orders o-9');
+    expect(String(input.Message)).toContain('npx plugboard --stage dev status orders o-9');
     expect(Object.values(input)).toEqual(
       expect.arrayContaining(['workflow', 'orders', 'uid', 'o-9', 'run-stuck']),
     );

@@ -72,7 +72,23 @@ describe('stuck-run alert', () => {
     expect(alert.subject.length).toBeLessThanOrEqual(100);
     expect(alert.subject).toMatch(/^[\x20-\x7e]+$/);
     expect(alert.subject.endsWith('...')).toBe(true);
-    expect(alert.message).toContain(`plugboard status orders ${longUid}`);
+    expect(alert.message).toContain(`npx plugboard --stage dev status orders ${longUid}`);
+  });
+
+  it('says where else to look, with the uid in the saved query, when configured', () => {
+    const alert = stuckRunAlert(
+      classifyRun(run, undefined, new Date('2026-11-23T11:00:00.000Z'), thresholds),
+      {
+        deploymentStage: 'dev',
+        stuckMinutes: 20,
+        whereToLook:
+          'Dashboard: https://example/d\nLogs: saved query "plugboard-dev/one run by uid" with {uid}',
+      },
+    );
+
+    expect(alert.message).toContain('npx plugboard --stage dev status orders o-1');
+    expect(alert.message).toContain('Dashboard: https://example/d');
+    expect(alert.message).toContain('saved query "plugboard-dev/one run by uid" with o-1');
   });
 
   it('says "not started yet" for a run without a position', () => {

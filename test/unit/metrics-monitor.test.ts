@@ -353,7 +353,7 @@ describe('stuck-run alerts', () => {
     expect(alert?.subject).toBe('Plugboard dev: run orders/o-7 stuck for 27 min');
     expect(alert?.message).toContain('no progress for 27 minutes');
     expect(alert?.message).toContain('activity "billing", stage "parallel"');
-    expect(alert?.message).toContain('plugboard status orders o-7');
+    expect(alert?.message).toContain('npx plugboard --stage dev status orders o-7');
     expect(report.alerted).toEqual([{ workflow: 'orders', uid: 'o-7' }]);
   });
 

@@ -5,6 +5,7 @@
 import { STATES } from '../../../lambdas/contracts/index.js';
 import type { ActiveRunPage } from '../../../lambdas/engine/ports.js';
 import type { RunRecord } from '../../../lambdas/engine/records.js';
+import { hintCommand } from '../context.js';
 import type { Deployment } from '../deployment.js';
 import { EXIT, UsageError } from '../errors.js';
 import { elapsed, formatDuration, formatState, formatTime, runLiveness, truncate } from '../format.js';
@@ -139,7 +140,7 @@ Example:
               'UID',
               'STATE',
               'GEN',
-              'CREATED',
+              'CREATED (UTC)',
               'DURATION',
               'POSITION',
               ...(showLiveness ? ['LIVENESS'] : []),
@@ -150,7 +151,7 @@ Example:
               r.uid,
               formatState(r.state, ctx.out.color),
               String(r.generation),
-              formatTime(r.createdAt),
+              formatTime(r.createdAt, false),
               formatDuration(elapsed(r.createdAt, r.endedAt, now) ?? Number.NaN),
               r.position ? `${r.position.activity}/${r.position.stage}` : '-',
               ...(showLiveness
@@ -172,7 +173,7 @@ Example:
         if (nextToken) {
           ctx.out.line('');
           ctx.out.line(
-            `More: npx plugboard list --workflow ${workflows[0]}${state ? ` --state ${state}` : ''} --limit ${limit} --next-token ${nextToken}`,
+            `More: ${hintCommand(ctx.options, `list --workflow ${workflows[0]}${state ? ` --state ${state}` : ''}${options.since ? ` --since ${since}` : ''} --limit ${limit} --next-token ${nextToken}`)}`,
           );
         }
         return EXIT.ok;

@@ -156,8 +156,11 @@ Example:
         const deployment = await ctx.deployment();
         const activities = options.activity ? [options.activity] : deployment.activities();
         if (activities.length === 0) {
+          const stage = deployment.ref.stage;
           throw new DeploymentError(
-            `No activities found in the exports of ${deployment.ref.systemName}-${deployment.ref.stage}; pass --activity <name>.`,
+            (STAGE_NAMES as readonly string[]).includes(stage)
+              ? `No deployment ${deployment.ref.systemName}-${stage}: --stage is the deployment stage (dev, prod…). For the activity stage "${stage}", use --stage-name ${stage}.`
+              : `No activities found in the exports of ${deployment.ref.systemName}-${stage}; pass --activity <name>.`,
           );
         }
         const rows: PluginRow[] = [];

@@ -4,6 +4,7 @@ import { skipPlugin } from '../../../lambdas/engine/operator.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { parseStageName } from '../parse.js';
+import { readProjectConfig } from '../workflows.js';
 
 export function registerSkip({ program, run }: Registrar): void {
   program
@@ -37,9 +38,12 @@ Example:
               `Activity "${activity}" is not part of run "${uid}" (its activities: ${current.activities.join(', ')}).`,
             );
           }
+          const project = await readProjectConfig();
           await skipPlugin(
             {
               store: deployment.store,
+              registry: deployment.registry,
+              ...(project ? { config: { activities: project.activities } } : {}),
               clock: { now: () => ctx.now() },
               commands: new SqsCommandBus(deployment.inboxUrl, deployment.sqs),
             },

@@ -1,5 +1,8 @@
 /** `plugboard start <workflow> --uid <id>`: starts a run through the start function, synchronously. */
-import { EXIT } from '../errors.js';
+import { isDeepStrictEqual } from 'node:util';
+import { STATES } from '../../../lambdas/contracts/index.js';
+import { type CommandContext, hintCommand } from '../context.js';
+import { CliError, EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { paint } from '../output.js';
 import { parseMetadata } from '../parse.js';
@@ -44,6 +47,9 @@ Example:
           ...(options.metadataOverride ? { metadataOverride: true } : {}),
         });
         if (!answer.ok) return refusedStart(ctx.out, answer);
+        if (answer.outcome === 'existing' && metadata !== undefined) {
+          await refuseOtherMetadata(ctx, workflow, options, metadata);
+        }
         if (ctx.out.json) {
           ctx.out.data(answer);
           return EXIT.ok;
@@ -57,9 +63,38 @@ Example:
               ? `Rerunning ${name}`
               : `Run ${name} already exists (${started.state}); nothing was started`;
         ctx.out.line(`${paint(ctx.out.color, 'green', verb)} (generation ${started.generation}).`);
-        const local = ctx.options.local ? ' --local' : '';
-        ctx.out.line(`Watch it:  npx plugboard${local} watch ${started.workflow} ${started.uid}`);
+        ctx.out.line(`Watch it:  ${hintCommand(ctx.options, `watch ${started.workflow} ${started.uid}`)}`);
         return EXIT.ok;
       }),
     );
+}
+
+/** Starting an existing uid with other metadata than its run's changed nothing: an error that says so. */
+export class MetadataMismatchError extends CliError {}
+
+/**
+ * The start function answers `existing` for a uid that already has a run, whatever metadata was
+ * given. When the given metadata differs from the run's, nothing the operator asked for happened:
+ * fail (exit 1) and say how to rerun the run with the new metadata.
+ */
+async function refuseOtherMetadata(
+  ctx: CommandContext,
+  workflow: string,
+  options: StartOptions,
+  metadata: Record<string, unknown>,
+): Promise<void> {
+  const deployment = await ctx.deployment();
+  const existing = await deployment.store.getRun({ workflow, uid: options.uid });
+  if (!existing || isDeepStrictEqual(existing.metadata ?? {}, metadata)) return;
+  const rerun = hintCommand(
+    ctx.options,
+    `start ${workflow} --uid ${options.uid} --metadata '${JSON.stringify(metadata)}' --rerun --metadata-override`,
+  );
+  const when =
+    existing.state === STATES.inProgress
+      ? ` once it has ended (it is In Progress; or cancel it first: ${hintCommand(ctx.options, `cancel ${workflow} ${options.uid}`)})`
+      : '';
+  throw new MetadataMismatchError(
+    `Run ${workflow}/${options.uid} already exists (${existing.state}) with other metadata (${JSON.stringify(existing.metadata ?? {})}); nothing was started and its metadata is unchanged. To rerun it with the new metadata${when}: ${rerun}`,
+  );
 }

@@ -1,6 +1,6 @@
 /** `plugboard status <workflow> <uid>`: the run as a tree (activity → stage → plugin). */
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
-import type { CommandContext } from '../context.js';
+import { type CommandContext, hintCommand } from '../context.js';
 import { EXIT, NotFoundError } from '../errors.js';
 import { renderRunTree } from '../format.js';
 import type { Registrar } from '../main.js';
@@ -15,7 +15,7 @@ export async function readSnapshot(ctx: CommandContext, workflow: string, uid: s
   const snapshot = await deployment.store.readRun({ workflow, uid });
   if (!snapshot) {
     throw new NotFoundError(
-      `No run "${uid}" of workflow "${workflow}" in ${deployment.ref.systemName}-${deployment.ref.stage}. Check the names, or list runs: plugboard list --workflow ${workflow}`,
+      `No run "${uid}" of workflow "${workflow}" in ${deployment.ref.systemName}-${deployment.ref.stage}. Check the names, or list runs: ${hintCommand(ctx.options, `list --workflow ${workflow}`)}`,
     );
   }
   return snapshot;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinalRunState, STATES } from '../../../lambdas/contracts/index.js';
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
 import { EXIT } from '../errors.js';
-import { diffSnapshots, renderRunTree } from '../format.js';
+import { describeChange, formatClock, renderRunTree, snapshotChanges } from '../format.js';
 import type { Registrar } from '../main.js';
 import { fitWidth, paint, redrawFrame } from '../output.js';
 import { parseDuration } from '../parse.js';
@@ -38,11 +38,16 @@ Exit codes: 0 the run completed, 1 it failed (Error) or was cancelled, 2 --timeo
 
 Example (not a TTY, e.g. in CI):
   $ npx plugboard watch order order-1234 --timeout 10m
-  10:00:00 intake/pre: In Progress
-  10:00:00 intake/pre/validate: In Progress
-  10:00:01 intake/pre/validate: In Progress → Complete
+  10:00:00 UTC run: In Progress
+  10:00:00 UTC intake/pre: In Progress
+  10:00:00 UTC intake/pre/validate: In Progress
+  10:00:01 UTC intake/pre/validate: In Progress → Complete
   ...
-  10:00:04 run: In Progress → Complete`,
+  10:00:04 UTC run: In Progress → Complete
+
+With --json, one object per line: {"at", "path", "kind", "activity", "stage", "plugin", "generation",
+"from", "to", "attempt", "maxAttempts", "message"} per change (absent fields omitted), and
+{"final", "run"} or {"timeout", "state"} at the end.`,
     )
     .action(
       run<WatchOptions>(async (ctx, [workflow = '', uid = ''], options) => {
@@ -77,10 +82,10 @@ Example (not a TTY, e.g. in CI):
             );
             drawn = lines.length;
           } else {
-            const time = at.toISOString().slice(11, 19);
-            for (const change of diffSnapshots(previous, snapshot)) {
-              if (ctx.out.json) ctx.out.write(`${JSON.stringify({ at: at.toISOString(), change })}\n`);
-              else ctx.out.line(`${time} ${change}`);
+            const time = formatClock(at);
+            for (const change of snapshotChanges(previous, snapshot)) {
+              if (ctx.out.json) ctx.out.write(`${JSON.stringify({ at: at.toISOString(), ...change })}\n`);
+              else ctx.out.line(`${time} ${describeChange(change)}`);
             }
           }
           previous = snapshot;
