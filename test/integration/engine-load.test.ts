@@ -85,6 +85,13 @@ let allEndedAt: number | undefined;
 let drainedAt: number | undefined;
 let measuredAt = 0;
 const snapshots = new Map<string, RunSnapshot | undefined>();
+/** Messages in each inbox's dead-letter queue at the end, by `activity/stage`. */
+const deadLettered = new Map<string, number>();
+
+/** Progress of the hook, printed as it goes (a hang then shows where it is). */
+const hookStartedAt = Date.now();
+const phase = (what: string) =>
+  process.stderr.write(`[engine-load +${((Date.now() - hookStartedAt) / 1000).toFixed(1)} s] ${what}\n`);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,24 +110,31 @@ function inboxUrls(environment: DemoEnvironment): Map<string, string> {
 }
 
 beforeAll(async () => {
-  env = await DemoEnvironment.start(synthDemo({ stage: STAGE }), {
-    stage: STAGE,
-    endpoint: moto.endpoint,
-    handleSignals: false,
-    // The time compression of npm start (local/main.ts), see the header.
-    scheduleSpeedUp: 60,
-    batchingWindowSpeedUp: 5,
-    asyncRetryDelaysSeconds: [0],
-    prewarm: 1,
-    defaultConcurrency: 2,
-    pollersPerEventSource: 1,
-    pollWaitSeconds: 20,
-    // A slow bundle load on a loaded machine is not what this test is about.
-    initTimeoutMs: 60_000,
-    onRequest: probe.onRequest,
-    onLog: probe.onLog,
-  });
+  const assemblies = synthDemo({ stage: STAGE });
+  phase('synthesized');
+  env = await DemoEnvironment.start(
+    assemblies,
+    {
+      stage: STAGE,
+      endpoint: moto.endpoint,
+      handleSignals: false,
+      // The time compression of npm start (local/main.ts), see the header.
+      scheduleSpeedUp: 60,
+      batchingWindowSpeedUp: 5,
+      asyncRetryDelaysSeconds: [0],
+      prewarm: 1,
+      defaultConcurrency: 2,
+      pollersPerEventSource: 1,
+      pollWaitSeconds: 20,
+      // A slow bundle load on a loaded machine is not what this test is about.
+      initTimeoutMs: 60_000,
+      onRequest: probe.onRequest,
+      onLog: probe.onLog,
+    },
+    (what, ms) => phase(`${what} (${(ms / 1000).toFixed(1)} s)`),
+  );
   const environment = env;
+  phase('both apps deployed');
   probe.setStageFunctions(environment.local.runner.functions());
   await environment.local.runner.warmed();
   sqs = new SQSClient(environment.local.clientConfig());
@@ -169,9 +183,19 @@ beforeAll(async () => {
     ),
   );
 
+  phase(`${RUNS} start requests sent`);
+
   // Wait for the runs to end (from their lifecycle events: no reads that would slow the engine).
   const endBy = burstSentAt + RUNS_END_WITHIN_MS;
-  while (Date.now() < endBy && probe.ended.size < RUNS) await sleep(500);
+  let said = Date.now();
+  while (Date.now() < endBy && probe.ended.size < RUNS) {
+    await sleep(500);
+    if (Date.now() - said >= 15_000) {
+      said = Date.now();
+      phase(`${probe.ended.size} runs ended, ${probe.dispatches.length} dispatches`);
+    }
+  }
+  phase(`${probe.ended.size} runs ended`);
   if (probe.ended.size === RUNS) allEndedAt = Math.max(...probe.ended.values());
 
   // Then for the inboxes to drain (only when every run ended: otherwise they cannot).
@@ -188,9 +212,19 @@ beforeAll(async () => {
   }
   await sampler.stop();
   measuredAt = Date.now();
+  // What the inboxes quarantined or dead-lettered (`<inbox>-dlq`): a message lost to the engine.
+  for (const [stage, url] of inboxUrls(environment)) {
+    const attributes = await sampler.read(`${url}-dlq`);
+    deadLettered.set(stage, Number(attributes.ApproximateNumberOfMessages ?? 0));
+  }
+  // Freeze the engine (pollers, schedules, functions) so the status table reads below are quick and
+  // see what the measurement saw.
+  await environment.local.runner.stop();
+  phase('inbox sampling and the engine stopped; reading the runs');
 
   for (let i = 0; i < RUNS; i += 1) snapshots.set(uidOf(i), await environment.readRun(uidOf(i)));
 
+  phase('runs read');
   const report = process.env.PLUGBOARD_LOAD_REPORT;
   if (report) {
     writeFileSync(
@@ -210,6 +244,7 @@ beforeAll(async () => {
           invocations: probe.invocations,
           requests: Object.fromEntries(probe.requests),
           samples: sampler.samples,
+          deadLettered: Object.fromEntries(deadLettered),
           runs: [...snapshots.values()],
         },
         null,
@@ -258,12 +293,18 @@ describe('100 runs started at once through the start queue (1 in 10 with a payme
         const open = snapshot.plugins
           .filter((p) => p.state === 'In Progress' || p.state === 'Not Started')
           .map((p) => `${p.activity}/${p.stage}/${p.plugin} ${p.state} attempt ${p.attempt}`);
-        problems.push(`${uid}: ${snapshot.run.state}, expected ${expected} (open: ${open.join(', ') || 'none'})`);
-      } else if (failing(i) && !(snapshot.run.message ?? '').includes('payment gateway timed out (attempt 2)')) {
+        problems.push(
+          `${uid}: ${snapshot.run.state}, expected ${expected} (open: ${open.join(', ') || 'none'})`,
+        );
+      } else if (
+        failing(i) &&
+        !(snapshot.run.message ?? '').includes('payment gateway timed out (attempt 2)')
+      ) {
         problems.push(`${uid}: Error without charge-payment's attempt-2 message (${snapshot.run.message})`);
       }
     }
-    const lastEnd = allEndedAt === undefined ? 'not all ended' : `${((allEndedAt - burstSentAt) / 1000).toFixed(1)} s`;
+    const lastEnd =
+      allEndedAt === undefined ? 'not all ended' : `${((allEndedAt - burstSentAt) / 1000).toFixed(1)} s`;
     console.info(`(a) runs ended: ${probe.ended.size}/${RUNS}; last ended after ${lastEnd}`);
     expect(problems, `runs that did not end as expected within ${RUNS_END_WITHIN_MS / 1000} s`).toEqual([]);
     expect(probe.ended.size).toBe(RUNS);
@@ -293,7 +334,10 @@ describe('100 runs started at once through the start queue (1 in 10 with a payme
       `(b) left after the runs: ${[...last].map(([stage, d]) => `${stage} ${d}`).join('; ')}; drained ${drainedAt === undefined ? 'never' : `${((drainedAt - (allEndedAt ?? 0)) / 1000).toFixed(1)} s after the last run ended`}`,
     );
     expect(over.slice(0, 20), `${over.length} samples over the bound`).toEqual([]);
-    expect(drainedAt, `inboxes still held more than ${DRAINED_DEPTH} messages each after the runs`).toBeDefined();
+    expect(
+      drainedAt,
+      `inboxes still held more than ${DRAINED_DEPTH} messages each after the runs`,
+    ).toBeDefined();
   });
 
   it('(c) settles every plugin attempt within its deadline + 60 s', () => {
@@ -306,7 +350,12 @@ describe('100 runs started at once through the start queue (1 in 10 with a payme
       `(c) attempts: ${all.length}; settled more than 60 s after the deadline: ${late.length} (never: ${unsettled.length}); worst ${worst ? `${worst.key} ${(worst.lateByMs / 1000).toFixed(0)} s after its deadline` : '-'}`,
     );
     expect(
-      late.slice(0, 20).map((s) => `${s.key}: ${s.settledAt === undefined ? 'never settled' : `settled ${(s.lateByMs / 1000).toFixed(0)} s after its deadline`}`),
+      late
+        .slice(0, 20)
+        .map(
+          (s) =>
+            `${s.key}: ${s.settledAt === undefined ? 'never settled' : `settled ${(s.lateByMs / 1000).toFixed(0)} s after its deadline`}`,
+        ),
       `${late.length} attempts settled late`,
     ).toEqual([]);
   });
@@ -334,5 +383,14 @@ describe('100 runs started at once through the start queue (1 in 10 with a payme
     }
     expect(probe.dispatches.length).toBeGreaterThan(RUNS);
     expect(unexplained.slice(0, 20).map((d) => `${d.key} dispatched ${d.count} times`)).toEqual([]);
+  });
+
+  it('(e) dead-letters no inbox message', () => {
+    const total = [...deadLettered.values()].reduce((a, b) => a + b, 0);
+    console.info(
+      `(e) dead-lettered or quarantined: ${[...deadLettered].map(([stage, n]) => `${stage} ${n}`).join('; ')}`,
+    );
+    expect(deadLettered.size).toBe(ACTIVITIES.length * STAGE_NAMES.length);
+    expect(total).toBe(0);
   });
 });

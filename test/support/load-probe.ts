@@ -145,7 +145,11 @@ export class LoadProbe {
             at,
           });
           if (message.kind === 'start-stage') {
-            this.entries.push({ uid: String(message.uid), stage: `${message.activity}/${message.stage}`, at });
+            this.entries.push({
+              uid: String(message.uid),
+              stage: `${message.activity}/${message.stage}`,
+              at,
+            });
           }
         }
       }
@@ -203,7 +207,8 @@ export class LoadProbe {
         attempt: attempt === undefined ? undefined : Number(attempt),
         at,
       });
-      if ((type === 'run.completed' || type === 'run.failed') && !this.ended.has(uid)) this.ended.set(uid, at);
+      if ((type === 'run.completed' || type === 'run.failed') && !this.ended.has(uid))
+        this.ended.set(uid, at);
     }
   }
 
@@ -336,7 +341,8 @@ export class InboxSampler {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly read: (queueUrl: string) => Promise<Readonly<Record<string, string>>>,
+    /** Reads a queue's attributes (also usable by the caller for other queues). */
+    readonly read: (queueUrl: string) => Promise<Readonly<Record<string, string>>>,
     private readonly inboxes: ReadonlyMap<string, string>,
     private readonly intervalMs: number,
   ) {}
@@ -359,7 +365,14 @@ export class InboxSampler {
       const visible = Number(attributes.ApproximateNumberOfMessages ?? 0);
       const notVisible = Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
       const delayed = Number(attributes.ApproximateNumberOfMessagesDelayed ?? 0);
-      const sample = { stage, at: Date.now(), depth: visible + notVisible + delayed, visible, notVisible, delayed };
+      const sample = {
+        stage,
+        at: Date.now(),
+        depth: visible + notVisible + delayed,
+        visible,
+        notVisible,
+        delayed,
+      };
       this.samples.push(sample);
       taken.push(sample);
     }
