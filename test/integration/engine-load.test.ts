@@ -7,24 +7,26 @@
  * (b) no stage inbox ever holds more than a small constant per run in flight at that stage, and the
  *     inboxes drain once the runs have ended (no flood of redeliveries);
  * (c) every plugin attempt is settled within its deadline + 60 s;
- * (d) no plugin attempt is dispatched more than once, except after a crash of its stage orchestrator.
+ * (d) no plugin attempt is dispatched more than once, except after a crash of its stage orchestrator;
+ * (e) no inbox message ends in a dead-letter queue.
  *
  * How it observes (test/support/load-probe.ts): every AWS request of the functions goes through the
  * local cloud's proxy, and the probe reads the engine's SNS publishes from there — a `plugin-task`
  * message is a dispatch of each plugin it targets (with its attempt and deadline), a `lifecycle`
- * message an event — and the start-stage commands sent to the inboxes (a run entering a stage). The
- * runner's REPORT lines and the handler's "messages handed back" warnings tell crashes of a stage
- * orchestrator. A sampler reads every inbox's ApproximateNumberOfMessages + NotVisible + Delayed
- * about once a second. The status table is read once per run at the end. Nothing here depends on how
- * the engine is built inside, so the same file checks a rewritten engine.
+ * message an event — and every message sent to a queue (start-stage commands: a run entering a
+ * stage; timeouts and retries, counted per attempt). The runner's REPORT lines and the handler's
+ * "messages handed back" warnings tell crashes of a stage orchestrator. A sampler reads every
+ * inbox's ApproximateNumberOfMessages + NotVisible + Delayed every 2 s, and each inbox's dead-letter
+ * queue at the end. Then the engine is stopped and the status table read once per run. Nothing here
+ * depends on how the engine is built inside, so the same file checks a rewritten engine.
  *
  * Time is compressed as in `npm start` (local/main.ts, docs/local-cloud.md): the sweeper's
  * `rate(1 minute)` fires every second (scheduleSpeedUp 60), batching windows are 5× shorter, failed
  * async invocations are retried at once, one poller per queue with 20 s long polls, two environments
  * per function. Plugin deadlines (10 s) and the engine's retry backoff (2 s) are not compressed.
  *
- * The bounds leave room for a loaded 2-core machine: they are several times what a healthy engine
- * needs, and far below what the defect produces (the issue saw runs stuck for 25 minutes, an inbox of
+ * The bounds are meant to leave room for a loaded 2-core machine (RUNS_END_WITHIN_MS says how the
+ * run-time bound was estimated; no engine has passed it yet), and are far below what the defect produces (the issue saw runs stuck for 25 minutes, an inbox of
  * 1,249 messages for 3 runs and attempts settled 606 s after their deadline). Set
  * PLUGBOARD_LOAD_REPORT=<file> to write every record the probe took, for analysis.
  */
@@ -57,10 +59,14 @@ const uidOf = (i: number) => `load-${String(i).padStart(3, '0')}`;
 const failing = (i: number) => i % FAIL_EVERY === 0;
 
 /**
- * (a) Every run must have ended this long after the burst was sent. A healthy engine ends 100 runs
- * on a loaded 2-core machine in well under this (see the measured numbers printed by the test).
+ * (a) Every run must have ended this long after the burst was sent. The test stops waiting as soon as
+ * they have, so a healthy engine passes in far less. The budget: 100 runs × 9 stages, about 60 AWS
+ * calls per run at the hot path's target, is about 6,000 requests; moto answered about 36 requests
+ * a second during the runs on a 2-core machine at a load average of 14 (2026-12-04), i.e. about
+ * 170 s at worst, and a quiet machine answers several times faster. (On the engine of that day only
+ * 4–9 of the 100 runs had ended after 150 s.)
  */
-const RUNS_END_WITHIN_MS = 150_000;
+const RUNS_END_WITHIN_MS = 180_000;
 /**
  * (b) An inbox may hold at most this many messages per run in flight at its stage, plus a constant.
  * A run at a stage has at most: its start-stage command, two reports per plugin (In Progress and
@@ -157,7 +163,8 @@ beforeAll(async () => {
         )
       ).Attributes ?? {},
     inboxUrls(environment),
-    1000,
+    // Every 2 s: nine reads a round, few enough not to slow the engine under test.
+    2000,
   );
   sampler.start();
 
@@ -381,7 +388,7 @@ describe('100 runs started at once through the start queue (1 in 10 with a payme
         `(d) ${kind} commands sent: ${counts.reduce((a, b) => a + b, 0)} for ${counts.length} attempts (at most ${Math.max(0, ...counts)} for one attempt)`,
       );
     }
-    expect(probe.dispatches.length).toBeGreaterThan(RUNS);
+    expect(probe.dispatches.length).toBeGreaterThan(0);
     expect(unexplained.slice(0, 20).map((d) => `${d.key} dispatched ${d.count} times`)).toEqual([]);
   });
 
