@@ -1,21 +1,31 @@
 /**
  * What the constructs deploy that the models need: the batching of each stage inbox's event source
- * and the orchestrators' tracing mode. One function each, so that a per-activity window or a new
- * tracing default (issue 12) is a one-line change here: the models take them as inputs.
+ * and the orchestrators' tracing mode, read from the same definitions the constructs use.
  */
-import { STAGE_BATCHING_WINDOW } from '../lib/activity-stage.js';
+import { NO_BATCHING } from '../lib/activity-stage.js';
+import type { ActivitySettingsConfig } from '../lib/config/workflow-config.js';
 import type { TracingMode } from './all-in.js';
 import type { InboxBatching } from './latency-model.js';
 
-/** `batchSize` of every SQS event source (lib/orchestrator-function.ts, `consume`). */
-export const STAGE_BATCH_SIZE = 10;
-
-/** The window and batch size of the inbox of `activity`/`stage` in a deployment. */
-export function stageInboxBatching(_activity: string, _stage: string): InboxBatching {
-  return { windowMs: STAGE_BATCHING_WINDOW.toMilliseconds(), batchSize: STAGE_BATCH_SIZE };
+/**
+ * The window and batch size of the inbox of `activity`/`stage` in a deployment: sequential stages
+ * never batch; a parallel stage batches as its activity's `parallelBatching` says (no window by
+ * default). The benchmark's reference deployment configures no window.
+ */
+export function stageInboxBatching(
+  activity: string,
+  stage: string,
+  activities: Readonly<Record<string, Pick<ActivitySettingsConfig, 'parallelBatching'>>> = {},
+): InboxBatching {
+  const setting = stage === 'parallel' ? activities[activity]?.parallelBatching : undefined;
+  if (!setting) return { windowMs: NO_BATCHING.window.toMilliseconds(), batchSize: NO_BATCHING.batchSize };
+  return { windowMs: setting.windowSeconds * 1000, batchSize: setting.batchSize };
 }
 
-/** The orchestrator functions' X-Ray tracing mode (lib/orchestrator-function.ts, `tracingConfig`). */
+/**
+ * The orchestrator functions' X-Ray tracing mode by default (lib/orchestrator-function.ts,
+ * `tracingMode`): pass-through unless deployed with `--context tracing=active`.
+ */
 export function deployedTracingMode(): TracingMode {
-  return 'Active';
+  return 'PassThrough';
 }
