@@ -227,12 +227,24 @@ export class AwsProxy {
       principal = decision.principal;
     }
     const forward = () => this.forward(req, body);
-    let answer = await (serialized.has(service)
-      ? this.lock.run(!READ_OPERATIONS.has(operation), forward)
-      : forward());
+    const sending =
+      iam !== undefined && service === 'sqs' && operation.startsWith('SendMessage')
+        ? iam.sendStarted()
+        : undefined;
+    let answer: Forwarded;
+    try {
+      answer = await (serialized.has(service)
+        ? this.lock.run(!READ_OPERATIONS.has(operation), forward)
+        : forward());
+      if (sending !== undefined && answer.status === 200 && principal !== undefined) {
+        iam?.rememberSent(operation, principal, answer.body.toString('utf8'));
+      }
+    } finally {
+      sending?.();
+    }
     if (iam !== undefined && service === 'sqs' && answer.status === 200 && principal !== undefined) {
       if (operation === 'ReceiveMessage') {
-        const rewritten = iam.withSenderIds(answer.body.toString('utf8'));
+        const rewritten = await iam.withSenderIds(answer.body.toString('utf8'));
         if (rewritten !== undefined) {
           const rewrittenBody = Buffer.from(rewritten);
           answer = {
@@ -241,8 +253,6 @@ export class AwsProxy {
             body: rewrittenBody,
           };
         }
-      } else {
-        iam.rememberSent(operation, principal, answer.body.toString('utf8'));
       }
     }
     return { answer, principal };

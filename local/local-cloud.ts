@@ -12,6 +12,7 @@
  * }
  * ```
  */
+import { appendFileSync } from 'node:fs';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -64,10 +65,13 @@ export interface LocalCloudOptions
    * templates' identity policies and resource policies; a denied call gets the service's
    * access-denied error. The documented dummy credentials (`testing`, `local`) act as the account's
    * administrator; unknown credentials are refused. `false` lets every call through (and says so).
-   * Needs the proxy. @default true
+   * Needs the proxy. @default true, unless the environment has `PLUGBOARD_IAM=off`
    */
   readonly iam?: boolean;
-  /** Called for every request IAM denied (also reported as a runner warning). */
+  /**
+   * Called for every request IAM denied (also reported as a runner warning, and appended as a JSON
+   * line to the file `PLUGBOARD_IAM_DENIALS` names, if set).
+   */
   readonly onAccessDenied?: (denial: AccessDenial) => void;
 }
 
@@ -113,9 +117,13 @@ export class LocalCloud {
     let proxy: AwsProxy | undefined;
     const log = options.onLog ?? defaultLog(options.verbose ?? false);
     const warn = (message: string) => log({ kind: 'runner', level: 'warn', message });
-    const enforce = (options.iam ?? true) && (options.proxy ?? true);
-    if (options.iam === false) {
-      warn('IAM is not enforced (iam: false): every caller may do anything, as on moto alone');
+    const switchedOff = (options.env?.PLUGBOARD_IAM ?? process.env.PLUGBOARD_IAM) === 'off';
+    const wanted = options.iam ?? !switchedOff;
+    const enforce = wanted && (options.proxy ?? true);
+    if (!wanted) {
+      warn(
+        `IAM is not enforced (${options.iam === false ? 'iam: false' : 'PLUGBOARD_IAM=off'}): every caller may do anything, as on moto alone`,
+      );
     } else if (!enforce) {
       warn('IAM is not enforced: it needs the AWS proxy, and proxy is false');
     }
@@ -123,8 +131,12 @@ export class LocalCloud {
       ? new IamRegistry({ accountId: cloud.accountId, region: cloud.region, warn })
       : undefined;
     const onAccessDenied = options.onAccessDenied;
+    const denialsFile = options.env?.PLUGBOARD_IAM_DENIALS ?? process.env.PLUGBOARD_IAM_DENIALS;
     const denied = (principal: Principal | undefined, reason: string) => {
       warn(`IAM denied: ${reason}`);
+      if (denialsFile !== undefined && denialsFile !== '') {
+        appendFileSync(denialsFile, `${JSON.stringify({ at: new Date().toISOString(), reason })}\n`);
+      }
       onAccessDenied?.({ principal, reason });
     };
     const iam =

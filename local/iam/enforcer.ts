@@ -62,6 +62,9 @@ export class IamEnforcer {
   private readonly decisions = new Map<string, Promise<Denial | undefined>>();
   private cacheVersion = -1;
   private readonly senders = new Map<string, string>();
+  private readonly referenced = new Map<string, ReadonlySet<string>>();
+  /** SendMessage(Batch) requests forwarded whose answers (with the message ids) have not been read. */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     readonly registry: IamRegistry,
@@ -142,9 +145,15 @@ export class IamEnforcer {
   private decide(principal: Principal, check: AccessCheck): Promise<Denial | undefined> {
     if (this.cacheVersion !== this.registry.version || this.decisions.size > CACHE_LIMIT) {
       this.decisions.clear();
+      this.referenced.clear();
       this.cacheVersion = this.registry.version;
     }
-    const context = this.contextOf(principal, check);
+    // Only the keys a policy of this request reads can change its decision: the others are left out,
+    // so requests that differ only in them (another run's partition key) share one decision.
+    const keys = this.referencedKeys(principal, check.resource);
+    const context = Object.fromEntries(
+      Object.entries(this.contextOf(principal, check)).filter(([key]) => keys.has(key.toLowerCase())),
+    );
     const key = JSON.stringify([principal.arn, check.action, check.resource, context]);
     let decision = this.decisions.get(key);
     if (decision === undefined) {
@@ -152,6 +161,41 @@ export class IamEnforcer {
       this.decisions.set(key, decision);
     }
     return decision;
+  }
+
+  /** Condition keys and policy variables (lower case) that the policies of a request refer to. */
+  private referencedKeys(principal: Principal, resource: string): ReadonlySet<string> {
+    const cacheKey = `${principal.arn} ${resource}`;
+    let keys = this.referenced.get(cacheKey);
+    if (keys === undefined) {
+      const found = new Set<string>();
+      const policies = [
+        ...this.registry.identityPolicies(principal).map((entry) => entry.policy),
+        this.registry.permissionsBoundary(principal),
+        resource === '*' ? undefined : this.registry.resourcePolicy(resource),
+      ];
+      for (const policy of policies) {
+        if (policy === undefined) continue;
+        const statements = Array.isArray(policy.Statement) ? policy.Statement : [policy.Statement];
+        for (const statement of statements as unknown[]) {
+          const condition =
+            typeof statement === 'object' && statement !== null
+              ? (statement as Record<string, unknown>).Condition
+              : undefined;
+          if (typeof condition !== 'object' || condition === null) continue;
+          for (const operands of Object.values(condition)) {
+            if (typeof operands === 'object' && operands !== null)
+              for (const key of Object.keys(operands)) found.add(key.toLowerCase());
+          }
+        }
+        for (const match of JSON.stringify(policy).matchAll(/\$\{([^}]+)\}/g)) {
+          if (match[1] !== undefined) found.add(match[1].toLowerCase());
+        }
+      }
+      keys = found;
+      this.referenced.set(cacheKey, keys);
+    }
+    return keys;
   }
 
   /** The global condition keys AWS supplies for a role session's request, plus the request's own. */
@@ -218,6 +262,22 @@ export class IamEnforcer {
     return { check, explicit, policyType };
   }
 
+  /**
+   * Marks a send in flight: a receive that returns one of its messages before the send's answer was
+   * read waits for it (see withSenderIds). Call the returned function once the answer was remembered.
+   */
+  sendStarted(): () => void {
+    let finish = () => {};
+    const pending = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    this.sending.add(pending);
+    return () => {
+      this.sending.delete(pending);
+      finish();
+    };
+  }
+
   /** Remembers the sender of messages SQS accepted (from a SendMessage or SendMessageBatch answer). */
   rememberSent(operation: string, principal: Principal, responseBody: string): void {
     if (operation !== 'SendMessage' && operation !== 'SendMessageBatch') return;
@@ -245,9 +305,18 @@ export class IamEnforcer {
    * sent through the proxy; others (delivered by SNS inside moto) keep moto's value. `undefined`
    * when nothing changed.
    */
-  withSenderIds(responseBody: string): string | undefined {
+  async withSenderIds(responseBody: string): Promise<string | undefined> {
     const parsed = parametersOf(responseBody, undefined);
     if (!Array.isArray(parsed.Messages)) return undefined;
+    const unknown = (parsed.Messages as unknown[]).some((message) => {
+      const id =
+        typeof message === 'object' && message !== null
+          ? (message as Record<string, unknown>).MessageId
+          : undefined;
+      return typeof id === 'string' && !this.senders.has(id);
+    });
+    // moto may answer a waiting receive with a message before the proxy has read the send's answer.
+    if (unknown && this.sending.size > 0) await Promise.all([...this.sending]);
     let changed = false;
     for (const message of parsed.Messages as unknown[]) {
       if (typeof message !== 'object' || message === null) continue;
