@@ -36,7 +36,7 @@ export const ALLOW_LIST: Readonly<Record<string, AllowListed>> = {
   },
   'AWS::IAM::Role': {
     reason:
-      'not created in moto; the local cloud evaluates its policies itself (local/iam) and hands each function credentials of its role',
+      'not created in moto; IAM is evaluated by the local cloud itself (local/iam), which hands each function credentials of its role',
     describe: (context) => {
       const name = nameOf(context, 'RoleName', 64);
       const path = typeof context.property('Path') === 'string' ? String(context.property('Path')) : '/';
