@@ -18,15 +18,25 @@ const PLUGIN_CODE = `
 const { DynamoDBClient, GetItemCommand, PutItemCommand } = require('@aws-sdk/client-dynamodb');
 const { SNSClient, PublishCommand } = require('@aws-sdk/client-sns');
 const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+const { CloudWatchClient, PutMetricDataCommand } = require('@aws-sdk/client-cloudwatch');
+const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda');
 const dynamodb = new DynamoDBClient({});
 const sns = new SNSClient({});
 const sqs = new SQSClient({});
+const cloudwatch = new CloudWatchClient({});
+const lambda = new LambdaClient({});
+const metric = (namespace) =>
+  cloudwatch.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: [{ MetricName: 'reports', Value: 1 }] }));
 const commands = {
   getItem: (e) => dynamodb.send(new GetItemCommand({ TableName: e.table, Key: { pk: { S: 'RUN#1' }, sk: { S: 'RUN' } } })),
   putItem: (e) => dynamodb.send(new PutItemCommand({ TableName: e.table, Item: { pk: { S: 'RUN#1' }, sk: { S: 'RUN' } } })),
   publish: (e) => sns.send(new PublishCommand({ TopicArn: e.topic, Message: 'forged' })),
   sendOwn: (e) => sqs.send(new SendMessageCommand({ QueueUrl: e.ownInbox, MessageBody: 'report' })),
   sendOther: (e) => sqs.send(new SendMessageCommand({ QueueUrl: e.otherInbox, MessageBody: 'forged' })),
+  ownMetric: () => metric('Plugin'),
+  otherMetric: () => metric('Plugboard'),
+  invokeOther: () => lambda.send(new InvokeCommand({ FunctionName: 'iam-other', Payload: '{}' })),
+  publishEncrypted: (e) => sns.send(new PublishCommand({ TopicArn: e.encryptedTopic, Message: 'x' })),
 };
 exports.handler = async (event) => {
   const outcomes = {};
@@ -79,6 +89,26 @@ const template = {
         },
       },
     },
+    Key: {
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+          ],
+        },
+      },
+    },
+    EncryptedTopic: {
+      Type: 'AWS::SNS::Topic',
+      Properties: { TopicName: 'iam-encrypted', KmsMasterKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] } },
+    },
     OwnInbox: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'iam-own-inbox' } },
     OtherInbox: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'iam-other-inbox' } },
     PluginRole: {
@@ -102,6 +132,13 @@ const template = {
           Statement: [
             { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': ['OwnInbox', 'Arn'] } },
             { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': ['Table', 'Arn'] } },
+            {
+              Effect: 'Allow',
+              Action: 'cloudwatch:PutMetricData',
+              Resource: '*',
+              Condition: { StringEquals: { 'cloudwatch:namespace': 'Plugin' } },
+            },
+            { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'EncryptedTopic' } },
           ],
         },
       },
@@ -118,6 +155,16 @@ const template = {
         Code: { ZipFile: PLUGIN_CODE },
       },
     },
+    OtherFunction: {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        FunctionName: 'iam-other',
+        Runtime: 'nodejs20.x',
+        Handler: 'index.handler',
+        Role: { 'Fn::GetAtt': ['PluginRole', 'Arn'] },
+        Code: { ZipFile: 'exports.handler = async () => "ok";' },
+      },
+    },
   },
 };
 
@@ -126,6 +173,7 @@ let admin: SQSClient;
 let ownInbox: string;
 let otherInbox: string;
 let topic: string;
+let encryptedTopic: string;
 const denials: string[] = [];
 
 beforeAll(async () => {
@@ -136,6 +184,7 @@ beforeAll(async () => {
   ownInbox = String(resources?.get('OwnInbox')?.physicalId);
   otherInbox = String(resources?.get('OtherInbox')?.physicalId);
   topic = String(resources?.get('StageTopic')?.physicalId);
+  encryptedTopic = String(resources?.get('EncryptedTopic')?.physicalId);
 }, 120_000);
 
 afterAll(async () => {
@@ -144,7 +193,14 @@ afterAll(async () => {
 });
 
 function plugin(calls: readonly string[]) {
-  return local.invoke('iam-plugin', { calls, table: 'iam-status', topic, ownInbox, otherInbox });
+  return local.invoke('iam-plugin', {
+    calls,
+    table: 'iam-status',
+    topic,
+    encryptedTopic,
+    ownInbox,
+    otherInbox,
+  });
 }
 
 describe('IAM enforcement on the local cloud', () => {
@@ -164,8 +220,7 @@ describe('IAM enforcement on the local cloud', () => {
       `is not authorized to perform: SNS:Publish on resource: ${topic}`,
     );
     const send = field(result.payload, 'sendOther');
-    expect(send).toMatchObject({ ok: false, status: 403 });
-    expect(['AccessDenied', 'AccessDeniedException']).toContain(field(send, 'name'));
+    expect(send).toMatchObject({ ok: false, name: 'AccessDenied', status: 403 });
     expect(field(send, 'message')).toContain(
       'sqs:sendmessage on resource: arn:aws:sqs:us-east-1:123456789012:iam-other-inbox',
     );
@@ -173,6 +228,32 @@ describe('IAM enforcement on the local cloud', () => {
     // Nothing denied reached moto.
     const other = await admin.send(new ReceiveMessageCommand({ QueueUrl: otherInbox, WaitTimeSeconds: 0 }));
     expect(other.Messages ?? []).toHaveLength(0);
+  }, 60_000);
+
+  it('refuses a metric outside its namespace, an invoke it is not granted and a publish without the key grants', async () => {
+    const result = await plugin(['ownMetric', 'otherMetric', 'invokeOther', 'publishEncrypted']);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const role = local.identityOf('iam-plugin');
+    expect(field(result.payload, 'ownMetric')).toEqual({ ok: true });
+    expect(field(result.payload, 'otherMetric')).toMatchObject({
+      ok: false,
+      name: 'AccessDenied',
+      status: 403,
+      message: `User: ${role.arn} is not authorized to perform: cloudwatch:PutMetricData because no identity-based policy allows the cloudwatch:PutMetricData action`,
+    });
+    expect(field(result.payload, 'invokeOther')).toMatchObject({
+      ok: false,
+      name: 'AccessDeniedException',
+      status: 403,
+      message: `User: ${role.arn} is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:iam-other because no identity-based policy allows the lambda:InvokeFunction action`,
+    });
+    const encrypted = field(result.payload, 'publishEncrypted');
+    expect(encrypted).toMatchObject({ ok: false, status: 400 });
+    expect(String(field(encrypted, 'name'))).toMatch(/^KMSAccessDenied/);
+    expect(String(field(encrypted, 'message'))).toContain(
+      'kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:123456789012:key/',
+    );
   }, 60_000);
 
   it('lets granted calls through, and the report carries the sending role id as SenderId', async () => {
