@@ -214,6 +214,33 @@ export class LocalCloud {
     return credentials;
   }
 
+  /**
+   * Every hosted function that has credentials of its own role, with its role ARN, role id and
+   * credentials: what `plugboard --local credentials --list` would print (the CLI reads it from the
+   * local state file that `npm start -- --keep` writes).
+   */
+  functionIdentities(): {
+    readonly functionName: string;
+    readonly roleArn: string;
+    readonly roleId: string;
+    readonly userId: string;
+    readonly credentials: LocalCredentials;
+  }[] {
+    const identities = [];
+    for (const [functionName, credentials] of this.issued) {
+      const principal = this.iam?.registry.principalFor(credentials.accessKeyId, credentials.sessionToken);
+      if (principal === undefined || principal.kind === 'admin') continue;
+      identities.push({
+        functionName,
+        roleArn: principal.roleArn,
+        roleId: principal.roleId,
+        userId: principal.userId,
+        credentials,
+      });
+    }
+    return identities;
+  }
+
   /** The principal a hosted function acts as (role ARN, role id, `aws:userid`), with IAM enforced. */
   identityOf(functionName: string): Principal {
     const credentials = this.credentialsOf(functionName);

@@ -49,6 +49,8 @@ function sessionTokenOf(headers: IncomingHttpHeaders, url: string | undefined): 
 
 /** How many decisions are cached before the cache starts over. */
 const CACHE_LIMIT = 20_000;
+/** How long a receive waits for the answers of sends in flight (to learn their message ids). */
+const SEND_WAIT_LIMIT_MS = 2000;
 /** How many sent messages keep their sender for `SenderId`. */
 const SENDER_LIMIT = 200_000;
 
@@ -316,7 +318,17 @@ export class IamEnforcer {
       return typeof id === 'string' && !this.senders.has(id);
     });
     // moto may answer a waiting receive with a message before the proxy has read the send's answer.
-    if (unknown && this.sending.size > 0) await Promise.all([...this.sending]);
+    // The wait is bounded: a send moto never answers must not hold every receive.
+    if (unknown && this.sending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.sending]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, SEND_WAIT_LIMIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     let changed = false;
     for (const message of parsed.Messages as unknown[]) {
       if (typeof message !== 'object' || message === null) continue;

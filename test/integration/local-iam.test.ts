@@ -261,6 +261,15 @@ describe('IAM enforcement on the local cloud', () => {
     expect(result.ok && result.payload).toEqual({ getItem: { ok: true }, sendOwn: { ok: true } });
     const role = local.identityOf('iam-plugin');
     expect(role.roleId).toMatch(/^AROA[A-Z2-7]{17}$/);
+    // Two functions of one role: one role id, a session (and so a SenderId) each.
+    const identities = local
+      .functionIdentities()
+      .map(({ functionName, roleId, userId }) => ({ functionName, roleId, userId }))
+      .sort((a, b) => a.functionName.localeCompare(b.functionName));
+    expect(identities).toEqual([
+      { functionName: 'iam-other', roleId: role.roleId, userId: `${role.roleId}:iam-other` },
+      { functionName: 'iam-plugin', roleId: role.roleId, userId: `${role.roleId}:iam-plugin` },
+    ]);
     const received = await admin.send(
       new ReceiveMessageCommand({
         QueueUrl: ownInbox,
