@@ -12,6 +12,8 @@ export interface StartOptions {
   readonly verbose: boolean;
   /** Keep the event sources' batching windows as deployed instead of 5 times shorter. */
   readonly fullWindows: boolean;
+  /** Enforce IAM on every request (`--no-iam` turns it off; the local cloud then says so). */
+  readonly iam: boolean;
 }
 
 export type ParsedStartArgs =
@@ -28,7 +30,9 @@ Options:
   --keep                   keep the local cloud running after the demo (until Ctrl-C), so that
                            npx plugboard --local … can talk to it
   --verbose                print the functions' logs
-  --full-batching-windows  keep the event sources' batching windows as deployed (1 s per stage inbox)
+  --full-batching-windows  keep the event sources' batching windows as deployed (none by default;
+                           an activity's parallelBatching window where configured)
+  --no-iam                 do not evaluate IAM policies on the local cloud's requests (it says so)
   -h, --help               print this help and exit
 
 Environment:
@@ -42,7 +46,13 @@ Examples:
 
 /** Parses the arguments after `npm start --`; never throws, never exits. */
 export function parseStartArgs(argv: readonly string[]): ParsedStartArgs {
-  let values: { keep?: boolean; verbose?: boolean; 'full-batching-windows'?: boolean; help?: boolean };
+  let values: {
+    keep?: boolean;
+    verbose?: boolean;
+    'full-batching-windows'?: boolean;
+    'no-iam'?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -52,6 +62,7 @@ export function parseStartArgs(argv: readonly string[]): ParsedStartArgs {
         keep: { type: 'boolean' },
         verbose: { type: 'boolean' },
         'full-batching-windows': { type: 'boolean' },
+        'no-iam': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -66,6 +77,7 @@ export function parseStartArgs(argv: readonly string[]): ParsedStartArgs {
       keep: values.keep === true,
       verbose: values.verbose === true,
       fullWindows: values['full-batching-windows'] === true,
+      iam: values['no-iam'] !== true,
     },
   };
 }

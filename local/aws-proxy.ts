@@ -7,7 +7,10 @@
  *   Lambda workers can interleave and corrupt a counter, and a read can see half a transaction; real
  *   DynamoDB isolates every request, and this readers-writer lock restores that guarantee locally;
  * - reports every request to an optional hook (service, operation, sizes, status, duration, bodies),
- *   which is how the local cloud counts and inspects AWS calls.
+ *   which is how the local cloud counts and inspects AWS calls;
+ * - with an IAM enforcer (local/iam/enforcer.ts), identifies the principal of every request from its
+ *   access key, evaluates the request against IAM policies and answers a denied one with the error
+ *   AWS returns, and sets the `SenderId` of received SQS messages to their sender's id.
  *
  * moto-api calls (`/moto-api/...`) go through unchanged too, but callers that need moto itself should
  * use the real endpoint (`AwsProxy#target`).
@@ -21,6 +24,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalCloudError } from './errors.js';
+import type { IamEnforcer } from './iam/enforcer.js';
+import type { Principal } from './iam/registry.js';
 
 /** One request that went through the proxy. */
 export interface ProxiedRequest {
@@ -35,6 +40,8 @@ export interface ProxiedRequest {
   readonly durationMs: number;
   readonly requestBody: string;
   readonly responseBody: string;
+  /** Who signed the request, when IAM is enforced and the credentials are known. */
+  readonly principal?: Principal;
 }
 
 export interface AwsProxyOptions {
@@ -44,6 +51,8 @@ export interface AwsProxyOptions {
   readonly onRequest?: (request: ProxiedRequest) => void;
   /** Services whose writes run one at a time (and never alongside a read). @default ['dynamodb'] */
   readonly serializedServices?: readonly string[];
+  /** Evaluates IAM on every request (moto-api calls excepted). @default - no enforcement */
+  readonly iam?: IamEnforcer;
 }
 
 export class AwsProxyError extends LocalCloudError {}
@@ -181,15 +190,11 @@ export class AwsProxy {
       const body = Buffer.concat(chunks);
       const service = serviceOf(req.headers);
       const started = performance.now();
-      const forward = () => this.forward(req, body);
-      const pending = serialized.has(service)
-        ? this.lock.run(!READ_OPERATIONS.has(operationOf(req.headers, body.toString('utf8'))), forward)
-        : forward();
-      pending
-        .then((answer) => {
+      this.answer(req, body, service, serialized)
+        .then(({ answer, principal }) => {
           res.writeHead(answer.status, answer.headers);
           res.end(answer.body);
-          this.report(req, body, service, answer, started);
+          this.report(req, body, service, answer, started, principal);
         })
         .catch((error: unknown) => {
           const message = `AWS proxy: ${this.target} did not answer (${error instanceof Error ? error.message : String(error)})`;
@@ -200,9 +205,57 @@ export class AwsProxy {
           };
           if (!res.headersSent) res.writeHead(502, answer.headers);
           res.end(answer.body);
-          this.report(req, body, service, answer, started);
+          this.report(req, body, service, answer, started, undefined);
         });
     });
+  }
+
+  /** Authorizes (with IAM on), forwards, and fixes up what moto answers differently from AWS. */
+  private async answer(
+    req: IncomingMessage,
+    body: Buffer,
+    service: string,
+    serialized: ReadonlySet<string>,
+  ): Promise<{ answer: Forwarded; principal: Principal | undefined }> {
+    const iam = this.options.iam;
+    const text = body.toString('utf8');
+    const operation = operationOf(req.headers, text);
+    let principal: Principal | undefined;
+    if (iam !== undefined && !(req.url ?? '').startsWith('/moto-api')) {
+      const decision = await iam.authorize(service, operation, req.headers, req.url, text);
+      if (!decision.allowed) return { answer: decision.response, principal: undefined };
+      principal = decision.principal;
+    }
+    const forward = () => this.forward(req, body);
+    const sending =
+      iam !== undefined && service === 'sqs' && operation.startsWith('SendMessage')
+        ? iam.sendStarted()
+        : undefined;
+    let answer: Forwarded;
+    try {
+      answer = await (serialized.has(service)
+        ? this.lock.run(!READ_OPERATIONS.has(operation), forward)
+        : forward());
+      if (sending !== undefined && answer.status === 200 && principal !== undefined) {
+        iam?.rememberSent(operation, principal, answer.body.toString('utf8'));
+      }
+    } finally {
+      sending?.();
+    }
+    if (iam !== undefined && service === 'sqs' && answer.status === 200 && principal !== undefined) {
+      if (operation === 'ReceiveMessage') {
+        const rewritten = await iam.withSenderIds(answer.body.toString('utf8'));
+        if (rewritten !== undefined) {
+          const rewrittenBody = Buffer.from(rewritten);
+          answer = {
+            ...answer,
+            headers: { ...answer.headers, 'content-length': String(rewrittenBody.length) },
+            body: rewrittenBody,
+          };
+        }
+      }
+    }
+    return { answer, principal };
   }
 
   private forward(req: IncomingMessage, body: Buffer): Promise<Forwarded> {
@@ -239,6 +292,7 @@ export class AwsProxy {
     service: string,
     answer: Forwarded,
     started: number,
+    principal: Principal | undefined,
   ): void {
     const hook = this.options.onRequest;
     if (hook === undefined) return;
@@ -253,6 +307,7 @@ export class AwsProxy {
         durationMs: performance.now() - started,
         requestBody,
         responseBody: answer.body.toString('utf8'),
+        ...(principal !== undefined ? { principal } : {}),
       });
     } catch {
       // A failing hook must not break the request it observes.

@@ -28,6 +28,7 @@ import {
   StackAlreadyDeployedError,
   UnsupportedResourceError,
 } from './errors.js';
+import type { IamRegistry } from './iam/registry.js';
 import { referencedResources, TemplateResolver } from './intrinsics.js';
 import type { LambdaRunner } from './lambda-runner.js';
 import { ALLOW_LIST } from './resources/allow-list.js';
@@ -88,6 +89,8 @@ export interface DeployerOptions {
   readonly concurrency?: number;
   /** Progress messages (one line per stack). @default - none */
   readonly log?: (message: string) => void;
+  /** Learns the roles, policies, tags and keys of every deployed resource (IAM enforcement). */
+  readonly iam?: IamRegistry;
 }
 
 export interface DeployOptions {
@@ -484,6 +487,23 @@ export class Deployer {
         environment: this.options.environment,
         property: (name) => resolver.resolve(resource.Properties?.[name], `${base}.${name}`),
       });
+      if (this.options.iam !== undefined) {
+        // Every property that resolves (an allow-listed resource may refer to what is not emulated).
+        const properties: Record<string, unknown> = {};
+        for (const [name, value] of Object.entries(resource.Properties ?? {})) {
+          try {
+            properties[name] = resolver.resolve(value, `${base}.${name}`);
+          } catch {
+            // left out: the registry reads only what it understands
+          }
+        }
+        this.options.iam.record({
+          type,
+          physicalId: described.physicalId,
+          attributes: described.attributes ?? {},
+          properties,
+        });
+      }
       return this.record(logicalId, type, described, undefined, [], allowListed.reason);
     }
     const provider = providerFor(type);
@@ -506,6 +526,12 @@ export class Deployer {
         customResources: this.customResources,
         customResourceTimeoutMs: this.options.customResourceTimeoutMs ?? 60_000,
         makeTempDirectory: () => this.makeTempDirectory(),
+      });
+      this.options.iam?.record({
+        type,
+        physicalId: createdResource.physicalId,
+        attributes: createdResource.attributes ?? {},
+        properties,
       });
       return this.record(logicalId, type, createdResource, properties, reader.ignored, undefined);
     } catch (error) {

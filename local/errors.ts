@@ -186,3 +186,13 @@ export class UnsupportedScheduleError extends LocalCloudError {
     super(`Rule ${ruleName} schedule "${expression}": ${detail}`);
   }
 }
+
+/** A function's own credentials were asked for, but it has none (unknown name, or IAM is off). */
+export class NoFunctionCredentialsError extends LocalCloudError {
+  constructor(
+    readonly functionName: string,
+    detail: string,
+  ) {
+    super(`No credentials of function ${functionName}: ${detail}.`);
+  }
+}

@@ -113,6 +113,23 @@ export interface LambdaRunnerOptions {
    * gathering a batch wakes up on them; without hints it sleeps through the fraction of its window.
    */
   readonly queueActivity?: QueueActivity;
+  /**
+   * The credentials a function's execution environments get (IAM enforcement gives each function
+   * its role's). @default - the local dummy credentials, which act as the account's administrator
+   */
+  readonly credentialsFor?: (definition: FunctionDefinition) => {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
+  /**
+   * Decides Lambda Invoke calls to the local Invoke endpoint (IAM enforcement); a refusal is sent as
+   * it is. @default - every caller may invoke
+   */
+  readonly authorizeInvoke?: (
+    headers: import('node:http').IncomingHttpHeaders,
+    functionArn: string,
+  ) => Promise<{ status: number; headers: Record<string, string>; body: Buffer } | undefined>;
 }
 
 export interface ScheduleTarget {
@@ -191,6 +208,14 @@ export class LambdaRunner {
         if (runner === undefined) throw new RunnerStoppedError('the invocation');
         runner.poolOf(target);
       },
+      ...(options.authorizeInvoke !== undefined
+        ? {
+            authorize: async (headers, target) => {
+              if (runner === undefined || !runner.has(target)) return undefined; // answered as not found
+              return options.authorizeInvoke?.(headers, runner.functionArn(target));
+            },
+          }
+        : {}),
     });
     runner = new LambdaRunner(options, workerCode, server);
     return runner;
@@ -296,14 +321,18 @@ export class LambdaRunner {
   /** The environment a function's worker sees: its own variables plus what points it at the local cloud. */
   environmentOf(definition: FunctionDefinition): Record<string, string> {
     const { cloud } = this.options;
+    const credentials = this.options.credentialsFor?.(definition) ?? LOCAL_CREDENTIALS;
     return {
       ...definition.environment,
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       LANG: 'en_US.UTF-8',
       AWS_REGION: cloud.region,
       AWS_DEFAULT_REGION: cloud.region,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      ...('sessionToken' in credentials && credentials.sessionToken !== undefined
+        ? { AWS_SESSION_TOKEN: credentials.sessionToken }
+        : {}),
       AWS_ENDPOINT_URL: cloud.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: this.server.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: definition.name,

@@ -12,6 +12,7 @@
  * }
  * ```
  */
+import { appendFileSync } from 'node:fs';
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListTopicsCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -20,8 +21,15 @@ import type { CloudAssembly } from './assembly.js';
 import { AwsProxy, type ProxiedRequest } from './aws-proxy.js';
 import { type AwsClientConfig, awsClientConfig, type Cloud, startCloud } from './cloud.js';
 import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
-import { StackNotDeployedError } from './errors.js';
-import { type InvocationResult, LambdaRunner, type LambdaRunnerOptions } from './lambda-runner.js';
+import { NoFunctionCredentialsError, StackNotDeployedError } from './errors.js';
+import { IamEnforcer } from './iam/enforcer.js';
+import { IamRegistry, type LocalCredentials, type Principal } from './iam/registry.js';
+import {
+  type InvocationResult,
+  LambdaRunner,
+  type LambdaRunnerOptions,
+  type RunnerLogEntry,
+} from './lambda-runner.js';
 import { arrivalOf, QueueActivity } from './runner/queue-activity.js';
 import { checkTopology, type TopologyDifference } from './topology.js';
 
@@ -51,6 +59,28 @@ export interface LocalCloudOptions
   readonly proxy?: boolean;
   /** Called for every request that goes through the proxy. */
   readonly onRequest?: (request: ProxiedRequest) => void;
+  /**
+   * Enforce IAM as AWS does (local/iam): every hosted function gets credentials of its own role, and
+   * every request through the proxy and the Lambda Invoke endpoint is evaluated against the
+   * templates' identity policies and resource policies; a denied call gets the service's
+   * access-denied error. The documented dummy credentials (`testing`, `local`) act as the account's
+   * administrator; unknown credentials are refused. `false` lets every call through (and says so).
+   * Needs the proxy. @default true, unless the environment has `PLUGBOARD_IAM=off`
+   */
+  readonly iam?: boolean;
+  /**
+   * Called for every request IAM denied (also reported as a runner warning, and appended as a JSON
+   * line to the file `PLUGBOARD_IAM_DENIALS` names, if set).
+   */
+  readonly onAccessDenied?: (denial: AccessDenial) => void;
+}
+
+/** A request IAM refused. */
+export interface AccessDenial {
+  /** The principal, when the credentials were known. */
+  readonly principal: Principal | undefined;
+  /** AWS's message, e.g. `User: arn:… is not authorized to perform: dynamodb:PutItem on resource: …`. */
+  readonly reason: string;
 }
 
 export class LocalCloud {
@@ -64,6 +94,9 @@ export class LocalCloud {
     readonly deployer: Deployer,
     /** The AWS proxy in front of moto, unless `proxy: false`. */
     readonly proxy: AwsProxy | undefined,
+    /** Roles, policies and credentials, when IAM is enforced (`iam`, the default). */
+    readonly iam: IamEnforcer | undefined,
+    private readonly issued: ReadonlyMap<string, LocalCredentials>,
   ) {
     this.sns = new SNSClient(this.clientConfig());
     this.sqs = new SQSClient(this.clientConfig());
@@ -82,6 +115,35 @@ export class LocalCloud {
     void warmUpServices(cloud.clientConfig());
     let runner: LambdaRunner | undefined;
     let proxy: AwsProxy | undefined;
+    const log = options.onLog ?? defaultLog(options.verbose ?? false);
+    const warn = (message: string) => log({ kind: 'runner', level: 'warn', message });
+    const switchedOff = (options.env?.PLUGBOARD_IAM ?? process.env.PLUGBOARD_IAM) === 'off';
+    const wanted = options.iam ?? !switchedOff;
+    const enforce = wanted && (options.proxy ?? true);
+    if (!wanted) {
+      warn(
+        `IAM is not enforced (${options.iam === false ? 'iam: false' : 'PLUGBOARD_IAM=off'}): every caller may do anything, as on moto alone`,
+      );
+    } else if (!enforce) {
+      warn('IAM is not enforced: it needs the AWS proxy, and proxy is false');
+    }
+    const registry = enforce
+      ? new IamRegistry({ accountId: cloud.accountId, region: cloud.region, warn })
+      : undefined;
+    const onAccessDenied = options.onAccessDenied;
+    const denialsFile = options.env?.PLUGBOARD_IAM_DENIALS ?? process.env.PLUGBOARD_IAM_DENIALS;
+    const denied = (principal: Principal | undefined, reason: string) => {
+      warn(`IAM denied: ${reason}`);
+      if (denialsFile !== undefined && denialsFile !== '') {
+        appendFileSync(denialsFile, `${JSON.stringify({ at: new Date().toISOString(), reason })}\n`);
+      }
+      onAccessDenied?.({ principal, reason });
+    };
+    const iam =
+      registry === undefined
+        ? undefined
+        : new IamEnforcer(registry, { warn, onDenied: ({ principal, reason }) => denied(principal, reason) });
+    const issued = new Map<string, LocalCredentials>();
     try {
       // The proxy sees every message sent; it wakes the runner's pollers that gather a batch.
       const queueActivity = new QueueActivity();
@@ -89,6 +151,7 @@ export class LocalCloud {
         const onRequest = options.onRequest;
         proxy = await AwsProxy.start({
           target: cloud.endpoint,
+          ...(iam !== undefined ? { iam } : {}),
           onRequest: (request) => {
             const arrival = arrivalOf(request);
             if (arrival !== undefined) queueActivity.notify(arrival === '*' ? undefined : arrival);
@@ -100,25 +163,95 @@ export class LocalCloud {
       const environment = { endpoint, region: cloud.region, accountId: cloud.accountId };
       runner = await LambdaRunner.start({
         ...options,
+        onLog: log,
         cloud: environment,
         ...(proxy !== undefined ? { queueActivity } : {}),
+        ...(iam !== undefined && registry !== undefined
+          ? {
+              credentialsFor: (definition) => {
+                const credentials = registry.issueCredentials(definition.name, definition.roleArn);
+                issued.set(definition.name, credentials);
+                return credentials;
+              },
+              authorizeInvoke: (headers, functionArn) => iam.authorizeInvoke(headers, functionArn),
+            }
+          : {}),
       });
       const deployer = await Deployer.create({
         environment,
         runner,
+        ...(registry !== undefined ? { iam: registry } : {}),
         ...(options.customResourceTimeoutMs !== undefined
           ? { customResourceTimeoutMs: options.customResourceTimeoutMs }
           : {}),
         ...(options.parameters !== undefined ? { parameters: options.parameters } : {}),
         ...(options.log !== undefined ? { log: options.log } : {}),
       });
-      return new LocalCloud(cloud, runner, deployer, proxy);
+      return new LocalCloud(cloud, runner, deployer, proxy, iam, issued);
     } catch (error) {
       await runner?.stop();
       await proxy?.close();
       await cloud.stop();
       throw error;
     }
+  }
+
+  /**
+   * The credentials a hosted function got (its role's, with IAM enforced): use them to act as that
+   * function, e.g. to show what it may not do.
+   */
+  credentialsOf(functionName: string): LocalCredentials {
+    const credentials = this.issued.get(functionName);
+    if (credentials === undefined) {
+      const known = [...this.issued.keys()].join(', ') || 'none';
+      throw new NoFunctionCredentialsError(
+        functionName,
+        this.iam === undefined
+          ? 'IAM is not enforced (iam: false), so every function uses the dummy administrator credentials'
+          : `no hosted function has that name (functions: ${known})`,
+      );
+    }
+    return credentials;
+  }
+
+  /**
+   * Every hosted function that has credentials of its own role, with its role ARN, role id and
+   * credentials: what `plugboard --local credentials --list` would print (the CLI reads it from the
+   * local state file that `npm start -- --keep` writes).
+   */
+  functionIdentities(): {
+    readonly functionName: string;
+    readonly roleArn: string;
+    readonly roleId: string;
+    readonly userId: string;
+    readonly credentials: LocalCredentials;
+  }[] {
+    const identities = [];
+    for (const [functionName, credentials] of this.issued) {
+      const principal = this.iam?.registry.principalFor(credentials.accessKeyId, credentials.sessionToken);
+      if (principal === undefined || principal.kind === 'admin') continue;
+      identities.push({
+        functionName,
+        roleArn: principal.roleArn,
+        roleId: principal.roleId,
+        userId: principal.userId,
+        credentials,
+      });
+    }
+    return identities;
+  }
+
+  /** The principal a hosted function acts as (role ARN, role id, `aws:userid`), with IAM enforced. */
+  identityOf(functionName: string): Principal {
+    const credentials = this.credentialsOf(functionName);
+    const principal = this.iam?.registry.principalFor(credentials.accessKeyId, credentials.sessionToken);
+    if (principal === undefined || principal.kind === 'admin') {
+      throw new NoFunctionCredentialsError(
+        functionName,
+        'it has no execution role, so it acts as the administrator',
+      );
+    }
+    return principal;
   }
 
   /** The endpoint SDK clients and the CLI should use (`AWS_ENDPOINT_URL`): the proxy, or moto without it. */
@@ -201,6 +334,18 @@ export class LocalCloud {
     })();
     return this.stopping;
   }
+}
+
+/** The runner's default printer, for the local cloud's own messages too. */
+function defaultLog(verbose: boolean): (entry: RunnerLogEntry) => void {
+  return (entry) => {
+    if (entry.kind === 'function') {
+      if (verbose) process.stderr.write(`[${entry.functionName}] ${entry.line}\n`);
+      return;
+    }
+    if (verbose || entry.level === 'warn')
+      process.stderr.write(`[local-cloud] ${entry.level}: ${entry.message}\n`);
+  };
 }
 
 /**

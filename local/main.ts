@@ -14,7 +14,8 @@
  * Options (local/args.ts; `npm start -- --help`): `--keep` keeps the local cloud running after the demo (until Ctrl-C) and writes the CLI's
  * local state file, so `npx plugboard --local …` can talk to it; `--verbose` prints function logs;
  * `--full-batching-windows` keeps the event sources' batching windows as deployed (1 s per stage
- * inbox, as on AWS) instead of 5 times shorter. `PLUGBOARD_STATS=1` prints AWS requests per operation;
+ * inbox, as on AWS) instead of 5 times shorter; `--no-iam` turns IAM enforcement off (see
+ * docs/local-cloud.md). `PLUGBOARD_STATS=1` prints AWS requests per operation;
  * `PLUGBOARD_TRACE=<file>` writes every AWS request and log entry with its time, to see where the time
  * goes.
  */
@@ -35,7 +36,9 @@ import { DemoTrace } from './demo/trace.js';
 const STAGE = 'local';
 const RUN_TIMEOUT_MS = 120_000;
 // `--help` and unknown options end here, before anything starts.
-const { keep, verbose, fullWindows } = startOptions();
+const { keep, verbose, fullWindows, iam: iamOption } = startOptions();
+/** IAM is enforced unless `--no-iam` (or `PLUGBOARD_IAM=off`); the local cloud warns when it is off. */
+const iam = iamOption ? undefined : false;
 /** How much shorter npm start makes the batching windows of the event sources (1 s → 200 ms). */
 const WINDOW_SPEED_UP = 5;
 const tty = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
@@ -150,6 +153,8 @@ async function main(): Promise<number> {
   mkdirSync(outDirectory, { recursive: true });
   const logPath = join(outDirectory, 'function-logs.jsonl');
   const logs = createWriteStream(logPath);
+  if (iam === false || process.env.PLUGBOARD_IAM === 'off')
+    step('IAM is NOT enforced: every caller may do anything');
   environment = await DemoEnvironment.start(
     assemblies,
     {
@@ -173,6 +178,7 @@ async function main(): Promise<number> {
       pollersPerEventSource: 1,
       pollWaitSeconds: 20,
       forwardMetrics: true,
+      ...(iam !== undefined ? { iam } : {}),
       onRequest: (request: ProxiedRequest) => {
         noteWrite(request);
         record(request);
@@ -250,6 +256,7 @@ async function main(): Promise<number> {
       cloudwatch: env.cloudwatch,
       deploymentStage: STAGE,
       workflows: [DEMO_WORKFLOW],
+      runs: env.store,
       from,
       to: new Date(Date.now() + 60_000),
     });

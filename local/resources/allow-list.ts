@@ -4,6 +4,7 @@
  * neither here nor in a provider fails the deploy by name.
  */
 import { randomUUID } from 'node:crypto';
+import { roleIdOf } from '../iam/registry.js';
 import { arn, type CreatedResource, generatedName, type LocalEnvironment } from './provider.js';
 
 export interface AllowListContext {
@@ -34,30 +35,24 @@ export const ALLOW_LIST: Readonly<Record<string, AllowListed>> = {
     describe: opaque,
   },
   'AWS::IAM::Role': {
-    reason: 'moto does not evaluate IAM; functions run with the local dummy credentials',
+    reason:
+      'not created in moto; IAM is evaluated by the local cloud itself (local/iam), which hands each function credentials of its role',
     describe: (context) => {
       const name = nameOf(context, 'RoleName', 64);
-      return {
-        physicalId: name,
-        attributes: {
-          Arn: `arn:aws:iam::${context.environment.accountId}:role/${name}`,
-          RoleId: `AROA${name
-            .replace(/[^A-Z0-9]/gi, '')
-            .slice(0, 17)
-            .toUpperCase()}`,
-        },
-      };
+      const path = typeof context.property('Path') === 'string' ? String(context.property('Path')) : '/';
+      const roleArn = `arn:aws:iam::${context.environment.accountId}:role${path}${name}`;
+      return { physicalId: name, attributes: { Arn: roleArn, RoleId: roleIdOf(roleArn) } };
     },
   },
   'AWS::IAM::Policy': {
-    reason: 'moto does not evaluate IAM policies',
+    reason: 'not created in moto; the local cloud evaluates it itself (local/iam)',
     describe: (context) => ({
       physicalId: nameOf(context, 'PolicyName', 128),
       attributes: { Id: randomUUID() },
     }),
   },
   'AWS::IAM::ManagedPolicy': {
-    reason: 'moto does not evaluate IAM policies',
+    reason: 'not created in moto; the local cloud evaluates it itself (local/iam)',
     describe: (context) => {
       const policyArn = `arn:aws:iam::${context.environment.accountId}:policy/${nameOf(context, 'ManagedPolicyName', 128)}`;
       return { physicalId: policyArn, attributes: { PolicyArn: policyArn } };
@@ -68,15 +63,17 @@ export const ALLOW_LIST: Readonly<Record<string, AllowListed>> = {
     describe: opaque,
   },
   'AWS::SQS::QueuePolicy': {
-    reason: 'moto does not evaluate resource policies (e.g. SNS → SQS delivery is always allowed)',
+    reason:
+      'evaluated by the local cloud (local/iam) for callers of the queue; SNS → SQS delivery inside moto is not checked against it',
     describe: opaque,
   },
   'AWS::SNS::TopicPolicy': {
-    reason: 'moto does not evaluate resource policies',
+    reason: 'evaluated by the local cloud (local/iam) for callers of the topic',
     describe: opaque,
   },
   'AWS::KMS::Key': {
-    reason: 'encryption is not emulated; moto accepts key IDs on topics and queues without using them',
+    reason:
+      'encryption is not emulated (moto accepts key IDs without using them); its key policy is evaluated by the local cloud (local/iam) for the KMS calls AWS makes on a publisher’s behalf',
     describe: (context) => {
       const keyId = randomUUID();
       return {
@@ -97,6 +94,13 @@ export const ALLOW_LIST: Readonly<Record<string, AllowListed>> = {
         physicalId: name,
         attributes: { Arn: arn(context.environment, 'logs', `log-group:${name}:*`) },
       };
+    },
+  },
+  'AWS::Logs::QueryDefinition': {
+    reason: 'Logs Insights is not emulated; the saved queries are for the CloudWatch console',
+    describe: () => {
+      const id = randomUUID();
+      return { physicalId: id, attributes: { QueryDefinitionId: id } };
     },
   },
   'AWS::SSM::Parameter': {

@@ -70,7 +70,7 @@ export const lambdaFunctionProvider: ResourceProvider = {
     const timeoutSeconds = p.optionalNumber('Timeout') ?? 3;
     const memorySizeMb = p.optionalNumber('MemorySize') ?? 128;
     const reservedConcurrency = p.optionalNumber('ReservedConcurrentExecutions');
-    p.ignore('Role', 'IAM is not evaluated; functions run with the local dummy credentials');
+    const roleArn = p.optionalString('Role');
     p.ignore('Description', 'descriptive only');
     p.ignore('Architectures', 'functions run on the host CPU');
     p.ignore('TracingConfig', 'X-Ray tracing is not emulated');
@@ -99,6 +99,7 @@ export const lambdaFunctionProvider: ResourceProvider = {
       environment,
       ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
       ...(deadLetterTargetArn !== undefined ? { deadLetterTargetArn } : {}),
+      ...(roleArn !== undefined ? { roleArn } : {}),
     });
     return { physicalId: name, attributes: { Arn: functionArn } };
   },

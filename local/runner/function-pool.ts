@@ -30,6 +30,8 @@ export interface FunctionDefinition {
   readonly deadLetterTargetArn?: string;
   /** Retries of a failed asynchronous invocation (EventInvokeConfig). @default 2 */
   readonly maximumRetryAttempts?: number;
+  /** The execution role (from the template's `Role`): the function's AWS calls act as this role. */
+  readonly roleArn?: string;
 }
 
 interface InvocationBase {

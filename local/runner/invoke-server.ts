@@ -21,6 +21,14 @@ export interface InvokeBackend {
   invokeAsync(target: string, payload: string): string;
   /** Throws FunctionNotFoundError when the target is unknown. */
   check(target: string): void;
+  /**
+   * Decides whether the caller (by its signed headers) may invoke the target; answers with the
+   * refusal to send (status, headers, body) when not. @default - every caller may invoke
+   */
+  authorize?(
+    headers: IncomingMessage['headers'],
+    target: string,
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer } | undefined>;
 }
 
 export interface InvokeServer {
@@ -94,6 +102,14 @@ async function handle(
   const qualifier = url.searchParams.get('Qualifier');
   const target = decodeURIComponent(route[1]);
   const fullTarget = qualifier !== null ? `${target}:${qualifier}` : target;
+  if (backend.authorize !== undefined) {
+    const refusal = await backend.authorize(request.headers, fullTarget);
+    if (refusal !== undefined) {
+      await readBody(request, SYNC_PAYLOAD_LIMIT);
+      response.writeHead(refusal.status, refusal.headers).end(refusal.body);
+      return;
+    }
+  }
   const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
   const limit = invocationType === 'Event' ? ASYNC_PAYLOAD_LIMIT : SYNC_PAYLOAD_LIMIT;
   const body = await readBody(request, limit);

@@ -21,14 +21,18 @@ describe('npm start options', () => {
     expect(parseStartArgs(['keep']).kind).toBe('error');
   });
 
-  it('reads the known options, and defaults them to off', () => {
+  it('turns IAM enforcement off only with --no-iam', () => {
+    expect(parseStartArgs(['--no-iam'])).toMatchObject({ kind: 'run', options: { iam: false } });
+  });
+
+  it('reads the known options, and defaults them to off (IAM on)', () => {
     expect(parseStartArgs(['--keep', '--full-batching-windows'])).toEqual({
       kind: 'run',
-      options: { keep: true, verbose: false, fullWindows: true },
+      options: { keep: true, verbose: false, fullWindows: true, iam: true },
     });
     expect(parseStartArgs([])).toEqual({
       kind: 'run',
-      options: { keep: false, verbose: false, fullWindows: false },
+      options: { keep: false, verbose: false, fullWindows: false, iam: true },
     });
   });
 });
