@@ -186,7 +186,35 @@ export type ReportInput = z.input<typeof reportSchema>;
 
 /** Formats zod issues as one line per problem, naming the field: `metadata.foo: is not …`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
+  return flattenIssues(error.issues, [])
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
+}
+
+interface FlatIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * Issues with the problems inside a union spelled out: "(root): Invalid input" says nothing, so for
+ * a value that matches no option, the option it came closest to is described — the one with the
+ * fewest problems, and among those one that accepted the message's `kind` (a report with a wrong
+ * `status` is described as a report, not as every command it is not).
+ */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): FlatIssue[] {
+  return issues.flatMap((issue): FlatIssue[] => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const options = issue.errors
+        .map((option) => flattenIssues(option, path))
+        .filter((option) => option.length > 0);
+      const rank = (option: FlatIssue[]) =>
+        option.length +
+        (option.some((i) => i.path.length === path.length + 1 && i.path.at(-1) === 'kind') ? 1000 : 0);
+      const best = [...options].sort((a, b) => rank(a) - rank(b))[0];
+      if (best) return best;
+    }
+    return [{ path, message: issue.message }];
+  });
 }

@@ -64,6 +64,34 @@ describe('the stage orchestrator handler', () => {
     ]);
   });
 
+  it('names the field and what was expected when a report does not match its schema', async () => {
+    const { handler, quarantined } = setUp();
+    const report = {
+      schemaVersion: 1,
+      kind: 'report',
+      workflow: WORKFLOW,
+      uid: 'u1',
+      generation: 1,
+      activity: 'intake',
+      stage: 'pre',
+      plugin: 'checker',
+      attempt: 1,
+      reportedAt: '2026-11-23T10:00:00.000Z',
+    };
+
+    await handler({
+      Records: [
+        record('m1', { ...report, status: 'Done' }),
+        record('m2', { ...report, plugin: undefined, status: 'Complete' }),
+      ],
+    });
+
+    expect(quarantined.map((q) => q.reason)).toEqual([
+      "the message does not match its schema: status: Invalid discriminator value. Expected 'In Progress' | 'Complete' | 'Error'",
+      'the message does not match its schema: plugin: Invalid input: expected string, received undefined',
+    ]);
+  });
+
   it('quarantines a message addressed to another stage', async () => {
     const { handler, quarantined } = setUp();
 
