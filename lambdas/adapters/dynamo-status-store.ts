@@ -483,6 +483,7 @@ export class DynamoStatusStore implements StatusStore {
     setOrRemove(update, 'deadline', patch.deadline);
     setOrRemove(update, 'message', patch.message);
     setOrRemove(update, 'result', patch.result);
+    setOrRemove(update, 'errorCode', patch.errorCode);
     return update;
   }
 

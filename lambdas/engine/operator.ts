@@ -24,7 +24,8 @@ export async function cancelRun(
   const run = await deps.store.getRun(key);
   if (!run) throw new UnknownRunError(key.workflow, key.uid);
   if (run.state === STATES.cancelled) {
-    // A repeated cancel (e.g. after a crash before the event): announce it again, report the run.
+    // A repeated cancel (e.g. after a crash before the fence or the event): repeat both.
+    await fenceCurrentStage(deps, run);
     const at = run.endedAt ?? run.updatedAt;
     await deps.events.publish(lifecycleEvent('run.cancelled', run, at, reason ? { message: reason } : {}));
     return run;
@@ -50,10 +51,25 @@ export async function cancelRun(
       `Run "${key.uid}" of "${key.workflow}" changed while cancelling (now ${moved.current?.state}); look again.`,
     );
   }
+  await fenceCurrentStage(deps, moved.record);
   await deps.events.publish(
     lifecycleEvent('run.cancelled', moved.record, now, reason ? { message: reason } : {}),
   );
   return moved.record;
+}
+
+/**
+ * Closes the stage the run is at: reports that arrive for it later find it `Cancelled` and are
+ * recorded as late, changing nothing (the report path reads the stage, never the run).
+ */
+async function fenceCurrentStage(deps: Pick<EngineDeps, 'store'>, run: RunRecord): Promise<void> {
+  if (!run.position) return;
+  await deps.store.transitionStage(
+    { workflow: run.workflow, uid: run.uid, ...run.position },
+    [STATES.notStarted, STATES.inProgress, STATES.mandatoryCompleted],
+    { state: STATES.cancelled, message: 'the run was cancelled' },
+    { generation: run.generation },
+  );
 }
 
 /**

@@ -34,6 +34,8 @@ export interface PluginPatch {
   readonly message?: string | null;
   readonly result?: unknown;
   readonly mandatory?: boolean;
+  /** A final failure's `PluginError.code`. */
+  readonly errorCode?: string | null;
 }
 
 export interface StagePatch {

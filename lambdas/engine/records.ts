@@ -85,6 +85,8 @@ export interface PluginRecord extends PluginKey {
   /** ISO time after which the current attempt is timed out. */
   readonly deadline?: string;
   readonly message?: string;
+  /** The machine-readable reason of a final failure (`PluginError.code`), when the plugin gave one. */
+  readonly errorCode?: string;
   readonly result?: unknown;
   /** Reports that arrived after the plugin or its stage had finished: recorded, never acted on. */
   readonly lateReports?: number;

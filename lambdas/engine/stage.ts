@@ -741,6 +741,7 @@ export async function applySignals(
       `No stage ${key.activity}/${key.stage} exists for run "${key.uid}" of "${key.workflow}": the report or timeout cannot belong to it.`,
     );
   }
+  if (stage.state === STATES.cancelled) return recordAllLate(deps, key, signals, 'the run was cancelled');
   const names = [...new Set(signals.map(signalPlugin))];
   const records = new Map<string, PluginRecord | undefined>(
     await Promise.all(
@@ -880,6 +881,27 @@ export async function applySignals(
   return results;
 }
 
+/** Signals for a stage that can no longer move (its run was cancelled): recorded as late, nothing else. */
+async function recordAllLate(
+  deps: EngineDeps,
+  key: StageKey,
+  signals: readonly AttemptSignal[],
+  reason: string,
+): Promise<SignalResult[]> {
+  const results: SignalResult[] = [];
+  for (const signal of signals) {
+    if (signal.kind === 'report') {
+      const plugin = pluginKeyOf(key, signal.report.plugin);
+      await deps.store.recordLateReport(plugin);
+      deps.observer?.lateReport?.({ ...plugin, reason });
+      results.push({ outcome: 'late' });
+    } else {
+      results.push({ outcome: 'ignored' });
+    }
+  }
+  return results;
+}
+
 /**
  * A redelivered signal whose failure was recorded before a crash: repeat what followed the record
  * (the event; for a mandatory plugin, failing the stage and the run).
@@ -976,6 +998,7 @@ function decide(deps: EngineDeps, plugin: PluginRecord, signal: AttemptSignal): 
         report.message ?? 'the plugin reported an error',
         report.retryable,
         false,
+        report.code,
       );
   }
 }
@@ -985,12 +1008,13 @@ function concludeFailure(
   message: string,
   retryable: boolean,
   timedOut: boolean,
+  code?: string,
 ): Decision {
   const text = truncateMessage(message) ?? message;
   if (retryable && plugin.attempt < plugin.maxAttempts) {
     return { type: 'retry', plugin, message: text, timedOut };
   }
-  return finalFailure(plugin, text, timedOut);
+  return finalFailure(plugin, text, timedOut, code);
 }
 
 /**
@@ -1002,6 +1026,8 @@ function finalFailure(
   plugin: PluginRecord,
   message: string,
   timedOut: boolean,
+  /** The plugin's `PluginError.code`, stored as `errorCode` (the kit's status reader shows it). */
+  code?: string,
 ): Extract<Decision, { type: 'final' }> {
   return {
     type: 'final',
@@ -1013,7 +1039,12 @@ function finalFailure(
       from: [STATES.inProgress],
       attempt: plugin.attempt,
       countDown: plugin.mandatory ? 'none' : 'optional',
-      patch: { state: timedOut ? STATES.timedOut : STATES.error, deadline: null, message },
+      patch: {
+        state: timedOut ? STATES.timedOut : STATES.error,
+        deadline: null,
+        message,
+        ...(code ? { errorCode: code } : {}),
+      },
     },
   };
 }

@@ -37,7 +37,7 @@ async function arrange(h: EngineHarness): Promise<void> {
 }
 
 describe('cancelling a run', () => {
-  it('stops the run: later reports are recorded, and nothing is dispatched or requested after', async () => {
+  it('stops the run: later reports are recorded as late and change nothing, and nothing is dispatched after', async () => {
     const h = createHarness(ONE_ACTIVITY);
     await arrange(h);
     await drive(h, { start: startRequest('u1'), plugins: { a: silent, b: silent }, sweep: false });
@@ -47,8 +47,10 @@ describe('cancelling a run', () => {
 
     const cancelled = await cancelRun(h.deps, runKey('u1'), 'customer withdrew');
     const message = lastMessageFor(h, 'a');
-    await deliverReport(h, reportFor(message, 'a', { status: 'Complete' }));
-    await deliverReport(h, reportFor(message, 'b', { status: 'Complete' }));
+    const results = [
+      ...(await deliverReport(h, reportFor(message, 'a', { status: 'Complete' }))),
+      ...(await deliverReport(h, reportFor(message, 'b', { status: 'Error', retryable: true }))),
+    ];
     await drive(h, { sweep: false });
 
     expect(cancelled).toMatchObject({
@@ -56,8 +58,18 @@ describe('cancelling a run', () => {
       message: 'customer withdrew',
       endedAt: '2026-11-23T10:00:10.000Z',
     });
-    expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', 'a'))?.state).toBe(STATES.complete);
-    expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', 'b'))?.state).toBe(STATES.complete);
+    expect(results).toEqual([{ outcome: 'late' }, { outcome: 'late' }]);
+    // docs/cli.md: reports after a cancel are recorded, and change nothing.
+    for (const name of ['a', 'b']) {
+      expect(h.store.peekPlugin(pluginKey('u1', 'intake', 'parallel', name))).toMatchObject({
+        state: STATES.inProgress,
+        lateReports: 1,
+      });
+    }
+    expect(h.store.peekStage(stageKey('u1', 'intake', 'parallel'))).toMatchObject({
+      state: STATES.cancelled,
+      mandatoryPending: 2,
+    });
     expect(h.dispatcher.published).toHaveLength(published);
     expect(h.commands.sent).toHaveLength(sent);
     expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.cancelled);

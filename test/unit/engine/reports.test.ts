@@ -101,6 +101,24 @@ describe('In Progress and Complete reports', () => {
 });
 
 describe('Error reports and retries', () => {
+  it('stores the PluginError code of a final failure as errorCode, beside its message', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await parallelInFlight(h);
+    const report = reportFor(lastMessageFor(h, 'a'), 'a', {
+      status: 'Error',
+      retryable: false,
+      message: 'no such customer',
+    });
+
+    await deliverReport(h, { ...report, code: 'NO_CUSTOMER' } as typeof report);
+
+    expect(h.store.peekPlugin(key('a'))).toMatchObject({
+      state: STATES.error,
+      message: 'no such customer',
+      errorCode: 'NO_CUSTOMER',
+    });
+  });
+
   it('schedules a retry of only the failed plugin, delayed by the base delay, on a retryable Error', async () => {
     const h = createHarness(ONE_ACTIVITY);
     await parallelInFlight(h);
