@@ -40,12 +40,30 @@ export interface InboxOwner {
  * then retries. A transient failure hands every message of its group part back; a permanent one
  * quarantines the message that causes it (a batch is split to find it).
  */
+export interface InboxBatchOptions {
+  readonly log?: { warn(message: string, detail: Record<string, unknown>): void };
+  /**
+   * Time left before the handler is stopped (Lambda's `getRemainingTimeInMillis`). A run group is not
+   * started with less than {@link MIN_GROUP_TIME_MS} left: its messages are handed back at once
+   * instead of being cut off mid-way and waiting out the visibility timeout.
+   */
+  readonly remainingMs?: () => number;
+  /** Run groups handled at the same time. @default GROUP_CONCURRENCY */
+  readonly concurrency?: number;
+}
+
+/** Runs of one batch are independent: their groups are handled this many at a time. */
+export const GROUP_CONCURRENCY = 10;
+/** The least time left in which a run group is started (a few store round trips under load). */
+export const MIN_GROUP_TIME_MS = 5_000;
+
 export async function handleInboxBatch(
   deps: EngineDeps,
   owner: InboxOwner,
   items: readonly InboxItem[],
-  log?: { warn(message: string, detail: Record<string, unknown>): void },
+  options: InboxBatchOptions = {},
 ): Promise<InboxOutcome> {
+  const { log } = options;
   const retry: string[] = [];
   const quarantine: { id: string; reason: string }[] = [];
   const mine: InboxItem[] = [];
@@ -82,9 +100,17 @@ export async function handleInboxBatch(
     }
   };
 
-  for (const group of groupByRun(mine)) {
+  const handleGroup = async (group: readonly InboxItem[]): Promise<void> => {
+    if (options.remainingMs && options.remainingMs() < MIN_GROUP_TIME_MS) {
+      for (const item of group) retry.push(item.id);
+      return;
+    }
     const starts = group.filter((i) => i.message.kind === 'start-stage');
-    const signals = group.filter((i) => i.message.kind === 'report' || i.message.kind === 'timeout');
+    // Reports before timeouts: an on-time report that waited in the queue wins over a timeout.
+    const signals = [
+      ...group.filter((i) => i.message.kind === 'report'),
+      ...group.filter((i) => i.message.kind === 'timeout'),
+    ];
     const retries = group.filter((i) => i.message.kind === 'retry');
     for (const item of starts) {
       await run([item], (batch) => startStage(deps, item.message as StartStageCommand, deliveryOf(batch)));
@@ -103,7 +129,19 @@ export async function handleInboxBatch(
         ),
       );
     }
-  }
+  };
+  // Different runs share nothing but the inbox: their groups go side by side.
+  const groups = groupByRun(mine);
+  const limit = Math.max(1, options.concurrency ?? GROUP_CONCURRENCY);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < groups.length) {
+      const group = groups[next];
+      next += 1;
+      if (group) await handleGroup(group);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, groups.length) }, worker));
   return { retry, quarantine };
 }
 

@@ -7,7 +7,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { CachedRegistry } from '../adapters/cached-registry.js';
 import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
@@ -31,9 +31,11 @@ export interface StageHandlerDeps {
 }
 
 /** Builds the handler around its dependencies (tests inject fakes; `handler` below wires AWS). */
-export function createStageHandler(deps: StageHandlerDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function createStageHandler(
+  deps: StageHandlerDeps,
+): (event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<SQSBatchResponse> {
   const { logger, metrics } = deps.observability;
-  return async (event) => {
+  return async (event, context) => {
     const failures: SQSBatchItemFailure[] = [];
     const quarantine = async (record: SQSRecord, reason: string) => {
       logger.error('message quarantined', { messageId: record.messageId, reason });
@@ -65,7 +67,12 @@ export function createStageHandler(deps: StageHandlerDeps): (event: SQSEvent) =>
       });
     }
 
-    const outcome = await handleInboxBatch(deps.engine, deps.self, items, logger);
+    const outcome = await handleInboxBatch(deps.engine, deps.self, items, {
+      log: logger,
+      ...(typeof context?.getRemainingTimeInMillis === 'function'
+        ? { remainingMs: () => context.getRemainingTimeInMillis() }
+        : {}),
+    });
     for (const { id, reason } of outcome.quarantine) {
       const record = records.get(id);
       if (record) await quarantine(record, reason);
@@ -75,9 +82,10 @@ export function createStageHandler(deps: StageHandlerDeps): (event: SQSEvent) =>
   };
 }
 
-let wired: ((event: SQSEvent) => Promise<SQSBatchResponse>) | undefined;
+type StageHandler = ReturnType<typeof createStageHandler>;
+let wired: StageHandler | undefined;
 
-function wireFromEnvironment(): (event: SQSEvent) => Promise<SQSBatchResponse> {
+function wireFromEnvironment(): StageHandler {
   const common = readCommonConfig();
   const own = readStageConfig();
   const sns = new SNSClient({});
@@ -103,7 +111,7 @@ function wireFromEnvironment(): (event: SQSEvent) => Promise<SQSBatchResponse> {
 }
 
 /** Lambda entry point. Configuration is read and clients are created once per container. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   wired ??= wireFromEnvironment();
-  return wired(event);
+  return wired(event, context);
 }

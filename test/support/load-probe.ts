@@ -183,6 +183,10 @@ export class LoadProbe {
   private onPublished(message: Record<string, unknown>, at: number): void {
     if (message.kind === 'plugin-task') {
       const deadlines = (message.deadlines ?? {}) as Record<string, string>;
+      if (Number(message.attempt) === 1) {
+        // The engine enters a stage inline (no command): its first dispatch is where the run entered it.
+        this.entries.push({ uid: String(message.uid), stage: `${message.activity}/${message.stage}`, at });
+      }
       for (const plugin of message.plugins as string[]) {
         const deadline = deadlines[plugin];
         this.dispatches.push({
