@@ -10,7 +10,7 @@ import type { ActivityStack } from '../../lib/activity-stack.js';
 import type { CoreStack } from '../../lib/core-stack.js';
 import { PlugboardCdkError } from '../../lib/errors.js';
 import { StatusTable } from '../../lib/status-table.js';
-import { STAGE_NAMES } from '../../plugin-kit/src/contracts/index.js';
+import { STAGE_NAMES, type StageName } from '../../plugin-kit/src/contracts/index.js';
 import {
   allowing,
   asArray,
@@ -20,14 +20,32 @@ import {
   synthApp,
 } from '../support/synth.js';
 
+/** `arn:<partition>:sns:<region>:<account>:plugboard-dev-*-topic`: every stage topic of the dev deployment. */
+const STAGE_TOPIC_PATTERN = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':sns:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':plugboard-dev-*-topic',
+    ],
+  ],
+};
+
 describe('activity stack (intake, stage dev)', () => {
   let core: CoreStack;
   let stack: ActivityStack;
+  let allActivityStacks: readonly ActivityStack[];
   let template: Template;
 
   beforeAll(() => {
     const { stacks } = synthApp({ stage: 'dev', nag: false, builtinValidation: false });
     core = stacks.core;
+    allActivityStacks = stacks.activities;
     const intake = stacks.activities.find((s) => s.activity.activityName === 'intake');
     if (!intake) throw new Error('no intake activity stack');
     stack = intake;
@@ -121,6 +139,13 @@ describe('activity stack (intake, stage dev)', () => {
     }
   });
 
+  it('names each stage topic <system>-<stage>-<activity>-<stage>-topic, so another activity stack can publish by name', () => {
+    for (const stage of STAGE_NAMES) {
+      const topic = template.findResources('AWS::SNS::Topic')[logicalId(stack.activity.stages[stage].topic)];
+      expect(topic?.Properties?.TopicName).toBe(`plugboard-dev-intake-${stage}-topic`);
+    }
+  });
+
   it('refuses every queue request that does not use TLS', () => {
     template.resourceCountIs('AWS::SQS::Queue', 6);
     template.resourceCountIs('AWS::SQS::QueuePolicy', 6);
@@ -137,7 +162,7 @@ describe('activity stack (intake, stage dev)', () => {
     });
   });
 
-  it('keeps each inbox message invisible for at least 6 × the orchestrator timeout', () => {
+  it('keeps each inbox message invisible for 6 × the orchestrator timeout (no window by default)', () => {
     const functions = template.findResources('AWS::Lambda::Function');
     const queues = template.findResources('AWS::SQS::Queue');
     for (const stage of STAGE_NAMES) {
@@ -145,11 +170,12 @@ describe('activity stack (intake, stage dev)', () => {
       const timeout = Number(functions[logicalId(s.orchestrator.function)]?.Properties?.Timeout);
       const visibility = Number(queues[logicalId(s.inbox.queue)]?.Properties?.VisibilityTimeout);
       expect(timeout).toBe(30);
-      expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+      // 6 × the timeout plus the batching window, which is zero by default.
+      expect(visibility).toBe(6 * timeout);
     }
   });
 
-  it('feeds each orchestrator from its inbox in batches of 10 within 1 s, reporting partial failures', () => {
+  it('feeds each orchestrator from its inbox in batches of 10 without a batching window, reporting partial failures', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
     for (const stage of STAGE_NAMES) {
       const s = stack.activity.stages[stage];
@@ -157,19 +183,19 @@ describe('activity stack (intake, stage dev)', () => {
         EventSourceArn: { 'Fn::GetAtt': [logicalId(s.inbox.queue), 'Arn'] },
         FunctionName: { Ref: logicalId(s.orchestrator.function) },
         BatchSize: 10,
-        MaximumBatchingWindowInSeconds: 1,
+        MaximumBatchingWindowInSeconds: Match.absent(),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
   });
 
-  it('runs each stage orchestrator with 512 MB on Node.js 24, traced, with its stage settings', () => {
+  it('runs each stage orchestrator with 512 MB on Node.js 24, not traced by default, with its stage settings', () => {
     for (const stage of STAGE_NAMES) {
       const s = stack.activity.stages[stage];
       template.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs24.x',
         MemorySize: 512,
-        TracingConfig: { Mode: 'Active' },
+        TracingConfig: Match.absent(),
         Environment: {
           Variables: Match.objectLike({
             PLUGBOARD_SYSTEM: 'plugboard',
@@ -177,6 +203,20 @@ describe('activity stack (intake, stage dev)', () => {
             PLUGBOARD_TABLE_NAME: { 'Fn::ImportValue': 'plugboard-dev-status-table-name' },
             PLUGBOARD_EVENTS_TOPIC_ARN: { 'Fn::ImportValue': 'plugboard-dev-events-topic-arn' },
             PLUGBOARD_INBOX_URL_TEMPLATE: Match.anyValue(),
+            PLUGBOARD_TOPIC_ARN_TEMPLATE: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':sns:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':plugboard-dev-{activity}-{stage}-topic',
+                ],
+              ],
+            },
             PLUGBOARD_CONFIG: Match.stringLikeRegexp('^\\{"workflows":\\{"order":'),
             POWERTOOLS_SERVICE_NAME: 'plugboard',
             NODE_OPTIONS: '--enable-source-maps',
@@ -190,7 +230,7 @@ describe('activity stack (intake, stage dev)', () => {
     }
   });
 
-  it('lets each orchestrator publish to its own stage topic and the events topic only', () => {
+  it('lets each orchestrator publish to every stage topic of the deployment (by name) and the events topic only', () => {
     for (const stage of STAGE_NAMES) {
       const s = stack.activity.stages[stage];
       const statements = roleStatements(template, logicalId(s.orchestrator.role));
@@ -199,13 +239,15 @@ describe('activity stack (intake, stage dev)', () => {
       expect(published).toEqual(
         expect.arrayContaining([
           { 'Fn::ImportValue': 'plugboard-dev-events-topic-arn' },
-          { Ref: logicalId(s.topic) },
+          STAGE_TOPIC_PATTERN,
         ]),
       );
       expect(published).toHaveLength(2);
-      expect(allowing(statements, 'kms:GenerateDataKey').flatMap((st) => asArray(st.Resource))).toEqual([
-        { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
-      ]);
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        expect(allowing(statements, action).flatMap((st) => asArray(st.Resource))).toEqual([
+          { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
+        ]);
+      }
     }
   });
 
@@ -234,15 +276,88 @@ describe('activity stack (intake, stage dev)', () => {
     ]);
   });
 
-  it('lets each orchestrator send to every inbox of the deployment and to its own dead-letter queue', () => {
-    for (const stage of STAGE_NAMES) {
-      const s = stack.activity.stages[stage];
-      const sends = allowing(roleStatements(template, logicalId(s.orchestrator.role)), 'sqs:SendMessage');
-      const resources = sends.flatMap((st) => asArray(st.Resource));
+  it('lets each orchestrator of every activity send only to its own inbox (retries) and its own dead-letter queue', () => {
+    for (const activityStack of allActivityStacks) {
+      const activityTemplate = Template.fromStack(activityStack);
+      for (const stage of STAGE_NAMES) {
+        const s = activityStack.activity.stages[stage];
+        const statements = roleStatements(activityTemplate, logicalId(s.orchestrator.role));
+        const resources = allowing(statements, 'sqs:SendMessage').flatMap((st) => asArray(st.Resource));
 
-      expect(resources).toHaveLength(2);
-      expect(resources).toContainEqual({ 'Fn::GetAtt': [logicalId(s.inbox.deadLetterQueue), 'Arn'] });
-      expect(JSON.stringify(resources)).toContain(':plugboard-dev-*-inbox');
+        expect(resources).toEqual(
+          expect.arrayContaining([
+            { 'Fn::GetAtt': [logicalId(s.inbox.queue), 'Arn'] },
+            { 'Fn::GetAtt': [logicalId(s.inbox.deadLetterQueue), 'Arn'] },
+          ]),
+        );
+        expect(resources).toHaveLength(2);
+        // No name pattern, no import and no wildcard action could reach another stage's inbox.
+        expect(JSON.stringify(statements)).not.toContain('-inbox');
+        expect(statements.flatMap((st) => asArray(st.Action)).filter((a) => a.includes('*'))).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('activity stacks with parallelBatching on one activity', () => {
+  let intake: ActivityStack;
+  let notify: ActivityStack;
+
+  beforeAll(() => {
+    const { stacks } = synthApp({
+      stage: 'dev',
+      nag: false,
+      builtinValidation: false,
+      config: {
+        workflows: [{ name: 'order', activities: ['intake', 'notify'] }],
+        activities: { intake: { parallelBatching: { windowSeconds: 2, batchSize: 100 } }, notify: {} },
+      },
+    });
+    const byName = (name: string) => {
+      const found = stacks.activities.find((s) => s.activity.activityName === name);
+      if (!found) throw new Error(`no ${name} activity stack`);
+      return found;
+    };
+    intake = byName('intake');
+    notify = byName('notify');
+  });
+
+  /** The event source mapping and the inbox queue of one stage, as synthesized. */
+  function inboxOf(activityStack: ActivityStack, stage: StageName) {
+    const template = Template.fromStack(activityStack);
+    const s = activityStack.activity.stages[stage];
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) =>
+        JSON.stringify(m.Properties?.EventSourceArn) ===
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(s.inbox.queue), 'Arn'] }),
+    );
+    expect(mappings).toHaveLength(1);
+    const queue = template.findResources('AWS::SQS::Queue')[logicalId(s.inbox.queue)];
+    return {
+      mapping: mappings[0]?.Properties ?? {},
+      visibility: queue?.Properties?.VisibilityTimeout as unknown,
+    };
+  }
+
+  it("batches that activity's parallel inbox within the window and waits 6 × 30 s + the window before redelivery", () => {
+    const { mapping, visibility } = inboxOf(intake, 'parallel');
+
+    expect(mapping).toMatchObject({ BatchSize: 100, MaximumBatchingWindowInSeconds: 2 });
+    expect(visibility).toBe(6 * 30 + 2);
+  });
+
+  it('leaves its sequential stages and every stage of the other activity without a window, in batches of 10', () => {
+    const unbatched = [
+      ['intake', intake, 'pre'],
+      ['intake', intake, 'post'],
+      ...STAGE_NAMES.map((stage) => ['notify', notify, stage] as const),
+    ] as const;
+    for (const [name, activityStack, stage] of unbatched) {
+      const { mapping, visibility } = inboxOf(activityStack, stage);
+
+      expect(mapping.BatchSize, `${name} ${stage}`).toBe(10);
+      expect(mapping, `${name} ${stage}`).not.toHaveProperty('MaximumBatchingWindowInSeconds');
+      expect(visibility, `${name} ${stage}`).toBe(6 * 30);
     }
   });
 });
@@ -297,7 +412,7 @@ describe('Activity construct', () => {
 
     Template.fromStack(stack).hasResourceProperties('AWS::SQS::Queue', {
       QueueName: 'plugboard-test-intake-pre-inbox',
-      VisibilityTimeout: 361,
+      VisibilityTimeout: 360,
     });
     expect(activity.stages.pre.stage).toBe('pre');
   });

@@ -1,14 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Validations } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { type Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TAG_KEYS } from '../../lib/plugboard-app.js';
-import { asArray, type StatementJson, type SynthResult, synthApp } from '../support/synth.js';
+import { PlugboardCdkError } from '../../lib/errors.js';
+import type { OrchestratorFunction } from '../../lib/orchestrator-function.js';
+import { type PlugboardStacks, TAG_KEYS } from '../../lib/plugboard-app.js';
+import { STAGE_NAMES } from '../../plugin-kit/src/contracts/index.js';
+import {
+  asArray,
+  logicalIdOf,
+  roleStatements,
+  type StatementJson,
+  type SynthResult,
+  synthApp,
+} from '../support/synth.js';
 
 interface ResourceJson {
   readonly Type: string;
@@ -48,6 +58,62 @@ function accountWideNames(assembly: CloudAssembly): string[] {
     }
   }
   return names;
+}
+
+/** Every statement of every IAM policy of the app that grants something on `*`. */
+function starStatementsOf(assembly: CloudAssembly): StatementJson[] {
+  const starStatements: StatementJson[] = [];
+  for (const template of templatesOf(assembly).values()) {
+    for (const resource of Object.values(template.Resources)) {
+      if (resource.Type !== 'AWS::IAM::Policy') continue;
+      const doc = resource.Properties?.PolicyDocument as { Statement: StatementJson[] };
+      starStatements.push(...doc.Statement.filter((s) => asArray(s.Resource).includes('*')));
+    }
+  }
+  return starStatements;
+}
+
+function expectOnlyXRayOrNamespacedMetrics(statements: readonly StatementJson[]): void {
+  for (const statement of statements) {
+    const actions = asArray(statement.Action).sort();
+    if (actions.includes('cloudwatch:PutMetricData')) {
+      expect(actions).toEqual(['cloudwatch:PutMetricData']);
+      expect(JSON.stringify(statement)).toContain('cloudwatch:namespace');
+    } else {
+      expect(actions).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  }
+}
+
+/** The 12 orchestrator functions of the app (start, sweeper, registrar, 3 per activity) with their stack. */
+function orchestratorsOf(stacks: PlugboardStacks): { stack: Stack; orchestrator: OrchestratorFunction }[] {
+  const { core } = stacks;
+  return [
+    ...[core.startFunction, core.sweeperFunction, core.registrarFunction].map((orchestrator) => ({
+      stack: core as Stack,
+      orchestrator,
+    })),
+    ...stacks.activities.flatMap((stack) =>
+      STAGE_NAMES.map((stage) => ({
+        stack: stack as Stack,
+        orchestrator: stack.activity.stages[stage].orchestrator,
+      })),
+    ),
+  ];
+}
+
+/** What the synthesized app says about one orchestrator's tracing. */
+function tracingOf({ stack, orchestrator }: { stack: Stack; orchestrator: OrchestratorFunction }) {
+  const template = Template.fromStack(stack);
+  const fn = template.findResources('AWS::Lambda::Function')[logicalIdOf(orchestrator.function)];
+  const xray = roleStatements(template, logicalIdOf(orchestrator.role)).filter((s) =>
+    asArray(s.Action).some((a) => a.startsWith('xray:')),
+  );
+  const acknowledged: Record<string, string> = {};
+  for (const entry of orchestrator.function.node.metadata) {
+    if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) Object.assign(acknowledged, entry.data);
+  }
+  return { tracingConfig: fn?.Properties?.TracingConfig as unknown, xray, acknowledged };
 }
 
 describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)', () => {
@@ -99,17 +165,23 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
     }
   });
 
-  it('hard-codes no physical name except the start queue, the stage inboxes and their dead-letter queues', () => {
+  it('hard-codes no physical name except the start queue, the stage inboxes, their dead-letter queues and the stage topics', () => {
     const physical = accountWideNames(dev.assembly).filter(
       (n) => !n.startsWith('stack:') && !n.startsWith('export:'),
     );
 
-    expect(physical.length).toBe(20);
-    for (const name of physical) {
-      expect(name).toMatch(
-        /^AWS::SQS::Queue:"plugboard-dev-(start|[a-z0-9-]+-(pre|parallel|post)-inbox)(-dlq)?"$/,
-      );
+    const expected = ['AWS::SQS::Queue:"plugboard-dev-start"', 'AWS::SQS::Queue:"plugboard-dev-start-dlq"'];
+    for (const activity of ['intake', 'fulfilment', 'notify']) {
+      for (const stage of ['pre', 'parallel', 'post']) {
+        expected.push(
+          `AWS::SQS::Queue:"plugboard-dev-${activity}-${stage}-inbox"`,
+          `AWS::SQS::Queue:"plugboard-dev-${activity}-${stage}-inbox-dlq"`,
+          `AWS::SNS::Topic:"plugboard-dev-${activity}-${stage}-topic"`,
+        );
+      }
     }
+    expect(expected).toHaveLength(29);
+    expect([...physical].sort()).toEqual(expected.sort());
   });
 
   it('alarms on the start queue’s dead-letter queue like on every inbox’s', () => {
@@ -143,28 +215,13 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
     expect(tagged).toBeGreaterThan(50);
   });
 
-  it('grants no action on "*" except X-Ray and the namespaced PutMetricData, which support no resource scoping', () => {
-    const starStatements: StatementJson[] = [];
-    for (const template of templatesOf(dev.assembly).values()) {
-      for (const resource of Object.values(template.Resources)) {
-        if (resource.Type !== 'AWS::IAM::Policy') continue;
-        const doc = resource.Properties?.PolicyDocument as { Statement: StatementJson[] };
-        starStatements.push(...doc.Statement.filter((s) => asArray(s.Resource).includes('*')));
-      }
-    }
+  it('grants no action on "*" except X-Ray (the liveness check only, by default) and the namespaced PutMetricData', () => {
+    const starStatements = starStatementsOf(dev.assembly);
 
-    // 12 orchestrator functions and the metrics function trace to X-Ray; the metrics function puts its
-    // metrics, restricted to its namespace by a condition.
-    expect(starStatements.length).toBe(14);
-    for (const statement of starStatements) {
-      const actions = asArray(statement.Action).sort();
-      if (actions.includes('cloudwatch:PutMetricData')) {
-        expect(actions).toEqual(['cloudwatch:PutMetricData']);
-        expect(JSON.stringify(statement)).toContain('cloudwatch:namespace');
-      } else {
-        expect(actions).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
-      }
-    }
+    // Orchestrators pass traces through by default: only the liveness check traces to X-Ray, and the
+    // metrics function puts its metrics, restricted to its namespace by a condition.
+    expect(starStatements.length).toBe(2);
+    expectOnlyXRayOrNamespacedMetrics(starStatements);
   });
 
   it('lets nothing but the orchestrator roles (and the liveness check, for its alert mark) write the status table', () => {
@@ -189,6 +246,66 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
       expect(role).toMatch(
         /(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole|-metrics\/\w*Liveness\w*Role/,
       );
+  });
+});
+
+describe('X-Ray tracing (--context tracing)', () => {
+  it('is off by default: no orchestrator has a TracingConfig or X-Ray permissions, and cdk-nag is told why', () => {
+    const { stacks } = synthApp({ stage: 'dev', nag: false, builtinValidation: false });
+    const orchestrators = orchestratorsOf(stacks);
+
+    expect(orchestrators).toHaveLength(12);
+    for (const entry of orchestrators) {
+      const { tracingConfig, xray, acknowledged } = tracingOf(entry);
+      const path = entry.orchestrator.node.path;
+
+      expect(tracingConfig, path).toBeUndefined();
+      expect(xray, path).toEqual([]);
+      expect(acknowledged['Annotation::Serverless-LambdaTracing'], path).toMatch(
+        /^Tracing is an opt-in \(--context tracing=active\)/,
+      );
+    }
+  });
+
+  it('with tracing=active traces every orchestrator, with the X-Ray permissions, and passes cdk-nag', () => {
+    const { stacks, assembly } = synthApp({
+      stage: 'dev',
+      builtinValidation: false,
+      context: { tracing: 'active' },
+    });
+    const orchestrators = orchestratorsOf(stacks);
+
+    expect(orchestrators).toHaveLength(12);
+    for (const entry of orchestrators) {
+      const { tracingConfig, xray, acknowledged } = tracingOf(entry);
+      const path = entry.orchestrator.node.path;
+
+      expect(tracingConfig, path).toEqual({ Mode: 'Active' });
+      expect(xray, path).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']),
+          Resource: '*',
+        }),
+      ]);
+      expect(asArray(xray[0]?.Action ?? [])).toHaveLength(2);
+      expect(
+        Object.keys(acknowledged).filter((id) => id.includes('LambdaTracing')),
+        path,
+      ).toEqual([]);
+    }
+    // 12 orchestrators and the liveness check trace; the metrics function's PutMetricData.
+    const starStatements = starStatementsOf(assembly);
+    expect(starStatements).toHaveLength(14);
+    expectOnlyXRayOrNamespacedMetrics(starStatements);
+  });
+
+  it('fails synth on any other value, naming tracing=active', () => {
+    const synth = () =>
+      synthApp({ stage: 'dev', nag: false, builtinValidation: false, context: { tracing: 'on' } });
+
+    expect(synth).toThrow(PlugboardCdkError);
+    expect(synth).toThrow(/--context tracing=on is not a tracing mode; use tracing=active/);
   });
 });
 

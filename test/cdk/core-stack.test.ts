@@ -151,9 +151,9 @@ describe('core stack (stage dev, retained)', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('starts workflow runs'),
       Runtime: 'nodejs24.x',
-      TracingConfig: { Mode: 'Active' },
+      TracingConfig: Match.absent(),
       Environment: {
-        Variables: {
+        Variables: Match.exact({
           PLUGBOARD_SYSTEM: 'plugboard',
           PLUGBOARD_DEPLOYMENT_STAGE: 'dev',
           PLUGBOARD_TABLE_NAME: { Ref: logicalId(core.statusTable.table) },
@@ -172,12 +172,26 @@ describe('core stack (stage dev, retained)', () => {
               ],
             ],
           },
+          PLUGBOARD_TOPIC_ARN_TEMPLATE: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':sns:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':plugboard-dev-{activity}-{stage}-topic',
+              ],
+            ],
+          },
           PLUGBOARD_CONFIG:
             '{"workflows":{"order":["intake","fulfilment","notify"]},"activities":{"intake":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"fulfilment":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"notify":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2}}}',
           POWERTOOLS_SERVICE_NAME: 'plugboard',
           NODE_OPTIONS: '--enable-source-maps',
           PLUGBOARD_QUARANTINE_URL: { Ref: logicalId(core.startQueue.deadLetterQueue) },
-        },
+        }),
       },
     });
   });
@@ -238,29 +252,54 @@ describe('core stack (stage dev, retained)', () => {
     });
   });
 
-  it('lets the start function and the sweeper send to every inbox of this deployment only', () => {
-    const inboxPattern = {
-      'Fn::Join': [
-        '',
-        [
-          'arn:',
-          { Ref: 'AWS::Partition' },
-          ':sqs:',
-          { Ref: 'AWS::Region' },
-          ':',
-          { Ref: 'AWS::AccountId' },
-          ':plugboard-dev-*-inbox',
-        ],
-      ],
-    };
-    for (const fn of [core.startFunction, core.sweeperFunction]) {
-      const sends = allowing(roleStatements(template, logicalId(fn.role)), 'sqs:SendMessage');
-      const resources = sends.flatMap((s) => asArray(s.Resource));
-      expect(resources).toContainEqual(inboxPattern);
-      expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
+  it('lets the start function publish to every stage topic and the events topic, and send to no inbox', () => {
+    const statements = roleStatements(template, logicalId(core.startFunction.role));
+    const published = allowing(statements, 'sns:Publish').flatMap((s) => asArray(s.Resource));
+    const sends = allowing(statements, 'sqs:SendMessage').flatMap((s) => asArray(s.Resource));
+
+    expect(published).toEqual(
+      expect.arrayContaining([pattern('sns', 'plugboard-dev-*-topic'), { Ref: logicalId(core.eventsTopic) }]),
+    );
+    expect(published).toHaveLength(2);
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      expect(allowing(statements, action).flatMap((s) => asArray(s.Resource))).toEqual([
+        { 'Fn::GetAtt': [logicalId(core.key), 'Arn'] },
+      ]);
     }
+    // It enters the first stage by publishing: its only send is a quarantine to its own dead-letter queue.
+    expect(sends).toEqual([{ 'Fn::GetAtt': [logicalId(core.startQueue.deadLetterQueue), 'Arn'] }]);
+    expect(JSON.stringify(statements)).not.toContain('-inbox');
+  });
+
+  it('lets the sweeper send to every inbox of this deployment only, and publish to the events topic only', () => {
+    const statements = roleStatements(template, logicalId(core.sweeperFunction.role));
+    const sends = allowing(statements, 'sqs:SendMessage');
+
+    expect(sends.flatMap((s) => asArray(s.Resource))).toEqual([pattern('sqs', 'plugboard-dev-*-inbox')]);
+    expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
+    expect(allowing(statements, 'sns:Publish').flatMap((s) => asArray(s.Resource))).toEqual([
+      { Ref: logicalId(core.eventsTopic) },
+    ]);
   });
 });
+
+/** `arn:<partition>:<service>:<region>:<account>:<resource>` as the CDK synthesizes it. */
+function pattern(service: string, resource: string): unknown {
+  return {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        `:${service}:`,
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:${resource}`,
+      ],
+    ],
+  };
+}
 
 describe('core stack (ephemeral stage)', () => {
   it('destroys the table, key and log groups and turns deletion protection off', () => {

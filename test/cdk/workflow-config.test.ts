@@ -126,6 +126,43 @@ describe('workflow config', () => {
     expect(error.problems[0]?.message).toContain('PLUGBOARD_CONFIG');
   });
 
+  it('defaults parallelBatching to no window and batches of 10, and keeps it out of PLUGBOARD_CONFIG', () => {
+    const { config } = parseWorkflowConfig({
+      workflows: [{ name: 'order', activities: ['intake', 'notify'] }],
+      activities: { intake: { parallelBatching: { windowSeconds: 2, batchSize: 100 } }, notify: {} },
+    });
+
+    expect(config.activities.intake?.parallelBatching).toEqual({ windowSeconds: 2, batchSize: 100 });
+    expect(config.activities.notify?.parallelBatching).toEqual({ windowSeconds: 0, batchSize: 10 });
+    expect(runtimeConfigJson(config)).not.toContain('parallelBatching');
+  });
+
+  it('refuses a parallel batch size above 10 without a window of at least 1 s, naming the fix', () => {
+    for (const parallelBatching of [{ windowSeconds: 0, batchSize: 100 }, { batchSize: 11 }]) {
+      const error = validationError(() =>
+        parseWorkflowConfig({
+          workflows: [{ name: 'order', activities: ['intake'] }],
+          activities: { intake: { parallelBatching } },
+        }),
+      );
+
+      expect(error.problems).toEqual([
+        expect.objectContaining({
+          path: 'activities.intake.parallelBatching',
+          value: expect.objectContaining(parallelBatching),
+        }),
+      ]);
+      expect(error.problems[0]?.message).toContain('needs windowSeconds of at least 1');
+      expect(error.problems[0]?.message).toContain('set windowSeconds: 1 or batchSize: 10');
+    }
+    expect(() =>
+      parseWorkflowConfig({
+        workflows: [{ name: 'order', activities: ['intake'] }],
+        activities: { intake: { parallelBatching: { windowSeconds: 1, batchSize: 100 } } },
+      }),
+    ).not.toThrow();
+  });
+
   it('fails synth with the config error when plugboard.config.ts is invalid', () => {
     const error = validationError(() =>
       synthApp({
