@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
  * Three tiers, all run by `npm test`:
  * - unit: pure and fast (engine rules, validation, plugin kit);
  * - cdk: template tests on synthesized stacks (bundling skipped);
- * - integration: real SDK adapters against a private moto_server per test file.
+ * - integration: real SDK adapters against a private moto_server per test file;
+ * - load (`npm run test:load`, not part of `npm test`): 100 runs at once on the local cloud.
  */
 export default defineConfig({
   test: {
@@ -32,10 +33,22 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // The burst of 100 runs takes minutes of both cores: its own command, `npm run test:load`.
+          exclude: ['test/integration/engine-load.test.ts'],
           environment: 'node',
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'load',
+          include: ['test/integration/engine-load.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
         },
       },
     ],
