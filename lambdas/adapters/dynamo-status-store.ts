@@ -466,6 +466,20 @@ export class DynamoStatusStore implements StatusStore {
     return update.condition(update.in('state', from));
   }
 
+  /** A final outcome's update of its plugin: its state, generation and attempt must still hold. */
+  private outcomeUpdate(outcome: FinalOutcome, now: string): ExpressionBuilder {
+    return this.pluginUpdate(
+      'recordFinalOutcomes',
+      outcome.from,
+      outcome.patch,
+      {
+        generation: outcome.generation,
+        ...(outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
+      },
+      now,
+    );
+  }
+
   private pluginUpdate(
     operation: string,
     from: readonly PluginState[],
@@ -564,16 +578,7 @@ export class DynamoStatusStore implements StatusStore {
     const now = this.now();
     const results = await Promise.all(
       outcomes.map(async (outcome) => {
-        const update = this.pluginUpdate(
-          'recordFinalOutcomes',
-          outcome.from,
-          outcome.patch,
-          {
-            generation: outcome.generation,
-            ...(outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
-          },
-          now,
-        );
+        const update = this.outcomeUpdate(outcome, now);
         return {
           outcome,
           result: await this.conditionalUpdate(pluginItemKey(outcome.key), update, toPluginRecord),
@@ -634,16 +639,7 @@ export class DynamoStatusStore implements StatusStore {
         Update: {
           TableName: this.tableName,
           Key: keyAttributes(pluginItemKey(outcome.key)),
-          ...this.pluginUpdate(
-            'recordFinalOutcomes',
-            outcome.from,
-            outcome.patch,
-            {
-              generation: outcome.generation,
-              ...(outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
-            },
-            now,
-          ).buildUpdate(),
+          ...this.outcomeUpdate(outcome, now).buildUpdate(),
         },
       }));
       const counter = new ExpressionBuilder();

@@ -116,32 +116,24 @@ export async function enterStage(
   key: StageKey,
   options: EnterOptions,
 ): Promise<void> {
-  if (options.lookFirst) {
-    const existing = await deps.store.getStage(key);
-    if (existing && existing.generation > run.generation) return;
-    if (existing && existing.generation === run.generation) {
-      await progressStage(deps, run, existing, {
-        repair: options.repair,
-        republishInFlight: options.repair,
-        republishDispatch: options.repair,
-        triggeredAt: options.triggeredAt,
-      });
-      await recordPosition(deps, run, key);
-      return;
-    }
-  }
-  const { created, stage, records } = await createStage(deps, run, key);
-  if (stage.generation !== run.generation) return;
-  if (!created) {
-    await progressStage(deps, run, stage, {
+  // The stage exists already (a repair, a nudge): only move it on, repeating its dispatch on a repair.
+  const moveOn = async (existing: StageRecord): Promise<void> => {
+    await progressStage(deps, run, existing, {
       repair: options.repair,
       republishInFlight: options.repair,
       republishDispatch: options.repair,
       triggeredAt: options.triggeredAt,
     });
     await recordPosition(deps, run, key);
-    return;
+  };
+  if (options.lookFirst) {
+    const existing = await deps.store.getStage(key);
+    if (existing && existing.generation > run.generation) return;
+    if (existing && existing.generation === run.generation) return moveOn(existing);
   }
+  const { created, stage, records } = await createStage(deps, run, key);
+  if (stage.generation !== run.generation) return;
+  if (!created) return moveOn(stage);
   if (stage.state === STATES.complete) {
     await recordPosition(deps, run, key);
     await advance(deps, stage, { lookFirst: false, repair: false, triggeredAt: options.triggeredAt });
