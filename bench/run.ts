@@ -395,10 +395,7 @@ function checks(r: Omit<BenchResult, 'checks'>, states: readonly string[], repor
     r.latency.path.stages.length === ACTIVITIES.length * STAGE_NAMES.length,
     `${r.latency.path.stages.length} stages on the path`,
   );
-  check(
-    'every traced run has the same critical path',
-    r.latency.path.identicalAcrossRuns,
-    `${r.latency.path.runsTraced} runs traced`,
-  );
+  // Whether the traced runs took the same critical path is reported, not checked: with no batching
+  // window, a parallel stage's reports land in one batch or in several, as they happen to arrive.
   return list;
 }

@@ -574,7 +574,7 @@ export class DynamoStatusStore implements StatusStore {
     outcomes: readonly FinalOutcome[],
     refusedBefore: readonly PluginKey[],
     recount: readonly PluginKey[],
-  ): Promise<{ applied: PluginKey[]; refused: PluginKey[] }> {
+  ): Promise<{ applied: PluginKey[]; refused: PluginKey[]; stage?: StageRecord }> {
     const now = this.now();
     const results = await Promise.all(
       outcomes.map(async (outcome) => {
@@ -607,13 +607,16 @@ export class DynamoStatusStore implements StatusStore {
         .set(['updatedAt'], now)
         .add([COUNTED_NAMES], new Set(count));
       try {
-        await this.client.send(
+        const output = await this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: keyAttributes(stageItemKey(stage)),
             ...counter.buildUpdate(),
+            ReturnValues: 'ALL_NEW',
           }),
         );
+        // The stage as this count-down left it: the engine needs no read to see whether it is done.
+        if (output.Attributes) return { applied, refused, stage: toStageRecord(output.Attributes) };
       } catch (error) {
         // The stage belongs to a newer generation (a rerun): these outcomes count for nothing there.
         if (!(error instanceof ConditionalCheckFailedException)) throw error;

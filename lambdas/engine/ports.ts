@@ -128,7 +128,12 @@ export interface StatusStore {
        */
       readonly recount?: readonly PluginKey[];
     },
-  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }>;
+  ): Promise<{
+    readonly applied: readonly PluginKey[];
+    readonly refused: readonly PluginKey[];
+    /** The stage right after its count-down by name (its write returns it); absent otherwise. */
+    readonly stage?: StageRecord;
+  }>;
   /** Counts a report that changed nothing because it came too late. */
   recordLateReport(key: PluginKey): Promise<void>;
   /**

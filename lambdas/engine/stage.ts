@@ -784,14 +784,14 @@ export async function applySignals(
             : [],
         )
       : [];
-  const { applied } =
+  const { applied, stage: counted } =
     finals.length > 0 || recount.length > 0
       ? await deps.store.recordFinalOutcomes(
           stage,
           finals.map((d) => d.outcome),
           recount.length > 0 ? { recount } : {},
         )
-      : { applied: [] as PluginKey[] };
+      : { applied: [] as PluginKey[], stage: undefined };
   const appliedNames = new Set(applied.map((k) => k.plugin));
 
   const results: SignalResult[] = [];
@@ -861,7 +861,8 @@ export async function applySignals(
     return results;
   }
   if (moved || repair) {
-    const fresh = await deps.store.getStage(key);
+    // A count-down by name returns the stage it wrote; otherwise read it again.
+    const fresh = counted ?? (await deps.store.getStage(key));
     if (fresh && fresh.generation === stage.generation) {
       await progressStage(deps, undefined, fresh, {
         repair,

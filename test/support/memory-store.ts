@@ -500,7 +500,11 @@ export class MemoryStatusStore implements StatusStore {
     stage: StageKey & { readonly generation: number },
     outcomes: readonly FinalOutcome[],
     recount: readonly PluginKey[],
-  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
+  ): Promise<{
+    readonly applied: readonly PluginKey[];
+    readonly refused: readonly PluginKey[];
+    readonly stage?: StageRecord;
+  }> {
     const decided = await this.write('recordFinalOutcomes', [stage, outcomes, recount], () => {
       const applied: PluginKey[] = [];
       const refused: PluginKey[] = [];
@@ -537,18 +541,16 @@ export class MemoryStatusStore implements StatusStore {
       return { applied, refused, count };
     });
     if (decided.count.length > 0) {
-      await this.write('countDownByName', [stage, decided.count], () => {
+      const after = await this.write('countDownByName', [stage, decided.count], () => {
         const current = this.stages.get(stageId(stage));
-        if (!current?.countdown || current.generation !== stage.generation) return;
+        if (!current?.countdown || current.generation !== stage.generation) return undefined;
         const counted = [...new Set([...current.countdown.counted, ...decided.count])];
         const countdown = { ...current.countdown, counted };
-        this.stages.set(stageId(stage), {
-          ...current,
-          countdown,
-          ...pendingByName(countdown),
-          updatedAt: this.now(),
-        });
+        const next = { ...current, countdown, ...pendingByName(countdown), updatedAt: this.now() };
+        this.stages.set(stageId(stage), next);
+        return copy(next);
       });
+      if (after) return { applied: decided.applied, refused: decided.refused, stage: after };
     }
     return { applied: decided.applied, refused: decided.refused };
   }

@@ -149,11 +149,11 @@ describe('exactly-once progress of the reference run (3 activities × 1 pre + 5 
       await deliverReport(h, reportFor(message, name, { status: 'Complete' }));
     }
 
-    // Act: handler B handles p5 entirely between handler A's count-down of p4 and A's next read.
-    h.store.beforeNext('recordFinalOutcomes', () => {
-      h.store.beforeNext('getStage', async () => {
-        await deliverReport(h, reportFor(message, 'intake-p5', { status: 'Complete' }));
-      });
+    // Act: handler B handles p5 entirely between handler A's outcome write for p4 and A's count-down
+    // (the stage counts down by name: the two are separate writes). B counts p5 while p4 is not yet
+    // counted, so B must not complete the stage; A's count-down then sees both.
+    h.store.beforeNext('countDownByName', async () => {
+      await deliverReport(h, reportFor(message, 'intake-p5', { status: 'Complete' }));
     });
     await deliverReport(h, reportFor(message, 'intake-p4', { status: 'Complete' }));
 
