@@ -7,7 +7,9 @@
 import type { Command, InboxMessage, Report, StageName } from '../contracts/index.js';
 import type { EngineDeps } from './deps.js';
 import { isPermanentEngineError, MisroutedMessageError } from './errors.js';
-import { type AttemptSignal, applySignals, type Delivery, retryPlugins, startStage } from './stage.js';
+import { type Delivery, startStage } from './progress.js';
+import { type AttemptSignal, applySignals } from './reports.js';
+import { retryPlugins } from './retries.js';
 
 type StartStageCommand = Extract<Command, { kind: 'start-stage' }>;
 type RetryCommand = Extract<Command, { kind: 'retry' }>;

@@ -13,7 +13,7 @@ import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { RunKey, RunRecord } from './records.js';
-import { OPERATOR_SKIP_MESSAGE } from './stage.js';
+import { OPERATOR_SKIP_MESSAGE } from './stage-common.js';
 
 /** Stops a run. Reports that arrive later are still recorded, and change nothing. */
 export async function cancelRun(

@@ -7,8 +7,8 @@ import { isFinalRunState, STATES, type StartRequest } from '../contracts/index.j
 import type { EngineDeps } from './deps.js';
 import { MetadataMismatchError, UnknownWorkflowError } from './errors.js';
 import { lifecycleEvent } from './events.js';
+import { type EnterOptions, enterStage } from './progress.js';
 import type { RunRecord } from './records.js';
-import { type EnterOptions, enterStage } from './stage.js';
 
 export type StartOutcome =
   /** A new run was created and its first stage entered. */

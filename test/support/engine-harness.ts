@@ -41,7 +41,7 @@ import type {
   Transition,
 } from '../../lambdas/engine/ports.js';
 import type { PluginKey, RunKey, RunRecord, StageKey, StageRecord } from '../../lambdas/engine/records.js';
-import { applySignals, type SignalResult } from '../../lambdas/engine/stage.js';
+import { applySignals, type SignalResult } from '../../lambdas/engine/reports.js';
 import { type StartOutcome, startRun } from '../../lambdas/engine/start.js';
 import { sweepDeadlines } from '../../lambdas/engine/sweeper.js';
 import { CallJournal, copy, InjectedFault, MemoryRegistry, MemoryStatusStore } from './memory-store.js';

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Command, STATES } from '../../../lambdas/contracts/index.js';
-import { applySignals, retryPlugins } from '../../../lambdas/engine/stage.js';
+import { applySignals } from '../../../lambdas/engine/reports.js';
+import { retryPlugins } from '../../../lambdas/engine/retries.js';
 import { sweepDeadlines, TIMEOUT_RESEND_SECONDS } from '../../../lambdas/engine/sweeper.js';
 import {
   createHarness,

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { STATES } from '../../../lambdas/contracts/index.js';
 import { UnknownRunError, ValidationError } from '../../../lambdas/engine/errors.js';
 import { cancelRun, skipPlugin } from '../../../lambdas/engine/operator.js';
-import { retryPlugins, startStage } from '../../../lambdas/engine/stage.js';
+import { startStage } from '../../../lambdas/engine/progress.js';
+import { retryPlugins } from '../../../lambdas/engine/retries.js';
 import {
   createHarness,
   deliverReport,

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { LIMITS, STATES } from '../../../lambdas/contracts/index.js';
 import { retryDelaySeconds } from '../../../lambdas/engine/config.js';
 import { ValidationError } from '../../../lambdas/engine/errors.js';
-import { applySignals, retryPlugins } from '../../../lambdas/engine/stage.js';
+import { applySignals } from '../../../lambdas/engine/reports.js';
+import { retryPlugins } from '../../../lambdas/engine/retries.js';
 import {
   createHarness,
   deliverReport,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { STATES } from '../../../lambdas/contracts/index.js';
-import { startStage } from '../../../lambdas/engine/stage.js';
+import { startStage } from '../../../lambdas/engine/progress.js';
 import {
   createHarness,
   deliverReport,
