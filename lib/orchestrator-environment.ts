@@ -44,7 +44,6 @@ export interface OrchestratorEnvironmentProps {
  * Inbox queues have deterministic names, so no stack needs a reference to another stack's queues.
  */
 export function inboxUrlTemplate(deployment: DeploymentRef): string {
-  const { activity, stage } = INBOX_URL_PLACEHOLDERS;
   return Fn.join('', [
     'https://sqs.',
     Aws.REGION,
@@ -53,7 +52,7 @@ export function inboxUrlTemplate(deployment: DeploymentRef): string {
     '/',
     Aws.ACCOUNT_ID,
     '/',
-    `${deployment.systemName}-${deployment.stage}-${activity}-${stage}-inbox`,
+    stageResourceName(deployment, 'inbox'),
   ]);
 }
 
@@ -62,7 +61,6 @@ export function inboxUrlTemplate(deployment: DeploymentRef): string {
  * `arn:<partition>:sns:<region>:<account>:<system>-<stage>-{activity}-{stage}-topic`.
  */
 export function topicArnTemplate(deployment: DeploymentRef): string {
-  const { activity, stage } = INBOX_URL_PLACEHOLDERS;
   return Fn.join('', [
     'arn:',
     Aws.PARTITION,
@@ -71,8 +69,14 @@ export function topicArnTemplate(deployment: DeploymentRef): string {
     ':',
     Aws.ACCOUNT_ID,
     ':',
-    `${deployment.systemName}-${deployment.stage}-${activity}-${stage}-topic`,
+    stageResourceName(deployment, 'topic'),
   ]);
+}
+
+/** `<system>-<stage>-{activity}-{stage}-<kind>`: the name of any stage's inbox or topic, as a template. */
+function stageResourceName(deployment: DeploymentRef, kind: 'inbox' | 'topic'): string {
+  const { activity, stage } = INBOX_URL_PLACEHOLDERS;
+  return `${deployment.systemName}-${deployment.stage}-${activity}-${stage}-${kind}`;
 }
 
 /** Variables shared by every orchestrator function (start, stage, sweeper, registrar). */

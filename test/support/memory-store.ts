@@ -442,13 +442,7 @@ export class MemoryStatusStore implements StatusStore {
       const accepted: FinalOutcome[] = [];
       const refused: PluginKey[] = [];
       for (const outcome of outcomes) {
-        const id = pluginId(outcome.key);
-        const current = this.plugins.get(id);
-        const holds =
-          !seen.has(id) &&
-          current !== undefined &&
-          pluginHolds(current, outcome.from, outcome.generation, outcome.attempt);
-        seen.add(id);
+        const { holds } = this.firstHolding(outcome, seen);
         if (holds) accepted.push(outcome);
         else refused.push(pluginKeyOf(outcome.key));
       }
@@ -496,6 +490,21 @@ export class MemoryStatusStore implements StatusStore {
     });
   }
 
+  /** Whether an outcome's condition holds on its plugin; the same plugin again in one call never does. */
+  private firstHolding(
+    outcome: FinalOutcome,
+    seen: Set<string>,
+  ): { id: string; current: PluginRecord | undefined; holds: boolean } {
+    const id = pluginId(outcome.key);
+    const current = this.plugins.get(id);
+    const holds =
+      !seen.has(id) &&
+      current !== undefined &&
+      pluginHolds(current, outcome.from, outcome.generation, outcome.attempt);
+    seen.add(id);
+    return { id, current, holds };
+  }
+
   private async recordByName(
     stage: StageKey & { readonly generation: number },
     outcomes: readonly FinalOutcome[],
@@ -518,13 +527,7 @@ export class MemoryStatusStore implements StatusStore {
           );
         }
         requireStates('recordFinalOutcomes', outcome.from);
-        const id = pluginId(outcome.key);
-        const current = this.plugins.get(id);
-        const holds =
-          !seen.has(id) &&
-          current !== undefined &&
-          pluginHolds(current, outcome.from, outcome.generation, outcome.attempt);
-        seen.add(id);
+        const { id, current, holds } = this.firstHolding(outcome, seen);
         if (holds && current) {
           const next = patched(current, outcome.patch, now);
           this.plugins.set(id, next);
