@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WATCH_TIMEOUT_EXIT } from '../../bin/cli/commands/watch.js';
 import { cancelRun } from '../../lambdas/engine/operator.js';
 import { useMoto } from '../support/moto.js';
 import { type CliWorld, createCliWorld, json, WORKFLOW } from './cli-harness.js';
@@ -201,6 +202,10 @@ describe('a closed pipe', CLI_TIMEOUT, () => {
 
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
+    // Quietly, with the answer the command had reached: the final write is the --timeout line, and
+    // whether the closed pipe is noticed before or after the exit code 2 ("--timeout ran out") is set
+    // is a race between that write's error event and the return. Either is a documented exit code;
+    // a stack trace or any other code is not.
+    expect([0, WATCH_TIMEOUT_EXIT]).toContain(result.code);
   });
 });
