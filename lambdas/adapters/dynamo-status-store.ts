@@ -24,6 +24,8 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   byteLength,
+  HELD_PLUGINS_ATTRIBUTE,
+  HELD_STATE_CODES,
   isFinalRunState,
   LIMITS,
   type PluginState,
@@ -53,6 +55,7 @@ import {
   type RunSnapshot,
   type StageKey,
   type StageRecord,
+  type StageView,
 } from '../engine/records.js';
 import { defaultDocumentClient } from './ddb-client.js';
 import { ExpressionBuilder } from './ddb-expression.js';
@@ -65,7 +68,16 @@ import {
   ResultTooLargeError,
 } from './errors.js';
 import {
+  applyOutcomes,
+  type HeldStage,
+  heldUpdate,
+  patchedPlugin,
+  patchedStage,
+  pluginHolds,
+} from './held-stage.js';
+import {
   COUNTED_NAMES,
+  HELD_VERSION,
   type Item,
   type ItemKey,
   itemKind,
@@ -79,6 +91,7 @@ import {
   toPluginRecord,
   toRunRecord,
   toStageRecord,
+  toStageView,
 } from './status-items.js';
 
 export interface DynamoStatusStoreOptions {
@@ -115,6 +128,10 @@ const TRANSIENT_CANCELLATION_CODES = new Set([
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 const SECONDS_PER_DAY = 86_400;
+/** Tries of a versioned change of a stage that holds its plugins, against concurrent writers. */
+const HELD_WRITE_ATTEMPTS = 10;
+/** Stage items remembered from the last read or write (a later change then needs no read). */
+const REMEMBERED_STAGES = 256;
 
 const systemClock: Clock = { now: () => new Date() };
 
@@ -124,6 +141,12 @@ export class DynamoStatusStore implements StatusStore {
   private readonly retentionSeconds: number;
   private readonly clock: Clock;
   private readonly writeConcurrency: number;
+  /**
+   * The stage items (that hold their plugins) this store last read or wrote, by key. A change starts
+   * from the remembered item and is conditional on its version, so a stale one costs one refused
+   * write, which returns the item as it is.
+   */
+  private readonly remembered = new Map<string, Item>();
 
   constructor(options: DynamoStatusStoreOptions) {
     const retentionDays = options.retentionDays ?? 90;
@@ -195,14 +218,30 @@ export class DynamoStatusStore implements StatusStore {
 
   async createStageIfAbsent(
     stage: StageRecord,
+    plugins: readonly PluginRecord[] = [],
   ): Promise<{ readonly created: boolean; readonly stage: StageRecord }> {
+    if (stage.holdsPlugins) {
+      for (const plugin of plugins) {
+        checkResultSize(plugin.plugin, plugin.result);
+        if (plugin.activity !== stage.activity || plugin.stage !== stage.stage || plugin.uid !== stage.uid) {
+          throw new InvalidStoreRequestError(
+            `createStageIfAbsent: plugin "${plugin.plugin}" belongs to ${plugin.activity}/${plugin.stage} of run "${plugin.uid}", not to ${stage.activity}/${stage.stage} of run "${stage.uid}".`,
+          );
+        }
+      }
+    }
+    const item = stageItem(stage, this.expiresAt(stage.createdAt), stage.holdsPlugins ? plugins : undefined);
     const existing = await this.putIfAbsent(
-      stageItem(stage, this.expiresAt(stage.createdAt)),
+      item,
       'attribute_not_exists(#pk) OR #generation < :generation',
       { '#pk': PK, '#generation': 'generation' },
       { ':generation': stage.generation },
     );
-    if (existing === undefined) return { created: true, stage };
+    if (existing === undefined) {
+      this.remember(item);
+      return { created: true, stage: stage.holdsPlugins ? toStageView(item).stage : stage };
+    }
+    this.remember(existing);
     return { created: false, stage: toStageRecord(existing) };
   }
 
@@ -229,8 +268,13 @@ export class DynamoStatusStore implements StatusStore {
   }
 
   async getStage(key: StageKey): Promise<StageRecord | undefined> {
-    const item = await this.getItem(stageItemKey(key));
+    const item = await this.readStageItem(key);
     return item && toStageRecord(item);
+  }
+
+  async readStage(key: StageKey): Promise<StageView | undefined> {
+    const item = await this.readStageItem(key);
+    return item && toStageView(item);
   }
 
   async transitionStage(
@@ -240,26 +284,65 @@ export class DynamoStatusStore implements StatusStore {
     options: { readonly generation: number; readonly requireNothingPending?: boolean },
   ): Promise<Transition<StageRecord>> {
     const now = this.now();
+    if ((key as Partial<StageRecord>).holdsPlugins) {
+      if (from.length === 0) {
+        throw new InvalidStoreRequestError('transitionStage: "from" must name at least one state.');
+      }
+      const { decision } = await this.changeHeld(key, (held) => {
+        const holds =
+          held !== undefined &&
+          from.includes(held.stage.state) &&
+          held.stage.generation === options.generation &&
+          (!options.requireNothingPending ||
+            (held.stage.mandatoryPending === 0 && held.stage.optionalPending === 0));
+        if (!held || !holds) return { decision: undefined };
+        return {
+          next: { stage: patchedStage(held.stage, patch, now), plugins: held.plugins },
+          decision: true,
+        };
+      });
+      return this.heldTransition(key, decision === true, (view) => view.stage);
+    }
     const update = this.stateCondition('transitionStage', from);
     update.condition(equals(update, 'generation', options.generation));
     if (options.requireNothingPending) {
       // A stage that counts down by name keeps no counters: the engine decided from its names.
+      // One that holds its plugins is never completed through a bare key: it completes in the write
+      // that counts its last plugin down.
       update.condition(
-        `attribute_exists(${update.path('countdown')}) OR (${equals(update, 'mandatoryPending', 0)} AND ${equals(update, 'optionalPending', 0)})`,
+        `attribute_not_exists(${update.path(HELD_PLUGINS_ATTRIBUTE)}) AND (attribute_exists(${update.path('countdown')}) OR (${equals(update, 'mandatoryPending', 0)} AND ${equals(update, 'optionalPending', 0)}))`,
       );
     }
     update.set(['updatedAt'], now);
     if (patch.state !== undefined) setState(update, patch.state, now);
     setOrRemove(update, 'message', patch.message);
     setOrRemove(update, 'failedPlugin', patch.failedPlugin);
-    return this.conditionalUpdate(stageItemKey(key), update, toStageRecord);
+    // A stage that holds its plugins (reached here by a bare key, e.g. a cancel's fence) changes its
+    // version too, so that a change decided on the item as it was is refused and decided again.
+    update.add([HELD_VERSION], 1);
+    return this.conditionalUpdate(stageItemKey(key), update, (item) => {
+      this.remember(item);
+      return toStageRecord(item);
+    });
   }
 
   // ---- plugins -------------------------------------------------------------------------------
 
-  async getPlugin(key: PluginKey): Promise<PluginRecord | undefined> {
-    const item = await this.getItem(pluginItemKey(key));
-    return item && toPluginRecord(item);
+  async getPlugin(key: PluginKey & { readonly inStage?: boolean }): Promise<PluginRecord | undefined> {
+    if (key.inStage === false) {
+      const item = await this.getItem(pluginItemKey(key));
+      return item && toPluginRecord(item);
+    }
+    // Where the record is depends on its stage: read both, the newer generation wins (an operator's
+    // mark for a rerun is its own item while the stage still holds the previous generation).
+    const [stageItemRead, pluginItemRead] = await Promise.all([
+      this.readStageItem(key),
+      key.inStage ? Promise.resolve(undefined) : this.getItem(pluginItemKey(key)),
+    ]);
+    const held = stageItemRead && toStageView(stageItemRead).plugins?.find((p) => p.plugin === key.plugin);
+    const own = pluginItemRead && toPluginRecord(pluginItemRead);
+    if (held && own) return own.generation > held.generation ? own : held;
+    return held ?? own;
   }
 
   async transitionPlugin(
@@ -269,7 +352,23 @@ export class DynamoStatusStore implements StatusStore {
     options: { readonly generation: number; readonly attempt?: number },
   ): Promise<Transition<PluginRecord>> {
     checkResultSize(key.plugin, patch.result);
-    const update = this.pluginUpdate('transitionPlugin', from, patch, options, this.now());
+    const now = this.now();
+    if ((key as Partial<PluginRecord>).inStage) {
+      if (from.length === 0) {
+        throw new InvalidStoreRequestError('transitionPlugin: "from" must name at least one state.');
+      }
+      const { decision } = await this.changeHeld(key, (held) => {
+        const current = held?.plugins.find((p) => p.plugin === key.plugin);
+        if (!held || !pluginHolds(current, from, options.generation, options.attempt))
+          return { decision: undefined };
+        const plugins = held.plugins.map((p) => (p.plugin === key.plugin ? patchedPlugin(p, patch, now) : p));
+        return { next: { stage: { ...held.stage, updatedAt: now }, plugins }, decision: true };
+      });
+      return this.heldTransition(key, decision === true, (view) =>
+        view.plugins?.find((p) => p.plugin === key.plugin),
+      );
+    }
+    const update = this.pluginUpdate('transitionPlugin', from, patch, options, now);
     return this.conditionalUpdate(pluginItemKey(key), update, toPluginRecord);
   }
 
@@ -277,7 +376,13 @@ export class DynamoStatusStore implements StatusStore {
     stage: StageKey & { readonly generation: number; readonly countdown?: StageRecord['countdown'] },
     outcomes: readonly FinalOutcome[],
     options: { readonly recount?: readonly PluginKey[] } = {},
-  ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
+  ): Promise<{
+    readonly applied: readonly PluginKey[];
+    readonly refused: readonly PluginKey[];
+    readonly stage?: StageRecord;
+    readonly plugins?: readonly PluginRecord[];
+    readonly completed?: boolean;
+  }> {
     const stagePrefix = pluginSkPrefix(stage.activity, stage.stage);
     const stagePk = runPk(stage.workflow, stage.uid);
     for (const outcome of outcomes) {
@@ -308,7 +413,13 @@ export class DynamoStatusStore implements StatusStore {
       }
     }
     // Callers on the hot path pass the stage they read; others (operators) leave the layout to a read.
-    const byName = stage.countdown !== undefined || (await this.getStage(stage))?.countdown !== undefined;
+    const known = stage as Partial<StageRecord>;
+    const layout =
+      known.mode !== undefined
+        ? known
+        : await this.readStageItem(stage).then((item) => item && toStageRecord(item));
+    if (layout?.holdsPlugins) return this.recordHeld(stage, outcomes);
+    const byName = layout?.countdown !== undefined;
     if (byName) return this.recordByName(stage, unique, refused, options.recount ?? []);
     const applied: PluginKey[] = [];
     for (let start = 0; start < unique.length; start += OUTCOMES_PER_TRANSACTION) {
@@ -320,7 +431,30 @@ export class DynamoStatusStore implements StatusStore {
     return { applied, refused };
   }
 
-  async recordLateReport(key: PluginKey): Promise<void> {
+  async recordLateReport(key: PluginKey & { readonly inStage?: boolean }): Promise<void> {
+    if (key.inStage !== false) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyAttributes(stageItemKey(key)),
+            UpdateExpression: 'ADD #held.#plugin.#late :one',
+            ConditionExpression: 'attribute_exists(#held.#plugin)',
+            ExpressionAttributeNames: {
+              '#held': HELD_PLUGINS_ATTRIBUTE,
+              '#plugin': key.plugin,
+              '#late': 'late',
+            },
+            ExpressionAttributeValues: { ':one': 1 },
+          }),
+        );
+        return;
+      } catch (error) {
+        // The stage does not hold this plugin: its record is an item of its own.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (key.inStage) return;
+      }
+    }
     try {
       await this.client.send(
         new UpdateCommand({
@@ -344,6 +478,7 @@ export class DynamoStatusStore implements StatusStore {
     now: string,
     resendAfter: string,
   ): Promise<boolean> {
+    if ((key as Partial<PluginRecord>).inStage) return this.claimHeldTimeout(key, expected, now, resendAfter);
     try {
       await this.client.send(
         new UpdateCommand({
@@ -391,9 +526,12 @@ export class DynamoStatusStore implements StatusStore {
         case 'run':
           run = toRunRecord(item);
           break;
-        case 'stage':
-          stages.push(toStageRecord(item));
+        case 'stage': {
+          const view = toStageView(item);
+          stages.push(view.stage);
+          plugins.push(...(view.plugins ?? []));
           break;
+        }
         case 'plugin':
           plugins.push(toPluginRecord(item));
           break;
@@ -401,25 +539,42 @@ export class DynamoStatusStore implements StatusStore {
           throw new CorruptItemError(String(item[PK]), sk, 'its sort key names no run, stage or plugin');
       }
     }
-    return run && { run, stages, plugins };
+    return run && { run, stages, plugins: newestPerPlugin(plugins) };
   }
 
   async listOverduePlugins(key: RunKey, now: string): Promise<readonly PluginRecord[]> {
+    // Deadlines of narrow stages are inside their stage items: read the run's stages and plugins.
     const items = await this.queryAll({
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      FilterExpression: '#state = :inProgress AND #deadline < :now',
-      ExpressionAttributeNames: { '#pk': PK, '#sk': SK, '#state': 'state', '#deadline': 'deadline' },
-      ExpressionAttributeValues: {
-        ':pk': runPk(key.workflow, key.uid),
-        ':prefix': 'PLUGIN#',
-        ':inProgress': STATES.inProgress,
-        ':now': now,
-      },
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': PK },
+      ExpressionAttributeValues: { ':pk': runPk(key.workflow, key.uid) },
     });
-    return items.map(toPluginRecord);
+    const plugins = items.flatMap((item) => {
+      const sk = String(item[SK]);
+      if (sk.startsWith('PLUGIN#')) return [toPluginRecord(item)];
+      if (sk.startsWith('STAGE#')) return [...(toStageView(item).plugins ?? [])];
+      return [];
+    });
+    return newestPerPlugin(plugins).filter(
+      (p) => p.state === STATES.inProgress && p.deadline !== undefined && p.deadline < now,
+    );
   }
 
-  async listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]> {
+  async listStagePlugins(
+    key: StageKey,
+    options: { readonly withHeld?: boolean } = {},
+  ): Promise<readonly PluginRecord[]> {
+    const known = key as Partial<StageRecord>;
+    // A stage known to hold its plugins is one read; a wide one, or a stage not created yet whose
+    // previous generation may hold them (`withHeld`), is a query (and a read).
+    if (known.holdsPlugins) return (await this.readStage(key))?.plugins ?? [];
+    const readHeld = options.withHeld ?? known.mode === undefined;
+    const held = readHeld ? this.readStage(key) : Promise.resolve(undefined);
+    const [view, own] = await Promise.all([held, this.queryStagePlugins(key)]);
+    return newestPerPlugin([...(view?.plugins ?? []), ...own]);
+  }
+
+  private async queryStagePlugins(key: StageKey): Promise<PluginRecord[]> {
     const items = await this.queryAll({
       KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
       ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
@@ -696,6 +851,175 @@ export class DynamoStatusStore implements StatusStore {
     return { applied: [], refused };
   }
 
+  // ---- stages that hold their plugins (ADR 0007) ---------------------------------------------
+
+  /** A stage item, remembered for a later change (only items that hold their plugins are kept). */
+  private async readStageItem(key: StageKey): Promise<Item | undefined> {
+    const item = await this.getItem(stageItemKey(key));
+    if (item) this.remember(item);
+    return item;
+  }
+
+  private remember(item: Item): void {
+    if (item[HELD_PLUGINS_ATTRIBUTE] === undefined) return;
+    const id = itemKeyString(item);
+    this.remembered.delete(id);
+    this.remembered.set(id, item);
+    if (this.remembered.size > REMEMBERED_STAGES) {
+      const oldest = this.remembered.keys().next().value;
+      if (oldest !== undefined) this.remembered.delete(oldest);
+    }
+  }
+
+  /**
+   * A versioned change of a stage that holds its plugins: `decide` sees the stage as stored (from
+   * memory, or read) and returns what it becomes; the difference is written conditional on the
+   * version it saw. When another writer came first, the write is refused with the item as it is now
+   * and `decide` runs again on that. `decide` returning no `next` writes nothing.
+   */
+  private async changeHeld<D>(
+    key: StageKey,
+    decide: (held: HeldStage | undefined) => { readonly next?: HeldStage; readonly decision: D },
+  ): Promise<{ readonly decision: D; readonly view: StageView | undefined }> {
+    const id = itemKeyString(keyAttributes(stageItemKey(key)));
+    let item = this.remembered.get(id);
+    let fromMemory = item !== undefined;
+    item ??= await this.readStageItem(key);
+    for (let attempt = 1; attempt <= HELD_WRITE_ATTEMPTS; attempt += 1) {
+      const view = item && item[HELD_PLUGINS_ATTRIBUTE] !== undefined ? toStageView(item) : undefined;
+      const held = view?.plugins ? { stage: view.stage, plugins: view.plugins } : undefined;
+      const { next, decision } = decide(held);
+      const update = item && next ? heldUpdate(item, next) : undefined;
+      if (!item || !update) {
+        // Nothing to write, but a remembered item may be stale: decide again on a fresh read once.
+        if (fromMemory && item !== undefined && !next) {
+          fromMemory = false;
+          const fresh = await this.readStageItem(key);
+          if (fresh && !sameVersion(fresh, item)) {
+            item = fresh;
+            continue;
+          }
+        }
+        return { decision, view };
+      }
+      try {
+        const output = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keyAttributes(stageItemKey(key)),
+            ...update.buildUpdate(),
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        if (!output.Attributes) {
+          throw new CorruptItemError(String(item[PK]), String(item[SK]), 'an update returned no attributes');
+        }
+        this.remember(output.Attributes);
+        return { decision, view: toStageView(output.Attributes) };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        this.remembered.delete(id);
+        fromMemory = false;
+        item = error.Item ? unmarshall(error.Item) : await this.readStageItem(key);
+      }
+    }
+    throw new ContentionError(
+      `Change of stage ${key.activity}/${key.stage} of run "${key.uid}"`,
+      HELD_WRITE_ATTEMPTS,
+      ['the stage changed under every attempt'],
+    );
+  }
+
+  /** The transition result of a change of a held stage: the record written, or the current one. */
+  private heldTransition<R>(
+    key: StageKey,
+    applied: boolean,
+    pick: (view: StageView) => R | undefined,
+  ): Transition<R> {
+    const id = itemKeyString(keyAttributes(stageItemKey(key)));
+    const item = this.remembered.get(id);
+    const view = item ? toStageView(item) : undefined;
+    const record = view && pick(view);
+    if (applied && record !== undefined) return { applied: true, record };
+    return { applied: false, current: record };
+  }
+
+  /**
+   * Final outcomes of a stage that holds its plugins: one conditional write applies them all, counts
+   * the stage down and moves it on (`Mandatory Completed`, `Complete`). No transaction, and no read
+   * when the stage was read just before (the remembered item).
+   */
+  private async recordHeld(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+  ): Promise<{
+    applied: PluginKey[];
+    refused: PluginKey[];
+    stage?: StageRecord;
+    plugins?: readonly PluginRecord[];
+    completed: boolean;
+  }> {
+    const now = this.now();
+    const { decision, view } = await this.changeHeld(stage, (held) => {
+      if (!held || held.stage.generation !== stage.generation) {
+        return { decision: { applied: [] as FinalOutcome[], refused: [...outcomes], completed: false } };
+      }
+      const result = applyOutcomes(held, outcomes, now);
+      return {
+        ...(result.next ? { next: result.next } : {}),
+        decision: { applied: result.applied, refused: result.refused, completed: result.completed },
+      };
+    });
+    return {
+      applied: decision.applied.map((o) => o.key),
+      refused: decision.refused.map((o) => o.key),
+      ...(view ? { stage: view.stage, plugins: view.plugins ?? [] } : {}),
+      completed: decision.completed,
+    };
+  }
+
+  /** `claimTimeout` on a plugin its stage holds: one conditional write on its entry, no version. */
+  private async claimHeldTimeout(
+    key: PluginKey,
+    expected: { readonly generation: number; readonly attempt: number },
+    now: string,
+    resendAfter: string,
+  ): Promise<boolean> {
+    try {
+      const output = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keyAttributes(stageItemKey(key)),
+          UpdateExpression: 'SET #held.#plugin.#sent = :now',
+          ConditionExpression:
+            '#held.#plugin.#state = :inProgress AND #generation = :generation AND #held.#plugin.#attempt = :attempt AND (attribute_not_exists(#held.#plugin.#sent) OR #held.#plugin.#sent < :resendAfter)',
+          ExpressionAttributeNames: {
+            '#held': HELD_PLUGINS_ATTRIBUTE,
+            '#plugin': key.plugin,
+            '#sent': 'tos',
+            '#state': 's',
+            '#attempt': 'a',
+            '#generation': 'generation',
+          },
+          ExpressionAttributeValues: {
+            ':now': Date.parse(now),
+            ':inProgress': HELD_STATE_CODES[STATES.inProgress],
+            ':generation': expected.generation,
+            ':attempt': expected.attempt,
+            ':resendAfter': Date.parse(resendAfter),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (output.Attributes) this.remember(output.Attributes);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   private async getItem(key: ItemKey): Promise<Item | undefined> {
     const output = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: keyAttributes(key), ConsistentRead: true }),
@@ -784,6 +1108,28 @@ export class DynamoStatusStore implements StatusStore {
     }
     return found;
   }
+}
+
+function sameVersion(a: Item, b: Item): boolean {
+  return a[HELD_VERSION] === b[HELD_VERSION] && a.generation === b.generation;
+}
+
+/** One record per plugin: the newest generation wins (a stage's held entry, or its own item). */
+function newestPerPlugin(plugins: readonly PluginRecord[]): PluginRecord[] {
+  const newest = new Map<string, PluginRecord>();
+  for (const plugin of plugins) {
+    const id = `${plugin.activity}#${plugin.stage}#${plugin.plugin}`;
+    const kept = newest.get(id);
+    if (
+      !kept ||
+      plugin.generation > kept.generation ||
+      (plugin.generation === kept.generation && plugin.inStage)
+    ) {
+      newest.set(id, plugin);
+    }
+  }
+  const id = (p: PluginRecord) => `PLUGIN#${p.activity}#${p.stage}#${p.plugin}`;
+  return [...newest.values()].sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
 }
 
 function itemKeyString(item: Item): string {

@@ -4,6 +4,9 @@
  * strips those again and checks the record's shape, naming the item when it is corrupt.
  */
 import {
+  decodeHeldPlugin,
+  encodeHeldPlugin,
+  HELD_PLUGINS_ATTRIBUTE,
   isFinalRunState,
   PLUGIN_STATES,
   pluginSk,
@@ -17,13 +20,16 @@ import {
   TABLE_LAYOUT,
 } from '../contracts/index.js';
 import {
+  countsDown,
   type PluginKey,
   type PluginRecord,
   pendingByName,
+  pendingOfPlugins,
   type RunKey,
   type RunRecord,
   type StageKey,
   type StageRecord,
+  type StageView,
 } from '../engine/records.js';
 import { CorruptItemError } from './errors.js';
 
@@ -91,8 +97,22 @@ export function runItem(run: RunRecord, expiresAt: number): Item {
  */
 export const COUNTED_NAMES = 'countedNames';
 
-export function stageItem(stage: StageRecord, expiresAt: number): Item {
+/** Version of a stage item that holds its plugins: every change of it is conditional on it. */
+export const HELD_VERSION = 'v';
+
+export function stageItem(stage: StageRecord, expiresAt: number, plugins?: readonly PluginRecord[]): Item {
   const { countdown, ...rest } = stage;
+  if (stage.holdsPlugins) {
+    // Counts and count-down follow from the plugins' states: they are not stored.
+    const { mandatoryPending: _m, optionalPending: _o, ...held } = rest;
+    return {
+      ...held,
+      [HELD_PLUGINS_ATTRIBUTE]: Object.fromEntries((plugins ?? []).map((p) => [p.plugin, heldEntry(p)])),
+      [HELD_VERSION]: 0,
+      ...keyAttributes(stageItemKey(stage)),
+      [TABLE_LAYOUT.ttlAttribute]: expiresAt,
+    };
+  }
   return {
     ...rest,
     ...(countdown
@@ -104,6 +124,11 @@ export function stageItem(stage: StageRecord, expiresAt: number): Item {
     ...keyAttributes(stageItemKey(stage)),
     [TABLE_LAYOUT.ttlAttribute]: expiresAt,
   };
+}
+
+/** A plugin's entry in the stage item that holds it (plugin-kit's held-plugins.ts). */
+export function heldEntry(plugin: PluginRecord): Item {
+  return { ...encodeHeldPlugin(plugin) };
 }
 
 export function pluginItem(plugin: PluginRecord, expiresAt: number): Item {
@@ -134,7 +159,57 @@ export function toRunRecord(item: Item): RunRecord {
   return check.record<RunRecord>();
 }
 
+/** A stage item as the engine sees it: the stage and, when it holds them, its plugins' records. */
+export function toStageView(item: Item): StageView {
+  if (item[HELD_PLUGINS_ATTRIBUTE] === undefined) return { stage: toStageRecord(item) };
+  const check = new ItemCheck(item);
+  check.strings('workflow', 'uid', 'activity', 'createdAt', 'updatedAt');
+  check.oneOf('stage', STAGE_NAMES);
+  check.oneOf('state', STAGE_STATES);
+  check.oneOf('mode', ['sequential', 'parallel']);
+  check.integers('generation');
+  check.maps('stateTimes', HELD_PLUGINS_ATTRIBUTE);
+  const record = check.record<StageRecord & Record<string, unknown>>();
+  const { [HELD_PLUGINS_ATTRIBUTE]: held, [HELD_VERSION]: _version, ...rest } = record;
+  const plugins: PluginRecord[] = [];
+  for (const [name, entry] of Object.entries(held as Record<string, unknown>)) {
+    const fields = decodeHeldPlugin(entry, rest.createdAt);
+    if (typeof fields === 'string') {
+      throw new CorruptItemError(String(item[PK]), String(item[SK]), `plugin "${name}": ${fields}`);
+    }
+    plugins.push({
+      workflow: rest.workflow,
+      uid: rest.uid,
+      activity: rest.activity,
+      stage: rest.stage,
+      plugin: name,
+      generation: rest.generation,
+      ...fields,
+      inStage: true,
+    });
+  }
+  plugins.sort((a, b) => (a.plugin < b.plugin ? -1 : a.plugin > b.plugin ? 1 : 0));
+  const stage: StageRecord = {
+    ...rest,
+    holdsPlugins: true,
+    countdown: {
+      mandatory: plugins.filter((p) => p.mandatory).map((p) => p.plugin),
+      optional: plugins.filter((p) => !p.mandatory).map((p) => p.plugin),
+      counted: plugins.filter(countsDown).map((p) => p.plugin),
+    },
+    ...pendingOfPlugins(plugins),
+  };
+  return { stage, plugins };
+}
+
+/** The version of a stage item that holds its plugins (0 for one written before versions). */
+export function heldVersion(item: Item): number {
+  const value = item[HELD_VERSION];
+  return typeof value === 'number' ? value : 0;
+}
+
 export function toStageRecord(item: Item): StageRecord {
+  if (item[HELD_PLUGINS_ATTRIBUTE] !== undefined) return toStageView(item).stage;
   const check = new ItemCheck(item);
   check.strings('workflow', 'uid', 'activity', 'createdAt', 'updatedAt');
   check.oneOf('stage', STAGE_NAMES);

@@ -136,21 +136,18 @@ export function planStage(
     ...(parallel ? {} : { sequence: awaited.map((p) => p.plugin) }),
     mandatoryPending: awaited.filter((p) => p.mandatory).length,
     optionalPending: awaited.filter((p) => !p.mandatory).length,
-    ...(awaited.length > 0 && awaited.length <= NARROW_STAGE_MAX
-      ? {
-          countdown: {
-            mandatory: awaited.filter((p) => p.mandatory).map((p) => p.plugin),
-            optional: awaited.filter((p) => !p.mandatory).map((p) => p.plugin),
-            counted: [],
-          },
-        }
-      : {}),
+    // A narrow stage holds its plugins' records: one item, one write per batch of reports (ADR 0007).
+    ...(records.size <= NARROW_STAGE_MAX ? { holdsPlugins: true } : {}),
     ...(nothingAwaited ? { message: 'no plugin to wait for' } : {}),
     createdAt: nowIso,
     updatedAt: nowIso,
     stateTimes: { [state]: nowIso },
   };
-  return { stage, toWrite, records: [...records.values()] };
+  // Records kept inside the stage say so: the store then writes them there.
+  const planned = stage.holdsPlugins
+    ? [...records.values()].map((record): PluginRecord => ({ ...record, inStage: true }))
+    : [...records.values()];
+  return { stage, toWrite: stage.holdsPlugins ? [] : toWrite, records: planned };
 }
 
 function passesFilter(

@@ -20,6 +20,7 @@ import type {
   RunSnapshot,
   StageKey,
   StageRecord,
+  StageView,
 } from './records.js';
 
 /** The outcome of a conditional write. `applied: false` means the condition did not hold. */
@@ -89,6 +90,8 @@ export interface StatusStore {
    */
   createStageIfAbsent(
     stage: StageRecord,
+    /** The stage's plugin records, stored with it in the same write when it holds them. */
+    plugins?: readonly PluginRecord[],
   ): Promise<{ readonly created: boolean; readonly stage: StageRecord }>;
   /**
    * Writes each plugin record unless one exists for its generation or a newer one. Safe to repeat:
@@ -96,6 +99,8 @@ export interface StatusStore {
    */
   putPluginsIfAbsent(plugins: readonly PluginRecord[]): Promise<void>;
   getStage(key: StageKey): Promise<StageRecord | undefined>;
+  /** The stage and, when it holds them, its plugins' records, in one consistent read. */
+  readStage(key: StageKey): Promise<StageView | undefined>;
   transitionStage(
     key: StageKey,
     from: readonly StageState[],
@@ -103,7 +108,11 @@ export interface StatusStore {
     options: { readonly generation: number; readonly requireNothingPending?: boolean },
   ): Promise<Transition<StageRecord>>;
 
-  getPlugin(key: PluginKey): Promise<PluginRecord | undefined>;
+  /**
+   * One plugin record. `inStage` (as a record carries it) says where it is kept: `false` reads only
+   * its own item; otherwise its stage is read too, and the newer generation wins.
+   */
+  getPlugin(key: PluginKey & { readonly inStage?: boolean }): Promise<PluginRecord | undefined>;
   /** Moves a plugin that is in one of `from` (and at `attempt`, when given). */
   transitionPlugin(
     key: PluginKey,
@@ -133,9 +142,16 @@ export interface StatusStore {
     readonly refused: readonly PluginKey[];
     /** The stage right after its count-down by name (its write returns it); absent otherwise. */
     readonly stage?: StageRecord;
+    /** A stage that holds its plugins: its plugins' records right after the write. */
+    readonly plugins?: readonly PluginRecord[];
+    /**
+     * This write completed the stage (a stage that holds its plugins completes in the write that
+     * counts its last plugin down): the caller, and only it, moves the run on.
+     */
+    readonly completed?: boolean;
   }>;
   /** Counts a report that changed nothing because it came too late. */
-  recordLateReport(key: PluginKey): Promise<void>;
+  recordLateReport(key: PluginKey & { readonly inStage?: boolean }): Promise<void>;
   /**
    * The sweeper's claim to send one timeout for this attempt: true (and `timeoutSentAt = now` is
    * stored) when the plugin is still `In Progress` at this generation and attempt and no timeout was
@@ -152,8 +168,14 @@ export interface StatusStore {
   readRun(key: RunKey): Promise<RunSnapshot | undefined>;
   /** Plugins of a run still `In Progress` whose deadline is before `now` (for the sweeper). */
   listOverduePlugins(key: RunKey, now: string): Promise<readonly PluginRecord[]>;
-  /** Plugin records of one stage, in storage order. */
-  listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]>;
+  /**
+   * Plugin records of one stage (the newest generation of each), in storage order. `withHeld: false`
+   * skips looking inside the stage record (a first generation's stage that does not exist yet).
+   */
+  listStagePlugins(
+    key: StageKey,
+    options?: { readonly withHeld?: boolean },
+  ): Promise<readonly PluginRecord[]>;
   /** Runs not yet finished, through the sparse active-runs index (no scans), newest first. */
   listActiveRuns(
     workflow: string,

@@ -39,6 +39,8 @@ export async function startStage(
     lookFirst: true,
     repair: delivery.redelivered,
     triggeredAt: command.triggeredAt,
+    // A nudge may follow a skip whose write completed the stage: move the run on from it.
+    advanceCompleted: true,
   });
 }
 
@@ -52,6 +54,8 @@ export interface EnterOptions {
   /** The triggering message may be a redelivery: repeat side effects already decided (publishes). */
   readonly repair: boolean;
   readonly triggeredAt?: string | undefined;
+  /** A stage found `Complete` moves the run on even when this is no redelivery (an operator's nudge). */
+  readonly advanceCompleted?: boolean;
 }
 
 /**
@@ -75,6 +79,7 @@ export async function enterStage(
       republishInFlight: options.repair,
       republishDispatch: options.repair,
       triggeredAt: options.triggeredAt,
+      advanceCompleted: options.advanceCompleted ?? false,
     });
     await recordPosition(deps, run, key);
   };
@@ -129,9 +134,16 @@ async function createStage(
 ): Promise<{ created: boolean; stage: StageRecord; records: readonly PluginRecord[] }> {
   const [registrations, existing] = await Promise.all([
     deps.registry.list(key.activity, key.stage),
-    deps.store.listStagePlugins(key),
+    // Operators' marks (own items), and on a rerun the previous generation's records (held by its
+    // stage, or own items). A first generation's stage does not exist yet: nothing is held.
+    deps.store.listStagePlugins(key, { withHeld: run.generation > 1 }),
   ]);
   const plan = planStage(deps, run, key, registrations, existing);
+  if (plan.stage.holdsPlugins) {
+    // A narrow stage and its plugins are one record, written at once.
+    const created = await deps.store.createStageIfAbsent(plan.stage, plan.records);
+    return { created: created.created, stage: created.stage, records: plan.records };
+  }
   // Plugin records first: a stage record always finds the records it counts.
   await deps.store.putPluginsIfAbsent(plan.toWrite);
   const created = await deps.store.createStageIfAbsent(plan.stage);
@@ -154,6 +166,10 @@ interface ProgressOptions {
    */
   readonly republishDispatch?: boolean;
   readonly triggeredAt?: string | undefined;
+  /** The stage's plugin records as just written (a stage that holds them): no need to list them. */
+  readonly plugins?: readonly PluginRecord[] | undefined;
+  /** See {@link EnterOptions.advanceCompleted}. */
+  readonly advanceCompleted?: boolean;
 }
 
 /**
@@ -178,8 +194,12 @@ export async function progressStage(
       await settleOpenStage(deps, run, stage, options);
       return;
     case STATES.complete:
-      if (options.repair) {
-        await advance(deps, stage, { lookFirst: true, repair: true, triggeredAt: options.triggeredAt });
+      if (options.repair || options.advanceCompleted) {
+        await advance(deps, stage, {
+          lookFirst: true,
+          repair: options.repair,
+          triggeredAt: options.triggeredAt,
+        });
       }
       return;
     case STATES.error:
@@ -213,7 +233,7 @@ async function dispatchNewStage(
     }
     return;
   }
-  const plugins = await deps.store.listStagePlugins(stage);
+  const plugins = options.plugins ?? (await deps.store.listStagePlugins(stage));
   if (stage.mode === 'parallel') {
     const targets = plugins.filter(
       (p) => p.generation === stage.generation && p.state === STATES.inProgress && p.attempt === 1,
@@ -246,18 +266,7 @@ async function settleOpenStage(
       { generation: stage.generation, requireNothingPending: true },
     );
     if (done.applied) {
-      const started = stage.stateTimes[STATES.inProgress] ?? stage.createdAt;
-      deps.observer?.stageCompleted?.({
-        workflow: stage.workflow,
-        activity: stage.activity,
-        stage: stage.stage,
-        durationMs: deps.clock.now().getTime() - Date.parse(started),
-      });
-      await advance(deps, stage, {
-        lookFirst: false,
-        repair: false,
-        triggeredAt: options.triggeredAt ?? deps.clock.now().toISOString(),
-      });
+      await onStageCompleted(deps, stage, options.triggeredAt);
     } else if (done.current?.state === STATES.complete && options.repair) {
       await advance(deps, stage, { lookFirst: true, repair: true, triggeredAt: options.triggeredAt });
     }
@@ -275,7 +284,7 @@ async function settleOpenStage(
   if (stage.mode === 'parallel' && options.republishDispatch) {
     const current = run ?? (await deps.store.getRun(stage));
     if (!current || current.state !== STATES.inProgress || current.generation !== stage.generation) return;
-    const targets = (await deps.store.listStagePlugins(stage)).filter(
+    const targets = (options.plugins ?? (await deps.store.listStagePlugins(stage))).filter(
       (p) => p.generation === stage.generation && p.state === STATES.inProgress && p.attempt === 1,
     );
     if (targets.length > 0) await publish(deps, current, stage, targets, 1);
@@ -284,10 +293,39 @@ async function settleOpenStage(
   if (stage.mode === 'sequential') {
     const current = run ?? (await deps.store.getRun(stage));
     if (!current || current.state !== STATES.inProgress || current.generation !== stage.generation) return;
-    await dispatchNextInSequence(deps, current, stage, await deps.store.listStagePlugins(stage), {
-      republishInFlight: options.republishInFlight ?? false,
-    });
+    await dispatchNextInSequence(
+      deps,
+      current,
+      stage,
+      options.plugins ?? (await deps.store.listStagePlugins(stage)),
+      {
+        republishInFlight: options.republishInFlight ?? false,
+      },
+    );
   }
+}
+
+/**
+ * The write that completed a stage was ours (and only one write can be): observe it and move the run
+ * on — the next stage inline, or the run's end.
+ */
+export async function onStageCompleted(
+  deps: EngineDeps,
+  stage: StageRecord,
+  triggeredAt: string | undefined,
+): Promise<void> {
+  const started = stage.stateTimes[STATES.inProgress] ?? stage.createdAt;
+  deps.observer?.stageCompleted?.({
+    workflow: stage.workflow,
+    activity: stage.activity,
+    stage: stage.stage,
+    durationMs: deps.clock.now().getTime() - Date.parse(started),
+  });
+  await advance(deps, stage, {
+    lookFirst: false,
+    repair: false,
+    triggeredAt: triggeredAt ?? deps.clock.now().toISOString(),
+  });
 }
 
 /**

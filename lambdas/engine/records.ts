@@ -48,6 +48,13 @@ export interface StageRecord extends StageKey {
   readonly generation: number;
   readonly state: StageState;
   readonly mode: 'sequential' | 'parallel';
+  /**
+   * The stage keeps its plugins' records inside its own record (narrow stages, at most
+   * {@link NARROW_STAGE_MAX} plugins; ADR 0007): one write creates the stage with its plugins, and one
+   * conditional write applies a batch of reports, counts the stage down and completes it. Such a
+   * stage's `countdown` and pending counts are derived from its plugins' states.
+   */
+  readonly holdsPlugins?: boolean;
   /** Sequential stages only: the awaited plugins in dispatch order. */
   readonly sequence?: readonly string[];
   /**
@@ -92,12 +99,48 @@ export interface PluginRecord extends PluginKey {
   readonly lateReports?: number;
   /** When the sweeper last sent a timeout for the current attempt (see `StatusStore.claimTimeout`). */
   readonly timeoutSentAt?: string;
+  /** The record is kept inside its stage's record ({@link StageRecord.holdsPlugins}). */
+  readonly inStage?: boolean;
   readonly updatedAt: string;
   readonly stateTimes: StateTimes<PluginState>;
 }
 
-/** Most awaited plugins of a stage that counts down by name (its stage item stays under 1 KB). */
+/** Most plugins of a stage that holds its plugins' records (its item stays around 1 KB). */
 export const NARROW_STAGE_MAX = 16;
+
+/**
+ * Pending counts of a stage that holds its plugins: every plugin that has not counted down (see
+ * {@link countsDown}). A mandatory plugin that failed never counts, so its stage cannot complete.
+ */
+export function pendingOfPlugins(plugins: readonly Pick<PluginRecord, 'state' | 'mandatory'>[]): {
+  readonly mandatoryPending: number;
+  readonly optionalPending: number;
+} {
+  let mandatoryPending = 0;
+  let optionalPending = 0;
+  for (const plugin of plugins) {
+    if (countsDown(plugin)) continue;
+    if (plugin.mandatory) mandatoryPending += 1;
+    else optionalPending += 1;
+  }
+  return { mandatoryPending, optionalPending };
+}
+
+/**
+ * The state a stage that holds its plugins moves to after its plugins changed: `Complete` when nothing
+ * is pending, `Mandatory Completed` when only optional plugins are, else the state it has. Only an
+ * open stage moves; a failed, cancelled or completed one keeps its state.
+ */
+export function derivedStageState(
+  stage: Pick<StageRecord, 'state'>,
+  plugins: readonly Pick<PluginRecord, 'state' | 'mandatory'>[],
+): StageState {
+  if (stage.state !== 'In Progress' && stage.state !== 'Mandatory Completed') return stage.state;
+  const { mandatoryPending, optionalPending } = pendingOfPlugins(plugins);
+  if (mandatoryPending === 0 && optionalPending === 0) return 'Complete';
+  if (mandatoryPending === 0) return 'Mandatory Completed';
+  return stage.state;
+}
 
 /** Pending counts of a stage that counts down by name. */
 export function pendingByName(countdown: NonNullable<StageRecord['countdown']>): {
@@ -118,6 +161,13 @@ export function pendingByName(countdown: NonNullable<StageRecord['countdown']>):
 export function countsDown(plugin: Pick<PluginRecord, 'state' | 'mandatory'>): boolean {
   if (plugin.state === 'Complete' || plugin.state === 'Do Not Run') return true;
   return !plugin.mandatory && (plugin.state === 'Error' || plugin.state === 'Timed Out');
+}
+
+/** A stage as one read: its record and, when it holds them, its plugins' records. */
+export interface StageView {
+  readonly stage: StageRecord;
+  /** Present when the stage holds its plugins ({@link StageRecord.holdsPlugins}). */
+  readonly plugins?: readonly PluginRecord[];
 }
 
 /** A run as one consistent read: the run, its stages and its plugin executions. */

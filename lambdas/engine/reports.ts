@@ -8,7 +8,7 @@ import type { EngineDeps } from './deps.js';
 import { ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { FinalOutcome } from './ports.js';
-import { type Delivery, failStage, progressStage } from './progress.js';
+import { type Delivery, failStage, onStageCompleted, progressStage } from './progress.js';
 import { countsDown, type PluginKey, type PluginRecord, type StageKey, type StageRecord } from './records.js';
 import { AWAITED, pluginKeyOf, type TimeoutCommand } from './stage-common.js';
 
@@ -53,7 +53,8 @@ export async function applySignals(
   delivery: Delivery = { redelivered: true },
 ): Promise<SignalResult[]> {
   const batchStartedAt = deps.clock.now().toISOString();
-  const stage = await deps.store.getStage(key);
+  const view = await deps.store.readStage(key);
+  const stage = view?.stage;
   if (!stage) {
     throw new ValidationError(
       `No stage ${key.activity}/${key.stage} exists for run "${key.uid}" of "${key.workflow}": the report or timeout cannot belong to it.`,
@@ -61,10 +62,17 @@ export async function applySignals(
   }
   if (stage.state === STATES.cancelled) return recordAllLate(deps, key, signals, 'the run was cancelled');
   const names = [...new Set(signals.map(signalPlugin))];
+  // A stage that holds its plugins was read with them; a wide one reads the plugins it needs.
+  const held = view.plugins;
   const records = new Map<string, PluginRecord | undefined>(
-    await Promise.all(
-      names.map(async (name) => [name, await deps.store.getPlugin(pluginKeyOf(key, name))] as const),
-    ),
+    held
+      ? names.map((name) => [name, held.find((p) => p.plugin === name)] as const)
+      : await Promise.all(
+          names.map(
+            async (name) =>
+              [name, await deps.store.getPlugin({ ...pluginKeyOf(key, name), inStage: false })] as const,
+          ),
+        ),
   );
 
   const decisions: Decision[] = signals.map((signal) => {
@@ -103,21 +111,23 @@ export async function applySignals(
   // A redelivered duplicate of a final outcome may come from a crash between the outcome's write and
   // its count-down by name: count it again (idempotent). Wide stages counted down in the same write.
   const recount =
-    delivery.redelivered && stage.countdown
+    delivery.redelivered && stage.countdown && !stage.holdsPlugins
       ? effective.flatMap((d) =>
           d.type === 'duplicate' && d.plugin && countsDown(d.plugin)
             ? [pluginKeyOf(key, d.plugin.plugin)]
             : [],
         )
       : [];
-  const { applied, stage: counted } =
+  const recorded =
     finals.length > 0 || recount.length > 0
       ? await deps.store.recordFinalOutcomes(
           stage,
           finals.map((d) => d.outcome),
           recount.length > 0 ? { recount } : {},
         )
-      : { applied: [] as PluginKey[], stage: undefined };
+      : undefined;
+  const applied: readonly PluginKey[] = recorded?.applied ?? [];
+  const counted = recorded?.stage;
   const appliedNames = new Set(applied.map((k) => k.plugin));
 
   const results: SignalResult[] = [];
@@ -186,14 +196,20 @@ export async function applySignals(
     await failStage(deps, stage, mandatoryFailure.plugin, mandatoryFailure.message);
     return results;
   }
+  if (recorded?.completed && counted) {
+    // The write that counted the last plugin down completed the stage: move the run on.
+    await onStageCompleted(deps, counted, batchStartedAt);
+    return results;
+  }
   if (moved || repair) {
-    // A count-down by name returns the stage it wrote; otherwise read it again.
+    // A count-down returns the stage it wrote (with its plugins, if it holds them); else read it again.
     const fresh = counted ?? (await deps.store.getStage(key));
     if (fresh && fresh.generation === stage.generation) {
       await progressStage(deps, undefined, fresh, {
         repair,
         republishInFlight: repair,
         triggeredAt: batchStartedAt,
+        plugins: counted ? recorded?.plugins : undefined,
       });
     }
   }

@@ -20,14 +20,17 @@ export async function retryPlugins(
   const first = commands[0];
   if (!first) return;
   const key = stageKeyOf(first);
-  const [run, stage] = await Promise.all([deps.store.getRun(key), deps.store.getStage(key)]);
+  const [run, view] = await Promise.all([deps.store.getRun(key), deps.store.readStage(key)]);
+  const stage = view?.stage;
   if (!run || !stage || run.state !== STATES.inProgress) return;
   if (!(OPEN_STAGE as readonly string[]).includes(stage.state)) return;
   const byAttempt = new Map<number, PluginRecord[]>();
   for (const command of commands) {
     if (command.generation !== stage.generation || run.generation !== stage.generation) continue;
     for (const name of command.plugins) {
-      const plugin = await deps.store.getPlugin(pluginKeyOf(key, name));
+      const plugin = view.plugins
+        ? view.plugins.find((p) => p.plugin === name)
+        : await deps.store.getPlugin({ ...pluginKeyOf(key, name), inStage: false });
       if (!plugin || plugin.generation !== stage.generation) continue;
       const nextAttempt = command.attempt + 1;
       const deadline = new Date(deps.clock.now().getTime() + plugin.deadlineSeconds * 1000).toISOString();

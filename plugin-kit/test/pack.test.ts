@@ -213,7 +213,7 @@ describe('the packed @plugboard/plugin-kit', { timeout: 240_000 }, () => {
       await readFile(join(projectDir, 'node_modules', '@plugboard', 'plugin-kit', 'package.json'), 'utf8'),
     );
 
-    expect(manifest.version).toBe('0.1.0');
+    expect(manifest.version).toBe('1.0.0');
     expect(Object.keys(manifest.exports)).toEqual(['.', './cdk', './testing', './package.json']);
     for (const entry of ['.', './cdk', './testing']) {
       expect(Object.keys(manifest.exports[entry])[0]).toBe('types');

@@ -1,11 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createStatusReader,
+  encodeHeldPlugin,
+  HELD_PLUGINS_ATTRIBUTE,
   isConfigurationError,
   isStatusReadError,
   pluginSk,
   runPk,
   type StatusItemStore,
+  stageSk,
 } from '../src/index.js';
 import { InMemoryStatusTable } from '../src/testing/index.js';
 
@@ -53,7 +56,11 @@ describe('createStatusReader', () => {
       attempt: 1,
       result: { segment: 'gold' },
     });
-    expect(table.reads).toEqual([{ operation: 'GetItem', consistentRead: true }]);
+    // Its stage's item (a narrow stage holds its plugins) and its own item (a wide stage's).
+    expect(table.reads).toEqual([
+      { operation: 'GetItem', consistentRead: true },
+      { operation: 'GetItem', consistentRead: true },
+    ]);
   });
 
   it('returns undefined for a plugin without a record', async () => {
@@ -78,7 +85,46 @@ describe('createStatusReader', () => {
     expect(allPre.map((s) => `${s.activity}/${s.plugin}`)).toEqual(['approve/enrich', 'ship/label']);
   });
 
-  it('asks the store for the run partition and the plugin sort-key prefix', async () => {
+  it('reads the plugins a narrow stage holds in its own item, the newer generation winning', async () => {
+    const table = seededTable();
+    table.put({
+      pk: runPk(RUN.workflow, RUN.uid),
+      sk: stageSk('approve', 'parallel'),
+      generation: 2,
+      createdAt: '2026-12-04T10:00:00.000Z',
+      [HELD_PLUGINS_ATTRIBUTE]: {
+        score: encodeHeldPlugin({
+          state: 'Complete',
+          attempt: 2,
+          mandatory: true,
+          order: 10,
+          maxAttempts: 3,
+          deadlineSeconds: 30,
+          result: { points: 7 },
+          stateTimes: { 'In Progress': '2026-12-04T10:00:00.000Z', Complete: '2026-12-04T10:00:01.500Z' },
+        }),
+      },
+    });
+    const reader = createStatusReader({ store: table, tableName: 'status' });
+
+    const score = await reader.getPlugin({ ...RUN, activity: 'approve', stage: 'parallel', plugin: 'score' });
+    const listed = await reader.listPlugins(RUN, { activity: 'approve' });
+
+    // The stage's generation 2 entry wins over the plugin's own generation 1 item.
+    expect(score).toMatchObject({
+      state: 'Complete',
+      generation: 2,
+      attempt: 2,
+      result: { points: 7 },
+      updatedAt: '2026-12-04T10:00:01.500Z',
+    });
+    expect(listed.map((p) => [p.stage, p.plugin, p.generation])).toEqual([
+      ['parallel', 'score', 2],
+      ['pre', 'enrich', 1],
+    ]);
+  });
+
+  it('asks the store for the run partition and the stage and plugin sort-key prefixes', async () => {
     const queries: unknown[] = [];
     const store: StatusItemStore = {
       getItem: () => Promise.reject(new Error('unused')),
@@ -94,6 +140,7 @@ describe('createStatusReader', () => {
     });
 
     expect(queries).toEqual([
+      { tableName: 't', pk: runPk('orders', 'o-1'), skPrefix: 'STAGE#approve#post', consistentRead: true },
       { tableName: 't', pk: runPk('orders', 'o-1'), skPrefix: 'PLUGIN#approve#post#', consistentRead: true },
     ]);
   });

@@ -12,6 +12,7 @@ import {
   reportSchema,
   runPk,
   type StatusItemStore,
+  stageSk,
 } from '../src/index.js';
 import {
   createPluginMessage,
@@ -242,10 +243,14 @@ describe('orchestratorWrapperSns: skip rules', () => {
     const run = await runPlugin(handler);
 
     expect(work).toHaveBeenCalledTimes(1);
-    expect(run.table.reads).toEqual([{ operation: 'GetItem', consistentRead: true }]);
+    // Its stage's item (a narrow stage holds its plugins) and its own item (a wide stage's).
+    expect(run.table.reads).toEqual([
+      { operation: 'GetItem', consistentRead: true },
+      { operation: 'GetItem', consistentRead: true },
+    ]);
   });
 
-  it('reads the status with a consistent GetItem on the plugin key of the table layout', async () => {
+  it('reads the status with consistent GetItems on the stage and plugin keys of the table layout', async () => {
     const requests: unknown[] = [];
     const store: StatusItemStore = {
       async getItem(request) {
@@ -268,6 +273,11 @@ describe('orchestratorWrapperSns: skip rules', () => {
     await handler(snsEvent([message]));
 
     expect(requests).toEqual([
+      {
+        tableName: 'status-table',
+        key: { pk: runPk('orders', 'o-1'), sk: stageSk('approve', 'pre') },
+        consistentRead: true,
+      },
       {
         tableName: 'status-table',
         key: { pk: runPk('orders', 'o-1'), sk: pluginSk('approve', 'pre', INFO.name) },
@@ -361,7 +371,7 @@ describe('orchestratorWrapperSns: skip rules', () => {
 
     await handler(snsEvent([createPluginMessage(INFO.name)]));
 
-    expect(tables).toEqual(['plugboard-dev-status']);
+    expect(new Set(tables)).toEqual(new Set(['plugboard-dev-status']));
   });
 
   it('ignores a message that targets other plugins: no read, no report, no run', async () => {

@@ -756,7 +756,7 @@ export interface ExactlyOnceSummary {
   readonly stagesCreated: Record<string, number>;
   /** Final outcomes applied (counted down), per `<activity>/<stage>/<plugin>`. */
   readonly pluginsCounted: Record<string, number>;
-  /** Applied stage transitions into Complete, per `<activity>/<stage>`. */
+  /** Applied stage moves into Complete (a transition, or the count-down that completed it), per `<activity>/<stage>`. */
   readonly stagesCompleted: Record<string, number>;
 }
 
@@ -793,10 +793,13 @@ export function summarize(h: EngineHarness, uid: string): ExactlyOnceSummary {
         break;
       }
       case 'recordFinalOutcomes': {
-        const result = entry.result as { applied: PluginKey[] } | undefined;
+        const [key] = entry.args as [StageKey];
+        const result = entry.result as { applied: PluginKey[]; completed?: boolean } | undefined;
         for (const k of result?.applied ?? []) {
           if (k.uid === uid) bump(pluginsCounted, `${k.activity}/${k.stage}/${k.plugin}`);
         }
+        // A stage that holds its plugins completes in the write that counts its last plugin down.
+        if (key.uid === uid && result?.completed) bump(stagesCompleted, `${key.activity}/${key.stage}`);
         break;
       }
     }

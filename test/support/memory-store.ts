@@ -35,14 +35,17 @@ import type {
 } from '../../lambdas/engine/ports.js';
 import {
   countsDown,
+  derivedStageState,
   type PluginKey,
   type PluginRecord,
   pendingByName,
+  pendingOfPlugins,
   type RunKey,
   type RunRecord,
   type RunSnapshot,
   type StageKey,
   type StageRecord,
+  type StageView,
 } from '../../lambdas/engine/records.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -270,7 +273,7 @@ export class MemoryStatusStore implements StatusStore {
   }
 
   peekStage(key: StageKey): StageRecord | undefined {
-    return copy(this.stages.get(stageId(key)));
+    return copy(this.derived(this.stages.get(stageId(key))));
   }
 
   peekPlugin(key: PluginKey): PluginRecord | undefined {
@@ -282,7 +285,7 @@ export class MemoryStatusStore implements StatusStore {
   }
 
   allStages(): StageRecord[] {
-    return copy([...this.stages.values()]);
+    return copy([...this.stages.values()].map((stage) => this.derived(stage) as StageRecord));
   }
 
   allPlugins(): PluginRecord[] {
@@ -349,13 +352,26 @@ export class MemoryStatusStore implements StatusStore {
 
   createStageIfAbsent(
     stage: StageRecord,
+    plugins: readonly PluginRecord[] = [],
   ): Promise<{ readonly created: boolean; readonly stage: StageRecord }> {
-    return this.write('createStageIfAbsent', [stage], () => {
+    return this.write('createStageIfAbsent', [stage, plugins], () => {
       const existing = this.stages.get(stageId(stage));
       if (existing && existing.generation >= stage.generation)
-        return { created: false, stage: copy(existing) };
+        return { created: false, stage: copy(this.derived(existing) as StageRecord) };
+      if (stage.holdsPlugins) {
+        // As the DynamoDB adapter: the stage and its plugins are one item, written at once. The
+        // stage's records replace any of this generation (an operator's mark, which the plan merged).
+        for (const plugin of plugins) {
+          if (stageId(plugin) !== stageId(stage)) {
+            throw new InvalidStoreRequestError(
+              `createStageIfAbsent: plugin "${plugin.plugin}" belongs to ${plugin.activity}/${plugin.stage}, not ${stage.activity}/${stage.stage}.`,
+            );
+          }
+          this.plugins.set(pluginId(plugin), { ...copy(plugin), inStage: true });
+        }
+      }
       this.stages.set(stageId(stage), copy(stage));
-      return { created: true, stage: copy(stage) };
+      return { created: true, stage: copy(this.derived(stage) as StageRecord) };
     });
   }
 
@@ -370,7 +386,11 @@ export class MemoryStatusStore implements StatusStore {
   }
 
   getStage(key: StageKey): Promise<StageRecord | undefined> {
-    return this.read('getStage', [stageKeyOf(key)], () => copy(this.stages.get(stageId(key))));
+    return this.read('getStage', [stageKeyOf(key)], () => copy(this.derived(this.stages.get(stageId(key)))));
+  }
+
+  readStage(key: StageKey): Promise<StageView | undefined> {
+    return this.read('readStage', [stageKeyOf(key)], () => copy(this.view(key)));
   }
 
   transitionStage(
@@ -381,7 +401,7 @@ export class MemoryStatusStore implements StatusStore {
   ): Promise<Transition<StageRecord>> {
     return this.write('transitionStage', [stageKeyOf(key), from, patch, options], () => {
       requireStates('transitionStage', from);
-      const current = this.stages.get(stageId(key));
+      const current = this.derived(this.stages.get(stageId(key)));
       const holds =
         current !== undefined &&
         from.includes(current.state) &&
@@ -390,7 +410,7 @@ export class MemoryStatusStore implements StatusStore {
       if (!current || !holds) return { applied: false, current: copy(current) };
       const next = patched(current, patch, this.now());
       this.stages.set(stageId(key), next);
-      return { applied: true, record: copy(next) };
+      return { applied: true, record: copy(this.derived(next) as StageRecord) };
     });
   }
 
@@ -423,9 +443,12 @@ export class MemoryStatusStore implements StatusStore {
     outcomes: readonly FinalOutcome[],
     options: { readonly recount?: readonly PluginKey[] } = {},
   ): Promise<{ readonly applied: readonly PluginKey[]; readonly refused: readonly PluginKey[] }> {
-    // As the DynamoDB adapter: a stage that counts down by name takes two writes, the outcomes and
-    // then the count-down, so a crash can fall between them (the journal makes each a step).
-    if (this.stages.get(stageId(stage))?.countdown) {
+    const stored = this.stages.get(stageId(stage));
+    // As the DynamoDB adapter: a stage that holds its plugins takes one write for all of it.
+    if (stored?.holdsPlugins) return this.recordHeld(stage, outcomes);
+    // A stage of ADR 0005's layout counts down by name in two writes, the outcomes and then the
+    // count-down, so a crash can fall between them (the journal makes each a step).
+    if (stored?.countdown) {
       return this.recordByName(stage, outcomes, options.recount ?? []);
     }
     return this.write('recordFinalOutcomes', [stage, outcomes], () => {
@@ -503,6 +526,63 @@ export class MemoryStatusStore implements StatusStore {
       pluginHolds(current, outcome.from, outcome.generation, outcome.attempt);
     seen.add(id);
     return { id, current, holds };
+  }
+
+  /**
+   * A stage that holds its plugins: the outcomes, the count-down and the stage's own move (to
+   * `Mandatory Completed` or `Complete`) in one atomic write.
+   */
+  private recordHeld(
+    stage: StageKey & { readonly generation: number },
+    outcomes: readonly FinalOutcome[],
+  ): Promise<{
+    readonly applied: readonly PluginKey[];
+    readonly refused: readonly PluginKey[];
+    readonly stage?: StageRecord;
+    readonly plugins?: readonly PluginRecord[];
+    readonly completed?: boolean;
+  }> {
+    return this.write('recordFinalOutcomes', [stage, outcomes], () => {
+      const applied: PluginKey[] = [];
+      const refused: PluginKey[] = [];
+      const current = this.stages.get(stageId(stage));
+      if (!current || current.generation !== stage.generation) {
+        return { applied, refused: outcomes.map((o) => pluginKeyOf(o.key)) };
+      }
+      const seen = new Set<string>();
+      const now = this.now();
+      for (const outcome of outcomes) {
+        if (stageId(outcome.key) !== stageId(stage)) {
+          throw new InvalidStoreRequestError(
+            `recordFinalOutcomes: plugin "${outcome.key.plugin}" belongs to ${outcome.key.activity}/${outcome.key.stage}, not ${stage.activity}/${stage.stage}.`,
+          );
+        }
+        requireStates('recordFinalOutcomes', outcome.from);
+        const { id, current: plugin, holds } = this.firstHolding(outcome, seen);
+        if (holds && plugin) {
+          this.plugins.set(id, patched(plugin, outcome.patch, now));
+          applied.push(pluginKeyOf(outcome.key));
+        } else {
+          refused.push(pluginKeyOf(outcome.key));
+        }
+      }
+      let completed = false;
+      if (applied.length > 0) {
+        const plugins = sortedById(this.plugins, `${stageId(stage)}#`);
+        const state = derivedStageState(current, plugins);
+        const next =
+          state === current.state ? { ...current, updatedAt: now } : patched(current, { state }, now);
+        completed = state === 'Complete' && current.state !== 'Complete';
+        this.stages.set(stageId(stage), next);
+      }
+      const view = this.view(stage);
+      return {
+        applied,
+        refused,
+        ...(view ? { stage: view.stage, plugins: view.plugins ?? [] } : {}),
+        completed,
+      };
+    });
   }
 
   private async recordByName(
@@ -596,7 +676,7 @@ export class MemoryStatusStore implements StatusStore {
       const prefix = `${runId(key)}#`;
       return copy({
         run,
-        stages: sortedById(this.stages, prefix),
+        stages: sortedById(this.stages, prefix).map((stage) => this.derived(stage) as StageRecord),
         plugins: sortedById(this.plugins, prefix),
       });
     });
@@ -610,6 +690,33 @@ export class MemoryStatusStore implements StatusStore {
         ),
       ),
     );
+  }
+
+  /** A stage with its derived count-down when it holds its plugins (as the adapter reads it). */
+  private derived(stage: StageRecord | undefined): StageRecord | undefined {
+    if (!stage?.holdsPlugins) return stage;
+    const plugins = sortedById(this.plugins, `${stageId(stage)}#`).filter(
+      (p) => p.generation === stage.generation,
+    );
+    return {
+      ...stage,
+      countdown: {
+        mandatory: plugins.filter((p) => p.mandatory).map((p) => p.plugin),
+        optional: plugins.filter((p) => !p.mandatory).map((p) => p.plugin),
+        counted: plugins.filter(countsDown).map((p) => p.plugin),
+      },
+      ...pendingOfPlugins(plugins),
+    };
+  }
+
+  private view(key: StageKey): StageView | undefined {
+    const stage = this.derived(this.stages.get(stageId(key)));
+    if (!stage) return undefined;
+    if (!stage.holdsPlugins) return { stage };
+    return {
+      stage,
+      plugins: sortedById(this.plugins, `${stageId(key)}#`).filter((p) => p.generation === stage.generation),
+    };
   }
 
   listStagePlugins(key: StageKey): Promise<readonly PluginRecord[]> {

@@ -553,6 +553,8 @@ export class CrashInjector {
   private remaining = -1;
   private kind: 'store-write' | 'publish' | 'command' | 'event' = 'publish';
   readonly crashes: string[] = [];
+  /** Calls of each kind seen so far, armed or not (a probe run counts a run's writes). */
+  readonly seen: Record<CrashInjector['kind'], number> = { 'store-write': 0, publish: 0, command: 0, event: 0 };
 
   arm(kind: CrashInjector['kind'], afterCalls: number): void {
     this.kind = kind;
@@ -560,6 +562,7 @@ export class CrashInjector {
   }
 
   private tick(kind: CrashInjector['kind'], what: string): void {
+    this.seen[kind] += 1;
     if (this.remaining < 0 || kind !== this.kind) return;
     if (this.remaining === 0) {
       this.remaining = -1;

@@ -1,5 +1,6 @@
 export * from './environment.js';
 export * from './exports.js';
+export * from './held-plugins.js';
 export * from './limits.js';
 export * from './schemas.js';
 export * from './states.js';

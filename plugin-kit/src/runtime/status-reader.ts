@@ -4,7 +4,9 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  decodeHeldPlugin,
   describeIssues,
+  HELD_PLUGINS_ATTRIBUTE,
   PLUGIN_ENV,
   type PluginState,
   type PluginStatusItem,
@@ -13,6 +15,7 @@ import {
   runPk,
   STAGE_NAMES,
   type StageName,
+  stageSk,
   TABLE_LAYOUT,
 } from '../contracts/index.js';
 import { dynamoDbStatusStore } from './dynamodb-status-store.js';
@@ -91,35 +94,110 @@ export function createStatusReader(options: StatusReaderOptions = {}): StatusRea
   return {
     async getPlugin(key, readOptions) {
       const table = tableName();
-      const item = await guard(`reading the status of plugin "${key.plugin}"`, () =>
-        storeOnce().getItem({
-          tableName: table,
-          key: { pk: runPk(key.workflow, key.uid), sk: pluginSk(key.activity, key.stage, key.plugin) },
-          consistentRead: readOptions?.consistent ?? true,
-        }),
+      const pk = runPk(key.workflow, key.uid);
+      const consistentRead = readOptions?.consistent ?? true;
+      // A narrow stage holds its plugins in its own item; a wide one keeps an item per plugin. Both
+      // are read: the newer generation wins (an operator's mark for a rerun is an item of its own).
+      const [stageItem, item] = await guard(`reading the status of plugin "${key.plugin}"`, () =>
+        Promise.all([
+          storeOnce().getItem({
+            tableName: table,
+            key: { pk, sk: stageSk(key.activity, key.stage) },
+            consistentRead,
+          }),
+          storeOnce().getItem({
+            tableName: table,
+            key: { pk, sk: pluginSk(key.activity, key.stage, key.plugin) },
+            consistentRead,
+          }),
+        ]),
       );
-      return item === undefined ? undefined : toPluginStatus(item, key);
+      const held = stageItem ? heldStatuses(stageItem, key).find((s) => s.plugin === key.plugin) : undefined;
+      const own = item === undefined ? undefined : toPluginStatus(item, key);
+      return newest([...(held ? [held] : []), ...(own ? [own] : [])])[0];
     },
     async listPlugins(run, filter) {
       const table = tableName();
-      const skPrefix =
+      const scope =
         filter?.activity === undefined
-          ? 'PLUGIN#'
+          ? ''
           : filter.stage === undefined
-            ? `PLUGIN#${filter.activity}#`
-            : `PLUGIN#${filter.activity}#${filter.stage}#`;
-      const items = await guard(`listing the plugins of run "${run.uid}"`, () =>
-        storeOnce().query({
-          tableName: table,
-          pk: runPk(run.workflow, run.uid),
-          skPrefix,
-          consistentRead: filter?.consistent ?? true,
-        }),
+            ? `${filter.activity}#`
+            : `${filter.activity}#${filter.stage}`;
+      const pk = runPk(run.workflow, run.uid);
+      const consistentRead = filter?.consistent ?? true;
+      const [stageItems, items] = await guard(`listing the plugins of run "${run.uid}"`, () =>
+        Promise.all([
+          storeOnce().query({ tableName: table, pk, skPrefix: `STAGE#${scope}`, consistentRead }),
+          storeOnce().query({
+            tableName: table,
+            pk,
+            skPrefix:
+              filter?.activity !== undefined && filter.stage !== undefined
+                ? `PLUGIN#${scope}#`
+                : `PLUGIN#${scope}`,
+            consistentRead,
+          }),
+        ]),
       );
-      const statuses = items.map((item) => toPluginStatus(item, keyFromItem(item, run)));
+      const held = stageItems.flatMap((item) => heldStatuses(item, stageKeyFromItem(item, run)));
+      const own = items.map((item) => toPluginStatus(item, keyFromItem(item, run)));
+      const statuses = newest([...held, ...own]);
       return filter?.stage === undefined ? statuses : statuses.filter((s) => s.stage === filter.stage);
     },
   };
+}
+
+/** The plugin statuses a stage item holds (none for a wide stage's item). */
+function heldStatuses(item: Record<string, unknown>, stage: Omit<PluginStatusKey, 'plugin'>): PluginStatus[] {
+  const entries = item[HELD_PLUGINS_ATTRIBUTE];
+  if (typeof entries !== 'object' || entries === null) return [];
+  const generation = item.generation;
+  const createdAt = typeof item.createdAt === 'string' ? item.createdAt : new Date(0).toISOString();
+  return Object.entries(entries as Record<string, unknown>).map(([plugin, entry]) => {
+    const fields = decodeHeldPlugin(entry, createdAt);
+    if (typeof fields === 'string' || typeof generation !== 'number') {
+      throw new StatusReadError(
+        `The status of plugin "${plugin}" held by stage ${stage.activity}/${stage.stage} of run "${stage.uid}" is not a plugin status: ${typeof fields === 'string' ? fields : '"generation" is missing'}`,
+      );
+    }
+    return {
+      ...stage,
+      plugin,
+      state: fields.state,
+      generation,
+      attempt: fields.attempt,
+      mandatory: fields.mandatory,
+      message: fields.message,
+      errorCode: fields.errorCode,
+      result: fields.result,
+      updatedAt: fields.updatedAt,
+    };
+  });
+}
+
+/** One status per plugin, the newest generation (a held one on a tie), in key order. */
+function newest(statuses: readonly PluginStatus[]): PluginStatus[] {
+  const byKey = new Map<string, PluginStatus>();
+  const id = (s: PluginStatus) => `${s.activity}#${s.stage}#${s.plugin}`;
+  for (const status of statuses) {
+    const kept = byKey.get(id(status));
+    if (!kept || status.generation > kept.generation) byKey.set(id(status), status);
+  }
+  return [...byKey.values()].sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+}
+
+function stageKeyFromItem(
+  item: Record<string, unknown>,
+  run: { workflow: string; uid: string },
+): Omit<PluginStatusKey, 'plugin'> {
+  const value = item[TABLE_LAYOUT.sortKey];
+  const sk = typeof value === 'string' ? value : '';
+  const [, activity = '', stage = ''] = sk.split('#');
+  const stageName = STAGE_NAMES.find((name) => name === stage);
+  if (stageName === undefined)
+    throw new StatusReadError(`The status item "${sk}" of run "${run.uid}" is not a stage item`);
+  return { workflow: run.workflow, uid: run.uid, activity, stage: stageName };
 }
 
 /** Reads `PLUGBOARD_STATUS_TABLE`, failing with the variable's name when it is not set. */

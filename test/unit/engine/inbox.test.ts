@@ -91,7 +91,7 @@ describe('an inbox batch', () => {
       store: new Proxy(h.store, {
         get: (target, property, receiver) => {
           const value = Reflect.get(target, property, receiver) as unknown;
-          if (property !== 'getStage' || typeof value !== 'function') return value;
+          if (property !== 'readStage' || typeof value !== 'function') return value;
           // The first group's work uses up the time.
           return async (...args: unknown[]) => {
             remaining = 1_000;
