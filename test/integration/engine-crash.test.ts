@@ -35,7 +35,9 @@ describe('crashes between a write and the next side effect', { timeout: 300_000 
       if (planned === 'spread') {
         // Probe: one run without a crash counts the writes.
         await o.start({ workflow: WORKFLOW, uid: 'probe' });
-        expectCompletedOnce(await o.runUntilSettled({ workflow: WORKFLOW, uid: 'probe' }, { maxRounds: 400 }));
+        expectCompletedOnce(
+          await o.runUntilSettled({ workflow: WORKFLOW, uid: 'probe' }, { maxRounds: 400 }),
+        );
         const writes = injector.seen['store-write'];
         expect(writes, 'store writes of one reference run').toBeGreaterThan(20);
         points = [...new Set([0, 3, 9, Math.floor(writes / 2), writes - 8, writes - 3, writes - 1])];

@@ -554,7 +554,12 @@ export class CrashInjector {
   private kind: 'store-write' | 'publish' | 'command' | 'event' = 'publish';
   readonly crashes: string[] = [];
   /** Calls of each kind seen so far, armed or not (a probe run counts a run's writes). */
-  readonly seen: Record<CrashInjector['kind'], number> = { 'store-write': 0, publish: 0, command: 0, event: 0 };
+  readonly seen: Record<CrashInjector['kind'], number> = {
+    'store-write': 0,
+    publish: 0,
+    command: 0,
+    event: 0,
+  };
 
   arm(kind: CrashInjector['kind'], afterCalls: number): void {
     this.kind = kind;
