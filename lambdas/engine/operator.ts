@@ -12,7 +12,7 @@ import { DEFAULT_ACTIVITY_SETTINGS, type EngineConfig } from './config.js';
 import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
-import type { RunKey, RunRecord } from './records.js';
+import { type RunKey, type RunRecord, stageMarkOf } from './records.js';
 import { OPERATOR_SKIP_MESSAGE } from './stage-common.js';
 
 /** Stops a run. Reports that arrive later are still recorded, and change nothing. */
@@ -108,6 +108,16 @@ export async function skipPlugin(
             : 'no plugin is registered there (list them: plugboard plugins).'
         }`,
       );
+    }
+    // The run names the marked stage first: a stage that starts later looks for its marks only then.
+    const announced = await deps.store.transitionRun(
+      run,
+      [STATES.inProgress],
+      { mark: stageMarkOf(key) },
+      { generation: run.generation },
+    );
+    if (!announced.applied) {
+      throw new ValidationError(`Run "${key.uid}" changed meanwhile; look at the run again.`);
     }
     const settings = deps.config?.activities[key.activity] ?? DEFAULT_ACTIVITY_SETTINGS;
     await deps.store.putPluginsIfAbsent([

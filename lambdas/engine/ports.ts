@@ -52,6 +52,11 @@ export interface RunPatch {
   readonly generation?: number;
   readonly metadata?: Record<string, unknown>;
   readonly endedAt?: string | null;
+  /**
+   * Adds a stage to the run's marks ({@link RunRecord.marked}). A patch with a new `generation`
+   * clears the marks of the previous one.
+   */
+  readonly mark?: string;
 }
 
 /** A plugin reaching a final state, counted down on its stage in the same atomic write. */

@@ -41,7 +41,17 @@ export interface RunRecord extends RunKey {
   readonly message?: string;
   /** Where the run is now (the stage last started). */
   readonly position?: { readonly activity: string; readonly stage: StageName };
+  /**
+   * Stages of this generation an operator marked before they started ({@link stageMarkOf}): only these
+   * (and every stage of a rerun) look for plugin records written before the stage itself.
+   */
+  readonly marked?: readonly string[];
   readonly stateTimes: StateTimes<RunState>;
+}
+
+/** How a run names a stage it holds a mark for (an operator's skip written before the stage). */
+export function stageMarkOf(key: { readonly activity: string; readonly stage: StageName }): string {
+  return `${key.activity}/${key.stage}`;
 }
 
 export interface StageRecord extends StageKey {

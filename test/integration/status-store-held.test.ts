@@ -210,3 +210,31 @@ describe('a stage that holds its plugins', () => {
     ]);
   });
 });
+
+describe("a run's marks", () => {
+  it('names each marked stage once, reads back as a sorted list, and a rerun clears them', async () => {
+    const { store } = await setup();
+    const run = runRecord('u-m');
+    await store.createRunIfAbsent(run);
+
+    await store.transitionRun(run, [STATES.inProgress], { mark: 'ship/pre' }, { generation: 1 });
+    await store.transitionRun(run, [STATES.inProgress], { mark: 'check/parallel' }, { generation: 1 });
+    const again = await store.transitionRun(
+      run,
+      [STATES.inProgress],
+      { mark: 'ship/pre' },
+      { generation: 1 },
+    );
+    expect(again.applied).toBe(true);
+    expect((await store.getRun(run))?.marked).toEqual(['check/parallel', 'ship/pre']);
+
+    const stale = await store.transitionRun(run, [STATES.inProgress], { mark: 'x/post' }, { generation: 2 });
+    expect(stale.applied).toBe(false);
+
+    await store.transitionRun(run, [STATES.inProgress], { state: STATES.complete }, { generation: 1 });
+    await store.transitionRun(run, [STATES.complete], { state: STATES.inProgress, generation: 2 });
+    const rerun = await store.getRun(run);
+    expect(rerun?.generation).toBe(2);
+    expect(rerun?.marked).toBeUndefined();
+  });
+});

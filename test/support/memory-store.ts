@@ -342,7 +342,13 @@ export class MemoryStatusStore implements StatusStore {
         from.includes(current.state) &&
         (options.generation === undefined || current.generation === options.generation);
       if (!current || !holds) return { applied: false, current: copy(current) };
-      const next = patched(current, patch, this.now());
+      const { mark, ...rest } = patch;
+      let next: RunRecord = patched(current, rest, this.now());
+      if (patch.generation !== undefined && mark === undefined) {
+        const { marked: _cleared, ...unmarked } = next;
+        next = unmarked;
+      }
+      if (mark !== undefined) next = { ...next, marked: [...new Set([...(next.marked ?? []), mark])].sort() };
       this.runs.set(runId(key), next);
       return { applied: true, record: copy(next) };
     });
