@@ -655,6 +655,7 @@ export class DynamoStatusStore implements StatusStore {
     setOrRemove(update, 'message', patch.message);
     setOrRemove(update, 'result', patch.result);
     setOrRemove(update, 'errorCode', patch.errorCode);
+    if (patch.archive !== undefined) update.append(['history'], [patch.archive]);
     return update;
   }
 

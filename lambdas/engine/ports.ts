@@ -13,6 +13,7 @@ import type {
   StageState,
 } from '../contracts/index.js';
 import type {
+  AttemptRecord,
   PluginKey,
   PluginRecord,
   RunKey,
@@ -37,6 +38,8 @@ export interface PluginPatch {
   readonly mandatory?: boolean;
   /** A final failure's `PluginError.code`. */
   readonly errorCode?: string | null;
+  /** The attempt that just ended, appended to the plugin's history (a retry is next). */
+  readonly archive?: AttemptRecord;
 }
 
 export interface StagePatch {

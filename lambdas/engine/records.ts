@@ -2,13 +2,15 @@
  * What the status store keeps: one record per run, per stage and per plugin execution.
  * The DynamoDB layout (keys, indexes) lives in the adapter; these are the engine's view.
  */
-import type {
-  Metadata,
-  PluginState,
-  Registration,
-  RunState,
-  StageName,
-  StageState,
+import {
+  isFinalPluginState,
+  type Metadata,
+  type PluginState,
+  type Registration,
+  type RunState,
+  STATES,
+  type StageName,
+  type StageState,
 } from '../contracts/index.js';
 
 /** ISO-8601 timestamps of every state a component has entered (the latest entry wins). */
@@ -111,8 +113,47 @@ export interface PluginRecord extends PluginKey {
   readonly timeoutSentAt?: string;
   /** The record is kept inside its stage's record ({@link StageRecord.holdsPlugins}). */
   readonly inStage?: boolean;
+  /** Earlier attempts of this generation that failed or timed out, oldest first (bounded by maxAttempts). */
+  readonly history?: readonly AttemptRecord[];
   readonly updatedAt: string;
   readonly stateTimes: StateTimes<PluginState>;
+}
+
+/** An attempt of a plugin, as its history keeps it once the attempt is over. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly outcome: PluginState;
+  /** When the attempt was dispatched. */
+  readonly startedAt?: string;
+  /** When it failed, timed out or completed. */
+  readonly endedAt: string;
+  readonly message?: string;
+  readonly errorCode?: string;
+}
+
+/**
+ * Every attempt of a plugin, oldest first: its history, then the current attempt once it was
+ * dispatched (its outcome is the plugin's state; `endedAt` only when that state is final).
+ */
+export function attemptsOf(plugin: PluginRecord): readonly (Omit<AttemptRecord, 'endedAt'> & {
+  readonly endedAt?: string;
+})[] {
+  const earlier = plugin.history ?? [];
+  if (plugin.attempt === 0 || earlier.some((a) => a.attempt === plugin.attempt)) return earlier;
+  const startedAt = plugin.stateTimes[STATES.inProgress];
+  const final = isFinalPluginState(plugin.state);
+  const endedAt = final ? plugin.stateTimes[plugin.state] : undefined;
+  return [
+    ...earlier,
+    {
+      attempt: plugin.attempt,
+      outcome: plugin.state,
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      ...(endedAt !== undefined ? { endedAt } : {}),
+      ...(plugin.message !== undefined ? { message: plugin.message } : {}),
+      ...(plugin.errorCode !== undefined ? { errorCode: plugin.errorCode } : {}),
+    },
+  ];
 }
 
 /** Most plugins of a stage that holds its plugins' records (its item stays around 1 KB). */

@@ -238,3 +238,48 @@ describe("a run's marks", () => {
     expect(rerun?.marked).toBeUndefined();
   });
 });
+
+describe("a plugin's attempt history", () => {
+  const archive = (attempt: number, message: string) => ({
+    attempt,
+    outcome: STATES.error,
+    startedAt: at(0),
+    endedAt: at(1_000),
+    message,
+  });
+
+  it('appends an ended attempt once, in a held entry and in an own item alike', async () => {
+    const { store } = await setup();
+    const { stage, plugins } = held('u-h', ['a']);
+    await store.createStageIfAbsent(stage, plugins);
+    const own = pluginRecord('u-o', 'b');
+    await store.putPluginsIfAbsent([own]);
+
+    for (const key of [{ ...pluginKey('u-h', 'a'), inStage: true }, pluginKey('u-o', 'b')]) {
+      const patch = {
+        state: STATES.notStarted,
+        deadline: null,
+        message: 'down',
+        archive: archive(1, 'down'),
+      };
+      const first = await store.transitionPlugin(key, [STATES.inProgress], patch, {
+        generation: 1,
+        attempt: 1,
+      });
+      const again = await store.transitionPlugin(key, [STATES.inProgress], patch, {
+        generation: 1,
+        attempt: 1,
+      });
+      expect([first.applied, again.applied]).toEqual([true, false]);
+      await store.transitionPlugin(
+        key,
+        [STATES.notStarted],
+        { state: STATES.inProgress, attempt: 2, message: null },
+        { generation: 1, attempt: 1 },
+      );
+      const read = await store.getPlugin(key);
+      expect(read).toMatchObject({ state: STATES.inProgress, attempt: 2 });
+      expect(read?.history).toEqual([archive(1, 'down')]);
+    }
+  });
+});

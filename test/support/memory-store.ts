@@ -207,7 +207,12 @@ const pluginId = (k: PluginKey): string => `${stageId(k)}#${k.plugin}`;
 /** `undefined` leaves a field alone, `null` removes it, anything else sets it (copied). */
 function patched<R extends object>(record: R, patch: object, now: string): R {
   const next: Record<string, unknown> = { ...record, updatedAt: now };
-  for (const [field, value] of Object.entries(patch)) {
+  const { archive, ...fields } = patch as { archive?: unknown };
+  if (archive !== undefined) {
+    // A plugin's ended attempt goes to its history (the DynamoDB adapter's list_append).
+    next.history = [...(((record as { history?: unknown[] }).history ?? []) as unknown[]), copy(archive)];
+  }
+  for (const [field, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     if (value === null) delete next[field];
     else next[field] = copy(value);
