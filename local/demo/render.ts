@@ -1,7 +1,12 @@
 /**
  * Text views of runs for `npm start`: a live progress block, the final status tree and a timeline.
  */
-import type { PluginRecord, RunSnapshot, StageRecord } from '../../lambdas/engine/records.js';
+import {
+  attemptsOf,
+  type PluginRecord,
+  type RunSnapshot,
+  type StageRecord,
+} from '../../lambdas/engine/records.js';
 import { STAGE_NAMES } from '../../plugin-kit/src/index.js';
 
 const color = (code: number) => (text: string, enabled: boolean) =>
@@ -117,15 +122,19 @@ export function timeline(snapshots: readonly RunSnapshot[], colors: boolean, wid
   const rows: { label: string; start: number; end: number; state: string }[] = [];
   for (const { run, plugins } of snapshots) {
     for (const plugin of plugins) {
-      const started = plugin.stateTimes['In Progress'];
-      if (started === undefined) continue;
-      const ended = plugin.stateTimes[plugin.state] ?? run.endedAt ?? started;
-      rows.push({
-        label: `${run.uid} ${plugin.activity}/${plugin.stage}/${plugin.plugin}`,
-        start: Date.parse(started),
-        end: Math.max(Date.parse(ended), Date.parse(started)),
-        state: plugin.state,
-      });
+      const attempts = attemptsOf(plugin);
+      for (const attempt of attempts) {
+        const started = attempt.startedAt;
+        if (started === undefined) continue;
+        const ended = attempt.endedAt ?? run.endedAt ?? started;
+        const label = `${run.uid} ${plugin.activity}/${plugin.stage}/${plugin.plugin}`;
+        rows.push({
+          label: attempts.length > 1 ? `${label} #${attempt.attempt}` : label,
+          start: Date.parse(started),
+          end: Math.max(Date.parse(ended), Date.parse(started)),
+          state: attempt.outcome,
+        });
+      }
     }
   }
   if (rows.length === 0) return [];
