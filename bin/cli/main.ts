@@ -83,10 +83,10 @@ Examples:
       const [workflowArgument] = command.registeredArguments;
       const [firstArgument] = command.processedArgs as unknown[];
       if (workflowArgument?.name() === 'workflow' && typeof firstArgument === 'string') {
-        await checkWorkflow(firstArgument);
+        await checkWorkflow(firstArgument, ctx);
       }
       const workflowOption = (options as { workflow?: unknown }).workflow;
-      if (typeof workflowOption === 'string') await checkWorkflow(workflowOption);
+      if (typeof workflowOption === 'string') await checkWorkflow(workflowOption, ctx);
       state.exitCode = (await action(ctx, command.processedArgs as string[], options)) ?? EXIT.ok;
     };
 
