@@ -149,7 +149,7 @@ export function declaredConfig(ctx: ConfigContext, cwd = process.cwd()): Promise
       if (file) return file;
       const deployment = await ctx.deployment();
       if (deployment.mode === 'local') {
-        const state = await loadLocalState();
+        const state = await loadLocalState(process.env, cwd);
         return state.config ? fromDeclared(state.config, "the local cloud's deployment") : undefined;
       }
       return deployedConfig(deployment);
