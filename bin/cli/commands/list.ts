@@ -106,7 +106,7 @@ Example:
         if (options.nextToken !== undefined && options.workflow === undefined) {
           throw new UsageError('--next-token continues the listing of one workflow: pass --workflow too.');
         }
-        const workflows = options.workflow ? [options.workflow] : await configuredWorkflows();
+        const workflows = options.workflow ? [options.workflow] : await configuredWorkflows(ctx);
         const deployment = await ctx.deployment();
         let runs: ListedRun[] = [];
         let nextToken: string | undefined;
