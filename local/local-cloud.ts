@@ -49,7 +49,7 @@ export interface LocalCloudOptions
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Stop moto on SIGINT/SIGTERM and at exit. @default true */
   readonly handleSignals?: boolean;
-  /** @default 'moto_server' */
+  /** The emulator command (see StartCloudOptions.command). @default - moto without instance tracking */
   readonly motoCommand?: string;
   /**
    * Route every SDK client (runner functions, deployer, `clientConfig()`) through the AWS proxy
