@@ -8,8 +8,8 @@
  * A stack is removed with `destroyStack` (resources in reverse dependency order: custom resources get
  * their Delete request, functions stop, subscriptions and queues go), which is also how a stack is
  * updated: `deploy(…, { replace: true })` destroys a deployed stack of the same name and creates it
- * again from the new template. There is no rollback: a failed deploy leaves what it created, and the
- * error names the stack, the resource and the reason.
+ * again from the new template. A failed deploy deletes what it created (newest first, as
+ * CloudFormation rolls back), and the error names the stack, the resource and the reason.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -381,7 +381,32 @@ export class Deployer {
     return result;
   }
 
-  private async deleteResource(stack: DeployedStack, resource: DeployedResource): Promise<void> {
+  /**
+   * Deletes what a failed deploy created, newest first (as CloudFormation rolls back a failed
+   * create), so that the same stack can be deployed again once the cause is fixed. Best effort: a
+   * resource that cannot be deleted is reported and left.
+   */
+  private async rollBack(
+    stack: StackArtifact,
+    created: ReadonlyMap<string, DeployedResource>,
+    order: readonly string[],
+  ): Promise<void> {
+    const partial = { stackName: stack.stackName, artifact: stack } as const;
+    for (const logicalId of [...order].reverse()) {
+      const resource = created.get(logicalId);
+      if (resource === undefined) continue;
+      try {
+        await this.deleteResource(partial, resource);
+      } catch (error) {
+        this.options.log?.(`rollback of ${stack.stackName}: ${messageOf(error)}`);
+      }
+    }
+  }
+
+  private async deleteResource(
+    stack: Pick<DeployedStack, 'stackName'>,
+    resource: DeployedResource,
+  ): Promise<void> {
     if (resource.allowListedBecause !== undefined) return; // nothing was created for it
     const { runner } = this.options;
     const id = resource.physicalId;
@@ -435,7 +460,10 @@ export class Deployer {
   }
 
   /** Sends a custom resource's Delete request to its ServiceToken and waits for the response. */
-  private async deleteCustomResource(stack: DeployedStack, resource: DeployedResource): Promise<void> {
+  private async deleteCustomResource(
+    stack: Pick<DeployedStack, 'stackName'>,
+    resource: DeployedResource,
+  ): Promise<void> {
     const properties = resource.properties ?? {};
     const serviceToken = String(properties.ServiceToken ?? '');
     const fail = (detail: string) =>
@@ -549,10 +577,17 @@ export class Deployer {
         skipped.push(logicalId);
       }
     }
-    for (const level of this.levels(stack, included)) {
-      await this.inParallel(level, async (logicalId) => {
-        created.set(logicalId, await this.createResource(stack, logicalId, resolver));
-      });
+    const order: string[] = [];
+    try {
+      for (const level of this.levels(stack, included)) {
+        await this.inParallel(level, async (logicalId) => {
+          created.set(logicalId, await this.createResource(stack, logicalId, resolver));
+          order.push(logicalId);
+        });
+      }
+    } catch (error) {
+      await this.rollBack(stack, created, order);
+      throw error;
     }
 
     const outputs: Record<string, unknown> = {};
