@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { MotoStartError, MotoUnavailableError } from './errors.js';
 
 /** The region every local resource lives in (moto's default). */
@@ -15,6 +16,16 @@ export const LOCAL_PARTITION = 'aws';
 export const LOCAL_URL_SUFFIX = 'amazonaws.com';
 /** What a user runs to get the emulator. */
 export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]'";
+
+/**
+ * The emulator command a new local cloud runs: moto's server without its model-instance tracking,
+ * which otherwise keeps a copy of every table per `TransactWriteItems` for as long as moto runs
+ * (local/scripts/moto-server-untracked; docs/local-cloud.md, "A long session"). It finds the
+ * `moto_server` on PATH's Python when its own `python3` has no moto.
+ */
+export const UNTRACKED_MOTO_COMMAND = fileURLToPath(
+  new URL('./scripts/moto-server-untracked', import.meta.url),
+);
 
 /** Dummy credentials moto accepts; they map to {@link LOCAL_ACCOUNT_ID}. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
@@ -51,7 +62,10 @@ export interface StartCloudOptions {
   readonly endpoint?: string;
   /** @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** @default 'moto_server' (looked up on PATH) */
+  /**
+   * The emulator to run (`<command> -H 127.0.0.1 -p <port>`), e.g. `'moto_server'` for moto as
+   * installed. @default {@link UNTRACKED_MOTO_COMMAND}
+   */
   readonly command?: string;
   /** How long to wait for the server to answer. @default 20000 */
   readonly readyTimeoutMs?: number;
@@ -140,7 +154,7 @@ export async function startCloud(options: StartCloudOptions = {}): Promise<Cloud
       stop: async () => {},
     };
   }
-  const command = options.command ?? 'moto_server';
+  const command = options.command ?? UNTRACKED_MOTO_COMMAND;
   const handleSignals = options.handleSignals ?? true;
   if (options.port !== undefined)
     return startMotoServerOnPort(options.port, command, timeoutMs, handleSignals);

@@ -5,16 +5,21 @@
  * deploy in dependency order, resources in dependency order (independent ones in parallel); exports
  * of one stack feed `Fn::ImportValue` of the stacks deployed after it, across assemblies.
  *
- * There is no update and no rollback: a stack deploys once per local cloud; a failed deploy leaves
- * what it created, and the error names the stack, the resource and the reason.
+ * A stack is removed with `destroyStack` (resources in reverse dependency order: custom resources get
+ * their Delete request, functions stop, subscriptions and queues go), which is also how a stack is
+ * updated: `deploy(…, { replace: true })` destroys a deployed stack of the same name and creates it
+ * again from the new template. A failed deploy deletes what it created (newest first, as
+ * CloudFormation rolls back), and the error names the stack, the resource and the reason.
  */
+
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { CloudWatchClient, DeleteAlarmsCommand, DeleteDashboardsCommand } from '@aws-sdk/client-cloudwatch';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTopicCommand, SNSClient, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type CloudAssembly, readAssembly, type StackArtifact } from './assembly.js';
 import { awsClientConfig, LOCAL_PARTITION, LOCAL_URL_SUFFIX } from './cloud.js';
 import { CustomResourceEndpoint } from './custom-resource-endpoint.js';
@@ -24,8 +29,10 @@ import {
   IntrinsicError,
   LocalCloudError,
   MissingImportError,
+  messageOf,
   ResourceCreationError,
   StackAlreadyDeployedError,
+  StackNotDeployedError,
   UnsupportedResourceError,
 } from './errors.js';
 import type { IamRegistry } from './iam/registry.js';
@@ -44,6 +51,7 @@ import type {
   LocalEnvironment,
   ResourceProvider,
 } from './resources/provider.js';
+import { arn as resourceArn } from './resources/provider.js';
 import { snsSubscriptionProvider, snsTopicProvider } from './resources/sns.js';
 import { sqsQueueProvider } from './resources/sqs.js';
 
@@ -73,7 +81,47 @@ export interface DeployedStack {
   readonly outputs: Readonly<Record<string, unknown>>;
   /** Export name → value, as CloudFormation exports them. */
   readonly exports: Readonly<Record<string, string>>;
+  /** The export names its `Fn::ImportValue`s read (a stack exporting them cannot be destroyed first). */
+  readonly imports: readonly string[];
   readonly durationMs: number;
+}
+
+/** What `destroyStack` removed. */
+export interface DestroyedStack {
+  readonly stackName: string;
+  /** Resources deleted (allow-listed ones included: nothing existed to delete). */
+  readonly resources: number;
+  /** The exports that are gone with it. */
+  readonly exports: readonly string[];
+  readonly durationMs: number;
+}
+
+/** A stack cannot be destroyed while another deployed stack imports one of its exports (as on AWS). */
+export class ExportInUseError extends LocalCloudError {
+  constructor(
+    readonly stackName: string,
+    readonly uses: readonly { readonly exportName: string; readonly importer: string }[],
+  ) {
+    super(
+      `Stack ${stackName} cannot be destroyed: ${uses.map((u) => `its export "${u.exportName}" is imported by ${u.importer}`).join('; ')}. Destroy the importing stack(s) first.`,
+    );
+  }
+}
+
+/** Deleting a resource of a stack failed; the stack stays deployed, and destroying it again retries. */
+export class ResourceDeletionError extends LocalCloudError {
+  constructor(
+    readonly stackName: string,
+    readonly logicalId: string,
+    readonly resourceType: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${stackName}/${logicalId} (${resourceType}) could not be deleted: ${detail}. The stack is still deployed; fix the cause and destroy it again.`,
+      options,
+    );
+  }
 }
 
 export interface DeployerOptions {
@@ -96,6 +144,12 @@ export interface DeployerOptions {
 export interface DeployOptions {
   /** Deploy only these stacks (stack names or artifact IDs). @default - every stack of the assembly */
   readonly stacks?: readonly string[];
+  /**
+   * A stack already deployed under the same name is destroyed and created again from the new
+   * template (the local cloud's update), instead of failing with StackAlreadyDeployedError.
+   * @default false
+   */
+  readonly replace?: boolean;
 }
 
 const PROVIDERS: readonly ResourceProvider[] = [
@@ -123,6 +177,20 @@ function providerFor(type: string): ResourceProvider | undefined {
 /** Errors that already name the stack and the resource pass through unchanged. */
 function namesItsResource(error: unknown): boolean {
   return error instanceof LocalCloudError && 'stackName' in error;
+}
+
+/**
+ * Awaits a delete request, treating "it does not exist" as done: a destroy that failed half-way, or a
+ * resource removed by hand, must not stop the next destroy.
+ */
+async function gone(deleting: Promise<unknown>): Promise<void> {
+  try {
+    await deleting;
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    if (/NotFound|NonExistent|DoesNotExist/i.test(name)) return;
+    throw error;
+  }
 }
 
 /** A stack not started because another stack of the same deploy failed. */
@@ -255,7 +323,7 @@ export class Deployer {
         stack,
         Promise.all(before).then(() => {
           if (failed) throw new SkippedStack();
-          return this.deployStack(stack).catch((error: unknown) => {
+          return this.deployStack(stack, options).catch((error: unknown) => {
             failed = true;
             throw error;
           });
@@ -275,13 +343,183 @@ export class Deployer {
     return results;
   }
 
+  /**
+   * Removes a deployed stack: resources in reverse dependency order (custom resources get their Delete
+   * request through their ServiceToken, as CloudFormation sends it; functions stop; subscriptions,
+   * queues, topics, tables, alarms and dashboards are deleted on moto), then its exports. Refuses
+   * while another deployed stack imports one of its exports. Resources already gone count as deleted,
+   * so destroying again after a failure finishes the job.
+   */
+  async destroyStack(stackName: string): Promise<DestroyedStack> {
+    const stack = this.deployed.get(stackName);
+    if (stack === undefined) throw new StackNotDeployedError(stackName);
+    const started = Date.now();
+    const uses = this.stacks()
+      .filter((other) => other.stackName !== stackName)
+      .flatMap((other) =>
+        other.imports
+          .filter((name) => stack.exports[name] !== undefined)
+          .map((exportName) => ({ exportName, importer: other.stackName })),
+      );
+    if (uses.length > 0) throw new ExportInUseError(stackName, uses);
+    const levels = this.levels(stack.artifact, new Set(stack.resources.keys())).reverse();
+    for (const level of levels) {
+      await this.inParallel(level, async (logicalId) => {
+        const resource = stack.resources.get(logicalId);
+        if (resource !== undefined) await this.deleteResource(stack, resource);
+      });
+    }
+    for (const name of Object.keys(stack.exports)) this.exportOwners.delete(name);
+    this.deployed.delete(stackName);
+    const result = {
+      stackName,
+      resources: stack.resources.size,
+      exports: Object.keys(stack.exports),
+      durationMs: Date.now() - started,
+    };
+    this.options.log?.(`destroyed ${stackName}: ${result.resources} resources in ${result.durationMs} ms`);
+    return result;
+  }
+
+  /**
+   * Deletes what a failed deploy created, newest first (as CloudFormation rolls back a failed
+   * create), so that the same stack can be deployed again once the cause is fixed. Best effort: a
+   * resource that cannot be deleted is reported and left.
+   */
+  private async rollBack(
+    stack: StackArtifact,
+    created: ReadonlyMap<string, DeployedResource>,
+    order: readonly string[],
+  ): Promise<void> {
+    const partial = { stackName: stack.stackName, artifact: stack } as const;
+    for (const logicalId of [...order].reverse()) {
+      const resource = created.get(logicalId);
+      if (resource === undefined) continue;
+      try {
+        await this.deleteResource(partial, resource);
+      } catch (error) {
+        this.options.log?.(`rollback of ${stack.stackName}: ${messageOf(error)}`);
+      }
+    }
+  }
+
+  private async deleteResource(
+    stack: Pick<DeployedStack, 'stackName'>,
+    resource: DeployedResource,
+  ): Promise<void> {
+    if (resource.allowListedBecause !== undefined) return; // nothing was created for it
+    const { runner } = this.options;
+    const id = resource.physicalId;
+    try {
+      switch (resource.type) {
+        case 'AWS::Lambda::Function':
+          await runner.unregister(id);
+          return;
+        case 'AWS::Lambda::EventSourceMapping':
+          await runner.removeSqsEventSource(id);
+          return;
+        case 'AWS::Events::Rule':
+          runner.removeSchedule(id);
+          return;
+        case 'AWS::SNS::Subscription':
+          // A lambda subscription is the runner's (a hidden queue); an sqs one is moto's.
+          if (!(await runner.removeSnsSubscription(id))) {
+            await gone(this.clients.sns.send(new UnsubscribeCommand({ SubscriptionArn: id })));
+          }
+          return;
+        case 'AWS::SNS::Topic':
+          await gone(this.clients.sns.send(new DeleteTopicCommand({ TopicArn: id })));
+          return;
+        case 'AWS::SQS::Queue':
+          await gone(this.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: id })));
+          return;
+        case 'AWS::DynamoDB::Table':
+        case 'AWS::DynamoDB::GlobalTable':
+          await gone(this.clients.dynamodb.send(new DeleteTableCommand({ TableName: id })));
+          return;
+        case 'AWS::CloudWatch::Alarm':
+          await this.clients.cloudwatch.send(new DeleteAlarmsCommand({ AlarmNames: [id] }));
+          return;
+        case 'AWS::CloudWatch::Dashboard':
+          await gone(this.clients.cloudwatch.send(new DeleteDashboardsCommand({ DashboardNames: [id] })));
+          return;
+        default:
+          if (
+            resource.type.startsWith('Custom::') ||
+            resource.type === 'AWS::CloudFormation::CustomResource'
+          ) {
+            await this.deleteCustomResource(stack, resource);
+          }
+      }
+    } catch (error) {
+      if (error instanceof ResourceDeletionError) throw error;
+      throw new ResourceDeletionError(stack.stackName, resource.logicalId, resource.type, messageOf(error), {
+        cause: error,
+      });
+    }
+  }
+
+  /** Sends a custom resource's Delete request to its ServiceToken and waits for the response. */
+  private async deleteCustomResource(
+    stack: Pick<DeployedStack, 'stackName'>,
+    resource: DeployedResource,
+  ): Promise<void> {
+    const properties = resource.properties ?? {};
+    const serviceToken = String(properties.ServiceToken ?? '');
+    const fail = (detail: string) =>
+      new ResourceDeletionError(stack.stackName, resource.logicalId, resource.type, detail);
+    if (!this.options.runner.has(serviceToken)) {
+      throw fail(
+        `its ServiceToken ${serviceToken} is no longer hosted (was the stack that provides it destroyed first?)`,
+      );
+    }
+    const { token, url } = this.customResources.newResponseUrl();
+    const requestId = randomUUID();
+    const waiting = this.customResources.waitFor(token, this.options.customResourceTimeoutMs ?? 60_000);
+    const invocation = this.options.runner
+      .invoke(serviceToken, {
+        RequestType: 'Delete',
+        ServiceToken: serviceToken,
+        ResponseURL: url,
+        StackId: resourceArn(this.options.environment, 'cloudformation', `stack/${stack.stackName}/local`),
+        RequestId: requestId,
+        LogicalResourceId: resource.logicalId,
+        PhysicalResourceId: resource.physicalId,
+        ResourceType: resource.type,
+        ResourceProperties: properties,
+      })
+      .then((result) => {
+        if (result.ok) return new Promise<never>(() => {});
+        return Promise.reject(
+          fail(
+            `the provider function failed without sending a response (${result.error.errorType}: ${result.error.errorMessage})`,
+          ),
+        );
+      });
+    let response: Awaited<typeof waiting.response>;
+    try {
+      response = await Promise.race([waiting.response, invocation]);
+    } catch (error) {
+      waiting.cancel();
+      throw error instanceof ResourceDeletionError ? error : fail(messageOf(error));
+    }
+    if (response.Status === 'FAILED') throw fail(response.Reason ?? 'the provider answered FAILED');
+  }
+
   /** Deploys one stack. Its dependencies (and the stacks whose exports it imports) must be deployed. */
-  async deployStack(stack: StackArtifact): Promise<DeployedStack> {
-    if (this.deployed.has(stack.stackName)) throw new StackAlreadyDeployedError(stack.stackName);
+  async deployStack(
+    stack: StackArtifact,
+    options: Pick<DeployOptions, 'replace'> = {},
+  ): Promise<DeployedStack> {
+    if (this.deployed.has(stack.stackName)) {
+      if (options.replace !== true) throw new StackAlreadyDeployedError(stack.stackName);
+      await this.destroyStack(stack.stackName);
+    }
     const started = Date.now();
     const { template, stackName } = stack;
     const { environment } = this.options;
     const created = new Map<string, DeployedResource>();
+    const imported = new Set<string>();
     const resolver = new TemplateResolver({
       template,
       pseudo: {
@@ -312,7 +550,9 @@ export class Deployer {
       },
       importValue: (name, path) => {
         const owner = this.exportOwners.get(name);
-        if (owner === undefined) throw new MissingImportError(stackName, name, path);
+        if (owner === undefined)
+          throw new MissingImportError(stackName, name, path, [...this.exportOwners.keys()]);
+        imported.add(name);
         return owner.value;
       },
       parameters: this.options.parameters?.[stackName] ?? {},
@@ -337,10 +577,17 @@ export class Deployer {
         skipped.push(logicalId);
       }
     }
-    for (const level of this.levels(stack, included)) {
-      await this.inParallel(level, async (logicalId) => {
-        created.set(logicalId, await this.createResource(stack, logicalId, resolver));
-      });
+    const order: string[] = [];
+    try {
+      for (const level of this.levels(stack, included)) {
+        await this.inParallel(level, async (logicalId) => {
+          created.set(logicalId, await this.createResource(stack, logicalId, resolver));
+          order.push(logicalId);
+        });
+      }
+    } catch (error) {
+      await this.rollBack(stack, created, order);
+      throw error;
     }
 
     const outputs: Record<string, unknown> = {};
@@ -385,6 +632,7 @@ export class Deployer {
       skippedByCondition: skipped,
       outputs,
       exports,
+      imports: [...imported],
       durationMs: Date.now() - started,
     };
     this.deployed.set(stackName, result);

@@ -58,9 +58,11 @@ export class MissingImportError extends LocalCloudError {
     readonly stackName: string,
     readonly exportName: string,
     readonly path: string,
+    /** The export names the local cloud has, to spot a typo or a wrong stage. */
+    readonly known?: readonly string[],
   ) {
     super(
-      `${stackName} ${path}: Fn::ImportValue "${exportName}" is not exported by any stack deployed in this local cloud. Deploy the stack that exports it first.`,
+      `${stackName} ${path}: Fn::ImportValue "${exportName}" is not exported by any stack deployed in this local cloud. Deploy the stack that exports it first.${known === undefined ? '' : ` Exports in this local cloud: ${known.length === 0 ? 'none' : [...known].sort().join(', ')}.`}`,
     );
   }
 }

@@ -10,8 +10,8 @@ import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PublishCommand, SNSClient, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, LOCAL_CREDENTIALS } from './cloud.js';
 import {
   FunctionDefinitionError,
@@ -650,6 +650,54 @@ export class LambdaRunner {
         await this.sns.send(new PublishCommand({ TopicArn: target.arn, Message: payload }));
       }
     }
+  }
+
+  /**
+   * Stops hosting a function (a destroyed stack's): its execution environments stop after their
+   * invocations in flight; a later `register` of the same name starts afresh. False when not hosted.
+   * Its event sources, subscriptions and schedules are removed by their own methods first.
+   */
+  async unregister(name: string): Promise<boolean> {
+    const pool = this.pools.get(name);
+    if (pool === undefined) return false;
+    this.pools.delete(name);
+    await pool.stop();
+    return true;
+  }
+
+  /** Stops polling an event source mapping (by its UUID). False when there is none. */
+  async removeSqsEventSource(uuid: string): Promise<boolean> {
+    const index = this.sqsSources.findIndex((source) => source.definition.uuid === uuid);
+    const source = this.sqsSources[index];
+    if (source === undefined) return false;
+    this.sqsSources.splice(index, 1);
+    await source.stop();
+    return true;
+  }
+
+  /**
+   * Removes a lambda-protocol SNS subscription (by its ARN): unsubscribes its hidden queue on moto,
+   * stops its poller and deletes the queue. False when the runner holds no such subscription.
+   */
+  async removeSnsSubscription(subscriptionArn: string): Promise<boolean> {
+    const index = this.snsSubscriptionsList.findIndex((s) => s.info.subscriptionArn === subscriptionArn);
+    const subscription = this.snsSubscriptionsList[index];
+    if (subscription === undefined) return false;
+    this.snsSubscriptionsList.splice(index, 1);
+    await this.sns.send(new UnsubscribeCommand({ SubscriptionArn: subscriptionArn }));
+    await subscription.stop();
+    await this.sqs.send(new DeleteQueueCommand({ QueueUrl: subscription.info.queueUrl }));
+    return true;
+  }
+
+  /** Stops a schedule rule's timer. False when there is none. */
+  removeSchedule(ruleName: string): boolean {
+    const index = this.timers.findIndex((entry) => entry.timer.definition.ruleName === ruleName);
+    const entry = this.timers[index];
+    if (entry === undefined) return false;
+    this.timers.splice(index, 1);
+    entry.timer.stop();
+    return true;
   }
 
   /** Every hosted function's definition. */

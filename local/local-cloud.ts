@@ -20,7 +20,13 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudAssembly } from './assembly.js';
 import { AwsProxy, type ProxiedRequest } from './aws-proxy.js';
 import { type AwsClientConfig, awsClientConfig, type Cloud, startCloud } from './cloud.js';
-import { type DeployedStack, Deployer, type DeployerOptions, type DeployOptions } from './deployer.js';
+import {
+  type DeployedStack,
+  Deployer,
+  type DeployerOptions,
+  type DeployOptions,
+  type DestroyedStack,
+} from './deployer.js';
 import { NoFunctionCredentialsError, StackNotDeployedError } from './errors.js';
 import { IamEnforcer } from './iam/enforcer.js';
 import { IamRegistry, type LocalCredentials, type Principal } from './iam/registry.js';
@@ -49,7 +55,7 @@ export interface LocalCloudOptions
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Stop moto on SIGINT/SIGTERM and at exit. @default true */
   readonly handleSignals?: boolean;
-  /** @default 'moto_server' */
+  /** The emulator command (see StartCloudOptions.command). @default - moto without instance tracking */
   readonly motoCommand?: string;
   /**
    * Route every SDK client (runner functions, deployer, `clientConfig()`) through the AWS proxy
@@ -96,7 +102,7 @@ export class LocalCloud {
     readonly proxy: AwsProxy | undefined,
     /** Roles, policies and credentials, when IAM is enforced (`iam`, the default). */
     readonly iam: IamEnforcer | undefined,
-    private readonly issued: ReadonlyMap<string, LocalCredentials>,
+    private readonly issued: Map<string, LocalCredentials>,
   ) {
     this.sns = new SNSClient(this.clientConfig());
     this.sqs = new SQSClient(this.clientConfig());
@@ -290,6 +296,16 @@ export class LocalCloud {
   /** Deploys a cloud assembly (see Deployer.deploy). */
   deploy(assembly: string | CloudAssembly, options: DeployOptions = {}): Promise<DeployedStack[]> {
     return this.deployer.deploy(assembly, options);
+  }
+
+  /**
+   * Removes a deployed stack (see Deployer.destroyStack): its functions stop, and the credentials
+   * they were given are no longer listed by `functionIdentities()`.
+   */
+  async destroy(stackName: string): Promise<DestroyedStack> {
+    const destroyed = await this.deployer.destroyStack(stackName);
+    for (const name of [...this.issued.keys()]) if (!this.runner.has(name)) this.issued.delete(name);
+    return destroyed;
   }
 
   /** Outputs of a deployed stack. */

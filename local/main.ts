@@ -30,6 +30,7 @@ import projectConfig from '../plugboard.config.js';
 import { startOptions } from './args.js';
 import type { ProxiedRequest } from './aws-proxy.js';
 import { startCloud } from './cloud.js';
+import type { ControlServer } from './control.js';
 import type { DemoEnvironment } from './demo/environment.js';
 import { progressLines, statusTree, timeline } from './demo/render.js';
 import { DEMO_SCENARIOS, scenarioProblems } from './demo/scenarios.js';
@@ -278,15 +279,22 @@ async function main(): Promise<number> {
 
   if (keep) {
     const statePath = localStatePath();
-    await writeLocalState(statePath, {
-      endpoint: env.local.endpoint,
-      lambdaEndpoint: env.local.lambdaEndpoint,
-      region: env.local.clientConfig().region,
-      exports: env.local.exports(),
-      // The workflows the CLI checks names against, also from outside this checkout.
-      config: JSON.parse(runtimeConfigJson(parseWorkflowConfig(projectConfig).config)),
-      pid: process.pid,
-    });
+    // The control endpoint (local/control.ts): `plugboard --local deploy|destroy|credentials`.
+    let control: ControlServer | undefined;
+    const writeState = () =>
+      writeLocalState(statePath, {
+        endpoint: env.local.endpoint,
+        lambdaEndpoint: env.local.lambdaEndpoint,
+        region: env.local.clientConfig().region,
+        exports: env.local.exports(),
+        // The workflows the CLI checks names against, also from outside this checkout.
+        config: JSON.parse(runtimeConfigJson(parseWorkflowConfig(projectConfig).config)),
+        pid: process.pid,
+        ...(control !== undefined ? { control: control.state } : {}),
+      });
+    const { ControlServer: Server } = await import('./control.js');
+    control = await Server.start({ cloud: env.local, onChange: writeState, log: step });
+    await writeState();
     statePathWritten = statePath;
     say(
       `The local cloud keeps running (state in ${statePath}); try \`npx plugboard --local status order order-gift\`.`,

@@ -49,6 +49,8 @@ export const localStateSchema = z.object({
   /** PID of the process that runs the local cloud (informational). */
   pid: z.number().int().optional(),
   writtenAt: z.string().optional(),
+  /** The kept cloud's control endpoint (local/control.ts) and its bearer token. @default - none (no deploy, destroy, credentials) */
+  control: z.object({ url: z.url(), token: z.string().min(16) }).optional(),
 });
 
 export type LocalState = z.input<typeof localStateSchema>;
