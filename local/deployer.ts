@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type CloudAssembly, readAssembly, type StackArtifact } from './assembly.js';
@@ -35,6 +36,7 @@ import { ALLOW_LIST } from './resources/allow-list.js';
 import { cloudWatchAlarmProvider, cloudWatchDashboardProvider } from './resources/cloudwatch.js';
 import { customResourceProvider } from './resources/custom-resource.js';
 import { dynamoGlobalTableProvider, dynamoTableProvider } from './resources/dynamodb.js';
+import { eventBusProvider } from './resources/event-bus.js';
 import { eventsRuleProvider } from './resources/events.js';
 import { eventSourceMappingProvider, lambdaFunctionProvider } from './resources/lambda.js';
 import { type IgnoredProperty, isRecord, PropertyReader } from './resources/properties.js';
@@ -108,6 +110,7 @@ const PROVIDERS: readonly ResourceProvider[] = [
   cloudWatchDashboardProvider,
   lambdaFunctionProvider,
   eventSourceMappingProvider,
+  eventBusProvider,
   eventsRuleProvider,
   customResourceProvider,
 ];
@@ -203,6 +206,7 @@ export class Deployer {
       sns: options.clients?.sns ?? new SNSClient(config),
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
       cloudwatch: options.clients?.cloudwatch ?? new CloudWatchClient(config),
+      events: options.clients?.events ?? new EventBridgeClient(config),
     };
   }
 
