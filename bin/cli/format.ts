@@ -11,6 +11,7 @@ import {
 } from '../../lambdas/contracts/index.js';
 import {
   attemptsOf,
+  currentStageOf,
   type PluginRecord,
   type RunRecord,
   type RunSnapshot,
@@ -241,11 +242,9 @@ export function renderRunTree(snapshot: RunSnapshot, options: TreeOptions): stri
   return lines;
 }
 
-/** The stage record at the run's position (its `updatedAt` counts as the run's progress). */
+/** The stage the run is at (its `updatedAt` counts as the run's progress). */
 export function stageAtPosition(snapshot: RunSnapshot): StageRecord | undefined {
-  const position = snapshot.run.position;
-  if (!position) return undefined;
-  return snapshot.stages.find((s) => s.activity === position.activity && s.stage === position.stage);
+  return currentStageOf(snapshot.run, snapshot.stages);
 }
 
 /** Liveness of an active run by the metrics stack's rule (10 min inactive, 20 min stuck). */

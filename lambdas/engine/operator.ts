@@ -4,6 +4,7 @@
 import {
   isFinalRunState,
   isMandatoryFor,
+  STAGE_NAMES,
   STATES,
   type StageName,
   truncateMessage,
@@ -59,16 +60,22 @@ export async function cancelRun(
 }
 
 /**
- * Closes the stage the run is at: reports that arrive for it later find it `Cancelled` and are
- * recorded as late, changing nothing (the report path reads the stage, never the run).
+ * Closes the open stage of the activity the run is in: reports that arrive for it later find it
+ * `Cancelled` and are recorded as late, changing nothing (the report path reads the stage, never the
+ * run). The run names only its activity: every stage of it that is still open is fenced.
  */
 async function fenceCurrentStage(deps: Pick<EngineDeps, 'store'>, run: RunRecord): Promise<void> {
   if (!run.position) return;
-  await deps.store.transitionStage(
-    { workflow: run.workflow, uid: run.uid, ...run.position },
-    [STATES.notStarted, STATES.inProgress, STATES.mandatoryCompleted],
-    { state: STATES.cancelled, message: 'the run was cancelled' },
-    { generation: run.generation },
+  const { activity } = run.position;
+  await Promise.all(
+    STAGE_NAMES.map((stage) =>
+      deps.store.transitionStage(
+        { workflow: run.workflow, uid: run.uid, activity, stage },
+        [STATES.notStarted, STATES.inProgress, STATES.mandatoryCompleted],
+        { state: STATES.cancelled, message: 'the run was cancelled' },
+        { generation: run.generation },
+      ),
+    ),
   );
 }
 

@@ -112,9 +112,13 @@ export async function enterStage(
   await recordPosition(deps, run, key);
 }
 
-/** Where the run is (for liveness and the CLI); written after the dispatch, off its critical path. */
+/**
+ * Which activity the run is in (for liveness, the CLI and a cancel's fence); written when the run
+ * enters an activity, after the dispatch, off its critical path. Readers find the stage from the
+ * activity's stage items ({@link currentStageOf}).
+ */
 async function recordPosition(deps: EngineDeps, run: RunRecord, key: StageKey): Promise<void> {
-  if (run.position?.activity === key.activity && run.position.stage === key.stage) return;
+  if (run.position?.activity === key.activity) return;
   await deps.store.transitionRun(
     run,
     [STATES.inProgress],

@@ -41,7 +41,10 @@ export interface RunRecord extends RunKey {
   readonly updatedAt: string;
   readonly endedAt?: string;
   readonly message?: string;
-  /** Where the run is now (the stage last started). */
+  /**
+   * The activity the run is in, and the stage it entered that activity at; written once per activity
+   * (not per stage). The stage the run is at now is {@link currentStageOf} its stages.
+   */
   readonly position?: { readonly activity: string; readonly stage: StageName };
   /**
    * Stages of this generation an operator marked before they started ({@link stageMarkOf}): only these
@@ -50,6 +53,26 @@ export interface RunRecord extends RunKey {
   readonly marked?: readonly string[];
   readonly stateTimes: StateTimes<RunState>;
 }
+
+/**
+ * The stage a run is at: of the stages of its current activity in its generation, the last one
+ * entered (stages of an activity are entered in order: pre, parallel, post).
+ */
+export function currentStageOf<S extends Pick<StageRecord, 'activity' | 'stage' | 'generation'>>(
+  run: Pick<RunRecord, 'position' | 'generation'>,
+  stages: readonly S[],
+): S | undefined {
+  const activity = run.position?.activity;
+  if (activity === undefined) return undefined;
+  let current: S | undefined;
+  for (const stage of stages) {
+    if (stage.activity !== activity || stage.generation !== run.generation) continue;
+    if (!current || STAGE_ORDER[stage.stage] > STAGE_ORDER[current.stage]) current = stage;
+  }
+  return current;
+}
+
+const STAGE_ORDER: Readonly<Record<StageName, number>> = { pre: 0, parallel: 1, post: 2 };
 
 /** How a run names a stage it holds a mark for (an operator's skip written before the stage). */
 export function stageMarkOf(key: { readonly activity: string; readonly stage: StageName }): string {

@@ -3,6 +3,7 @@
  */
 import {
   attemptsOf,
+  currentStageOf,
   type PluginRecord,
   type RunSnapshot,
   type StageRecord,
@@ -74,9 +75,9 @@ export function progressLines(
   const { run } = snapshot;
   const elapsed = (Date.parse(run.endedAt ?? now.toISOString()) - Date.parse(run.createdAt)) / 1000;
   const header = `${uid}: ${paintState(run.state, colors)} ${dim(`${elapsed.toFixed(1)} s`, colors)}${run.message ? ` ${run.message}` : ''}`;
-  const position = run.position;
+  const stage = currentStageOf(run, snapshot.stages);
+  const position = stage ?? run.position;
   if (position === undefined) return [header];
-  const stage = snapshot.stages.find((s) => s.activity === position.activity && s.stage === position.stage);
   const plugins = stage ? pluginsOf(snapshot, stage) : [];
   const where = `  ${position.activity} → ${position.stage}${stage ? ` (${paintState(stage.state, colors)})` : ''}`;
   return [
