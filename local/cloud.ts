@@ -14,7 +14,7 @@ export const LOCAL_ACCOUNT_ID = '123456789012';
 export const LOCAL_PARTITION = 'aws';
 export const LOCAL_URL_SUFFIX = 'amazonaws.com';
 /** What a user runs to get the emulator. */
-export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]'";
+export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]==5.2.1'";
 
 /** Dummy credentials moto accepts; they map to {@link LOCAL_ACCOUNT_ID}. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
