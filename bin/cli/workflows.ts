@@ -55,6 +55,17 @@ function settingsOf(given: Partial<Record<keyof ActivitySettings, unknown>> = {}
 }
 
 /**
+ * How Node.js refuses a TypeScript module without a loader: no type stripping (Node 20), or type
+ * stripping that cannot follow the file's `.js` imports of `.ts` sources.
+ */
+const UNLOADABLE_TYPESCRIPT = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_MODULE_NOT_FOUND',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+]);
+
+/**
  * The config of `plugboard.config.ts` in `cwd`; undefined when there is none, or when this process
  * cannot load TypeScript (the packaged CLI on a Node.js without type stripping).
  */
@@ -65,7 +76,7 @@ export async function readProjectConfig(cwd = process.cwd()): Promise<ProjectCon
   try {
     module = (await import(pathToFileURL(path).href)) as ConfigModule;
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') return undefined;
+    if (UNLOADABLE_TYPESCRIPT.has(String((error as { code?: unknown }).code))) return undefined;
     throw error;
   }
   const workflows: Record<string, readonly string[]> = {};

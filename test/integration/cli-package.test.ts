@@ -29,7 +29,12 @@ let deep: string;
 let version: string;
 
 /** Runs a command with only the environment a user's shell would give (no npm_*, no state variable). */
-function sh(command: string, args: readonly string[], cwd: string): Promise<CliResult> {
+function sh(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  extraEnv: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, {
       cwd,
@@ -42,6 +47,7 @@ function sh(command: string, args: readonly string[], cwd: string): Promise<CliR
         npm_config_update_notifier: 'false',
         npm_config_fund: 'false',
         npm_config_audit: 'false',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -151,6 +157,25 @@ describe('@plugboard/cli from its tarball', SLOW, () => {
 
   it('refuses an undeclared workflow naming the declared ones', async () => {
     const result = await plugboard(['--local', 'status', 'invoice', 'pkg-1']);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `Unknown workflow "invoice": the local cloud's deployment declares "order".`,
+    );
+  });
+
+  it("skips a plugboard.config.ts it cannot load (TypeScript) for the state file's workflows", async () => {
+    // This repository's root has one; the bundle, without a TypeScript loader, cannot import it.
+    expect(existsSync(join(REPO, 'plugboard.config.ts'))).toBe(true);
+
+    const result = await sh(
+      join(project, 'node_modules', '.bin', 'plugboard'),
+      ['--local', 'status', 'invoice', 'x'],
+      REPO,
+      {
+        PLUGBOARD_LOCAL_STATE: join(project, '.plugboard', 'local.json'),
+      },
+    );
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
