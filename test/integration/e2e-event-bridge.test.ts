@@ -54,7 +54,7 @@ function synthesize(directory: string): { app: string; examples: string } {
   });
   // A consumer of the events, as a user would write it: a rule on the bus with an SQS target.
   const consumer = new Stack(app, `consumer-${STAGE}`);
-  consumer.addDependency(stacks.core);
+  consumer.addStackDependency(stacks.core);
   const queue = new Queue(consumer, 'RunEvents', { queueName: QUEUE_NAME, enforceSSL: true });
   new Rule(consumer, 'PlugboardEvents', {
     eventBus: EventBus.fromEventBusName(consumer, 'Bus', eventBusName(D)),

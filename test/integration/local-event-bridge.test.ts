@@ -90,7 +90,10 @@ const template = {
               Effect: 'Allow',
               Action: 'events:PutEvents',
               Resource: { 'Fn::GetAtt': ['Bus', 'Arn'] },
-              Condition: { StringEquals: { 'events:source': 'plugboard.plugboard' } },
+              Condition: {
+                'ForAllValues:StringEquals': { 'events:source': ['plugboard.plugboard'] },
+                Null: { 'events:source': 'false' },
+              },
             },
           ],
         },
