@@ -25,6 +25,10 @@ export const ENV = {
   topicArn: 'PLUGBOARD_TOPIC_ARN',
   /** Start function and stage orchestrators: where messages that can never be processed go. */
   quarantineUrl: 'PLUGBOARD_QUARANTINE_URL',
+  /** Stage orchestrators only: comma-separated role ids that may send engine commands (ADR 0008). */
+  commandSenders: 'PLUGBOARD_COMMAND_SENDERS',
+  /** Stage orchestrators only: comma-separated operator role/user ids; empty: see docs/security.md. */
+  operatorPrincipals: 'PLUGBOARD_OPERATOR_PRINCIPALS',
 } as const;
 
 /** Placeholders the handlers replace in {@link ENV.inboxUrlTemplate}. */

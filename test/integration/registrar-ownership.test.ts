@@ -72,7 +72,12 @@ function event(
   };
   if (requestType === 'Create') return { ...base, RequestType: 'Create' };
   if (requestType === 'Update') {
-    return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId, OldResourceProperties: props };
+    return {
+      ...base,
+      RequestType: 'Update',
+      PhysicalResourceId: physicalId,
+      OldResourceProperties: { ServiceToken: 'x', ...props },
+    };
   }
   return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalId };
 }
