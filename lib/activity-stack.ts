@@ -40,6 +40,7 @@ export class ActivityStack extends Stack {
     const eventsTopicArn = Fn.importValue(EXPORTS.eventsTopicArn(d));
     const eventsTopic = Topic.fromTopicArn(this, 'EventsTopic', eventsTopicArn);
     const key = Key.fromKeyArn(this, 'Key', Fn.importValue(EXPORTS.keyArn(d)));
+    const settings = props.config.activities[props.activityName];
 
     this.activity = new Activity(this, 'Activity', {
       deployment: d,
@@ -55,6 +56,11 @@ export class ActivityStack extends Stack {
       }),
       logRemovalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       parallelBatching: parallelBatchingOf(props.config, props.activityName),
+      ...(settings ? { inboxMaximumConcurrency: settings.inboxMaximumConcurrency } : {}),
+      senders: {
+        engineRoleIds: [Fn.importValue(EXPORTS.sweeperRoleId(d))],
+        operatorPrincipals: props.config.operatorPrincipals,
+      },
     });
 
     for (const stage of STAGE_NAMES) {

@@ -251,6 +251,12 @@ export class CoreStack extends Stack {
       'ServiceToken of Custom::PlugboardPluginRegistration resources',
     );
     this.addExport(
+      'SweeperRoleId',
+      EXPORTS.sweeperRoleId(d),
+      this.sweeperFunction.role.roleId,
+      'Role id of the sweeper: stage orchestrators accept its timeout commands (ADR 0008)',
+    );
+    this.addExport(
       'KeyArn',
       EXPORTS.keyArn(d),
       this.key.keyArn,

@@ -24,6 +24,7 @@ describe('core stack (stage dev, retained)', () => {
     const start = logicalId(core.startFunction.function);
     const registrar = logicalId(core.registrarFunction.function);
     const key = logicalId(core.key);
+    const sweeperRole = logicalId(core.sweeperFunction.role);
     const expected: Record<string, unknown> = {
       'plugboard-dev-status-table-name': { Ref: table },
       'plugboard-dev-status-table-arn': { 'Fn::GetAtt': [table, 'Arn'] },
@@ -34,6 +35,7 @@ describe('core stack (stage dev, retained)', () => {
       'plugboard-dev-start-function-name': { Ref: start },
       'plugboard-dev-registrar-service-token': { 'Fn::GetAtt': [registrar, 'Arn'] },
       'plugboard-dev-key-arn': { 'Fn::GetAtt': [key, 'Arn'] },
+      'plugboard-dev-sweeper-role-id': { 'Fn::GetAtt': [sweeperRole, 'RoleId'] },
     };
 
     const outputs = template.findOutputs('*');
