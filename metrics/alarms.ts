@@ -98,11 +98,7 @@ export class MetricsAlarms extends Construct {
 
     // A refused sender is never noise: a plugin forged a report for another or sent an engine command.
     this.unauthenticatedSenders = this.add('UnauthenticatedSenders', {
-      metric: factory.engineMetric(
-        METRIC_NAMES.unauthenticatedSenders,
-        {},
-        { period: Duration.minutes(5), label: 'unauthenticated senders' },
-      ),
+      metric: factory.engineMetric(METRIC_NAMES.unauthenticatedSenders, {}, { period: Duration.minutes(5) }),
       threshold: 0,
       description: `${title}: a stage inbox refused messages for their sender (SQS SenderId not a registered principal of the plugin, or a command not from the engine). Each is in the inbox's dead-letter queue with the reason "unauthenticated sender: …" naming the sender id; find the role with \`aws iam list-roles\` (RoleId) and see docs/security.md.`,
     });

@@ -126,17 +126,15 @@ describe('trust probes (issue 15): a plugin can speak only for itself', () => {
       },
       // 2. a forged final Error for another plugin
       {
-        client: asGiftWrap,
+        client: asChargePayment,
         body: forgedReport('reserve-stock', { status: 'Error', retryable: false, message: 'forged' }),
       },
       // 3. a forged start-stage command (the parallel stage while the run is still before it)
       { client: asChargePayment, body: { ...envelope('fulfilment', 'parallel'), kind: 'start-stage' } },
-      // 4. a plugin filtered out of the run completes another plugin of the run
+      // 4. a plugin filtered out of the run (gift-wrap: no giftWrap metadata) completes another plugin of the run
       {
         client: asGiftWrap,
-        body: forgedReport('ship-order', { status: 'Complete' }),
-        url: inboxUrl('fulfilment', 'post'),
-        stage: 'post',
+        body: forgedReport('reserve-stock', { status: 'Complete', result: { reserved: 0 } }),
       },
       // 5. a forged retry command that would skip the back-off
       {
@@ -150,21 +148,20 @@ describe('trust probes (issue 15): a plugin can speak only for itself', () => {
       },
     ];
     for (const probe of probes) {
-      const body = 'stage' in probe ? { ...probe.body, stage: probe.stage } : probe.body;
       await probe.client.send(
-        new SendMessageCommand({ QueueUrl: probe.url ?? parallel, MessageBody: JSON.stringify(body) }),
+        new SendMessageCommand({ QueueUrl: parallel, MessageBody: JSON.stringify(probe.body) }),
       );
     }
 
     const snapshot = await env.waitForRun(UID, { timeoutMs: 240_000 });
-    const parallelDlq = await deadLetters(`${PREFIX}-fulfilment-parallel-inbox-dlq`, 4);
-    const postDlq = await deadLetters(`${PREFIX}-fulfilment-post-inbox-dlq`, 1);
+    const parallelDlq = await deadLetters(`${PREFIX}-fulfilment-parallel-inbox-dlq`, probes.length);
 
     // Nothing changed: the run completed on the genuine reports, with the genuine results.
     expect(snapshot.run.state).toBe('Complete');
     const plugin = (name: string) => snapshot.plugins.find((p) => p.plugin === name);
     expect(plugin('charge-payment')?.state).toBe('Complete');
     expect(plugin('charge-payment')?.result).not.toEqual({ charged: 0 });
+    expect(plugin('reserve-stock')?.result).not.toEqual({ reserved: 0 });
     expect(plugin('reserve-stock')?.state).toBe('Complete');
     expect(plugin('ship-order')?.state).toBe('Complete');
     expect(plugin('gift-wrap')?.state ?? 'Do Not Run').toBe('Do Not Run');
@@ -175,15 +172,16 @@ describe('trust probes (issue 15): a plugin can speak only for itself', () => {
     expect(reasons).toEqual(
       [
         `unauthenticated sender: "${giftWrapId}" is not a registered principal of plugin "charge-payment" in fulfilment/parallel`,
-        `unauthenticated sender: "${giftWrapId}" is not a registered principal of plugin "reserve-stock" in fulfilment/parallel`,
+        `unauthenticated sender: "${chargePaymentId}" is not a registered principal of plugin "reserve-stock" in fulfilment/parallel`,
         `unauthenticated sender: "${chargePaymentId}" may not send start-stage commands to fulfilment/parallel: only the engine's roles and operators may`,
+        `unauthenticated sender: "${giftWrapId}" is not a registered principal of plugin "reserve-stock" in fulfilment/parallel`,
         `unauthenticated sender: "${chargePaymentId}" may not send retry commands to fulfilment/parallel: only the engine's roles (the stage orchestrator and the sweeper) may`,
       ].sort(),
     );
-    expect(postDlq.map((m) => m.reason)).toEqual([
-      `unauthenticated sender: "${giftWrapId}" is not a registered principal of plugin "ship-order" in fulfilment/post`,
-    ]);
-    for (const message of [...parallelDlq, ...postDlq]) expect(message.reason).not.toContain('charged');
+    for (const message of parallelDlq) {
+      expect(message.reason).not.toContain('charged');
+      expect(message.reason).not.toContain('forged');
+    }
   }, 420_000);
 
   it('6. refuses another stack’s registration of a taken plugin, naming the owner, and its delete leaves the registration', async () => {
