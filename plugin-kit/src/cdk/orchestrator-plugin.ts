@@ -207,6 +207,8 @@ export class OrchestratorPlugin extends Construct {
       includeResourceTypes: ['AWS::Lambda::Function'],
     });
     fn.addEnvironment(PLUGIN_ENV.statusTable, this.statusTableName);
+    // The wrapper refuses records from any other topic (a direct invoke cannot fake a dispatch).
+    fn.addEnvironment(PLUGIN_ENV.stageTopicArn, this.topic.topicArn);
     this.grantReport(fn);
     if (info.idempotent && !info.alwaysRun) this.grantStatusCheck(fn);
   }
