@@ -273,15 +273,31 @@ describe('core stack (stage dev, retained)', () => {
     expect(JSON.stringify(statements)).not.toContain('-inbox');
   });
 
-  it('lets the sweeper send to every inbox of this deployment only, and publish to the events topic only', () => {
+  it('lets the sweeper send to every inbox of this deployment only, and publish nothing', () => {
     const statements = roleStatements(template, logicalId(core.sweeperFunction.role));
     const sends = allowing(statements, 'sqs:SendMessage');
 
     expect(sends.flatMap((s) => asArray(s.Resource))).toEqual([pattern('sqs', 'plugboard-dev-*-inbox')]);
     expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
-    expect(allowing(statements, 'sns:Publish').flatMap((s) => asArray(s.Resource))).toEqual([
-      { Ref: logicalId(core.eventsTopic) },
+    expect(allowing(statements, 'sns:Publish')).toEqual([]);
+    expect(allowing(statements, 'kms:GenerateDataKey')).toEqual([]);
+  });
+
+  it('lets the registrar put, delete and read registrations on the table only, and publish nothing', () => {
+    const statements = roleStatements(template, logicalId(core.registrarFunction.role));
+    const table = allowing(statements, 'dynamodb:PutItem');
+
+    expect(table.flatMap((s) => asArray(s.Action)).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
     ]);
+    expect(table.flatMap((s) => asArray(s.Resource))).toEqual([
+      { 'Fn::GetAtt': [logicalId(core.statusTable.table), 'Arn'] },
+    ]);
+    expect(allowing(statements, 'dynamodb:Query')).toEqual([]);
+    expect(allowing(statements, 'sns:Publish')).toEqual([]);
+    expect(allowing(statements, 'kms:Decrypt')).toEqual([]);
   });
 });
 
