@@ -45,6 +45,7 @@ export class ActivityStack extends Stack {
       props.config.events.eventBridge === false
         ? undefined
         : LifecycleEventBus.fromExports(this, 'LifecycleEventBus', d);
+    const settings = props.config.activities[props.activityName];
 
     this.activity = new Activity(this, 'Activity', {
       deployment: d,
@@ -63,6 +64,11 @@ export class ActivityStack extends Stack {
       },
       logRemovalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       parallelBatching: parallelBatchingOf(props.config, props.activityName),
+      ...(settings ? { inboxMaximumConcurrency: settings.inboxMaximumConcurrency } : {}),
+      senders: {
+        engineRoleIds: [Fn.importValue(EXPORTS.sweeperRoleId(d))],
+        operatorPrincipals: props.config.operatorPrincipals,
+      },
     });
 
     // The stage orchestrators announce lifecycle events: on the bus too when it is on.

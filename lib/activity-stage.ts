@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -22,6 +22,17 @@ export interface StageBatching {
   readonly window: Duration;
   /** Most reports per invocation. */
   readonly batchSize: number;
+}
+
+/** Who besides the stage's own orchestrator may send to its inbox (ADR 0008). */
+export interface StageSenders {
+  /** Role ids of other engine functions that send commands (the sweeper's timeouts). */
+  readonly engineRoleIds: readonly string[];
+  /**
+   * Operator role or user ids that may send `start-stage` nudges.
+   * @default - none listed: any principal that is not a plugin of the stage may (docs/security.md)
+   */
+  readonly operatorPrincipals?: readonly string[];
 }
 
 /** Sequential stages, and parallel ones unless configured: no window, so a lone report waits for nothing. */
@@ -59,6 +70,17 @@ export interface ActivityStageProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Most concurrent invocations of the stage orchestrator (its event source's `maximumConcurrency`).
+   * @default DEFAULT_MAXIMUM_CONCURRENCY
+   */
+  readonly maximumConcurrency?: number;
+  /**
+   * Who besides the stage's own orchestrator may send commands to the inbox. Plugins' reports are
+   * checked against their registrations, not here.
+   * @default - only the stage's own orchestrator sends commands (no sweeper timeouts are accepted)
+   */
+  readonly senders?: StageSenders;
 }
 
 /**
@@ -107,8 +129,19 @@ export class ActivityStage extends Construct {
         [ENV.quarantineUrl]: this.inbox.deadLetterQueue.queueUrl,
       },
     });
+    // The engine accepts commands only from these senders (its SQS SenderId), reports only from the
+    // plugin's registered principals (engine/sender.ts).
+    this.orchestrator.function.addEnvironment(
+      ENV.commandSenders,
+      Fn.join(',', [this.orchestrator.role.roleId, ...(props.senders?.engineRoleIds ?? [])]),
+    );
+    this.orchestrator.function.addEnvironment(
+      ENV.operatorPrincipals,
+      (props.senders?.operatorPrincipals ?? []).join(','),
+    );
     this.orchestrator.consume(this.inbox.queue, {
       batchSize: batching.batchSize,
+      ...(props.maximumConcurrency === undefined ? {} : { maximumConcurrency: props.maximumConcurrency }),
       ...(batching.window.toSeconds() > 0 ? { maxBatchingWindow: batching.window } : {}),
     });
 

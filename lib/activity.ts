@@ -12,7 +12,7 @@ import {
   STAGE_NAMES,
   type StageName,
 } from '../plugin-kit/src/contracts/index.js';
-import { ActivityStage, NO_BATCHING, type StageBatching } from './activity-stage.js';
+import { ActivityStage, NO_BATCHING, type StageBatching, type StageSenders } from './activity-stage.js';
 import { MAX_QUEUE_NAME_LENGTH } from './config/workflow-config.js';
 import { PlugboardCdkError } from './errors.js';
 
@@ -49,6 +49,13 @@ export interface ActivityProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Most concurrent invocations of each stage orchestrator.
+   * @default DEFAULT_MAXIMUM_CONCURRENCY
+   */
+  readonly inboxMaximumConcurrency?: number;
+  /** Who besides each stage's own orchestrator may send to the inboxes (ActivityStageProps). */
+  readonly senders?: StageSenders;
 }
 
 /**
@@ -77,6 +84,10 @@ export class Activity extends Construct {
         ...(props.functionTimeout ? { functionTimeout: props.functionTimeout } : {}),
         ...(props.memorySize === undefined ? {} : { memorySize: props.memorySize }),
         ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
+        ...(props.inboxMaximumConcurrency === undefined
+          ? {}
+          : { maximumConcurrency: props.inboxMaximumConcurrency }),
+        ...(props.senders ? { senders: props.senders } : {}),
       });
     this.stages = {
       pre: stage('pre', 'Pre'),

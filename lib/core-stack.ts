@@ -160,8 +160,8 @@ export class CoreStack extends Stack {
         : { reservedConcurrentExecutions: props.sweeperReservedConcurrency }),
     });
     StatusTable.grantEngineAccess(table, this.sweeperFunction);
+    // It sends timeout commands and publishes nothing (no events topic, no key).
     this.sweeperFunction.allowSendToEveryInbox(d);
-    this.sweeperFunction.allowPublish(this.eventsTopic, this.key);
     const schedule = new Rule(this, 'SweeperSchedule', {
       description: `Plugboard ${prefix}: runs the sweeper every minute`,
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -188,8 +188,8 @@ export class CoreStack extends Stack {
       logRemovalPolicy,
       environment,
     });
-    StatusTable.grantEngineAccess(table, this.registrarFunction);
-    this.registrarFunction.allowPublish(this.eventsTopic, this.key);
+    // It writes and removes registrations only, and publishes nothing (no events topic, no key).
+    StatusTable.grantRegistryAccess(table, this.registrarFunction);
     this.registrarFunction.function.addPermission('CloudFormationInvoke', {
       principal: new ServicePrincipal('cloudformation.amazonaws.com'),
       action: 'lambda:InvokeFunction',
@@ -262,6 +262,12 @@ export class CoreStack extends Stack {
       EXPORTS.registrarServiceToken(d),
       this.registrarFunction.function.functionArn,
       'ServiceToken of Custom::PlugboardPluginRegistration resources',
+    );
+    this.addExport(
+      'SweeperRoleId',
+      EXPORTS.sweeperRoleId(d),
+      this.sweeperFunction.role.roleId,
+      'Role id of the sweeper: stage orchestrators accept its timeout commands (ADR 0008)',
     );
     this.addExport(
       'KeyArn',

@@ -28,6 +28,10 @@ export const ENV = {
   /** With `events.eventBridge` on: the bus lifecycle events also go to, and their `source`. */
   eventBusName: 'PLUGBOARD_EVENT_BUS_NAME',
   eventSource: 'PLUGBOARD_EVENT_SOURCE',
+  /** Stage orchestrators only: comma-separated role ids that may send engine commands (ADR 0008). */
+  commandSenders: 'PLUGBOARD_COMMAND_SENDERS',
+  /** Stage orchestrators only: comma-separated operator role/user ids; empty: see docs/security.md. */
+  operatorPrincipals: 'PLUGBOARD_OPERATOR_PRINCIPALS',
 } as const;
 
 /** Placeholders the handlers replace in {@link ENV.inboxUrlTemplate}. */

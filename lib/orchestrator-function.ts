@@ -45,6 +45,13 @@ export const ORCHESTRATOR_BUNDLING: BundlingOptions = {
     "import { createRequire as __plugboardCreateRequire } from 'node:module'; const require = __plugboardCreateRequire(import.meta.url);",
 };
 
+/**
+ * Concurrent invocations an SQS event source may start at most, unless configured (the workflow
+ * config's `inboxMaximumConcurrency`): one stage's flood then takes at most this share of the
+ * account's Lambda concurrency (1,000 by default).
+ */
+export const DEFAULT_MAXIMUM_CONCURRENCY = 20;
+
 /** Where a handler's entry file lives. */
 export function handlerEntry(handler: OrchestratorHandler): string {
   return fileURLToPath(new URL(`../lambdas/handlers/${handler}.ts`, import.meta.url));
@@ -167,17 +174,31 @@ export class OrchestratorFunction extends Construct implements IGrantable {
 
   /**
    * Consumes `queue` through an SQS event source mapping: batches of 10, partial batch failures
-   * reported (`batchItemFailures`). Failed messages are retried by the queue and end in its
-   * dead-letter queue, so the function needs no dead-letter queue or failure destination of its own.
+   * reported (`batchItemFailures`), at most `maximumConcurrency` invocations at once (so one flood of
+   * messages cannot take the account's Lambda concurrency). Failed messages are retried by the queue
+   * and end in its dead-letter queue, so the function needs no dead-letter queue or failure
+   * destination of its own.
    */
   consume(
     queue: IQueue,
-    options: { readonly maxBatchingWindow?: Duration; readonly batchSize?: number } = {},
+    options: {
+      readonly maxBatchingWindow?: Duration;
+      readonly batchSize?: number;
+      /** @default DEFAULT_MAXIMUM_CONCURRENCY */
+      readonly maximumConcurrency?: number;
+    } = {},
   ): void {
+    const maximumConcurrency = options.maximumConcurrency ?? DEFAULT_MAXIMUM_CONCURRENCY;
+    if (!Token.isUnresolved(maximumConcurrency) && (maximumConcurrency < 2 || maximumConcurrency > 1000)) {
+      throw new PlugboardCdkError(
+        `maximumConcurrency is ${maximumConcurrency}; an SQS event source allows 2 to 1000 concurrent invocations`,
+      );
+    }
     this.function.addEventSource(
       new SqsEventSource(queue, {
         batchSize: options.batchSize ?? 10,
         reportBatchItemFailures: true,
+        maxConcurrency: maximumConcurrency,
         ...(options.maxBatchingWindow ? { maxBatchingWindow: options.maxBatchingWindow } : {}),
       }),
     );

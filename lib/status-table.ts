@@ -28,6 +28,13 @@ export const ENGINE_TABLE_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 
+/** What the registrar calls (`lambdas/adapters/dynamo-registry.ts`: put, removeOwned, the owner read). */
+export const REGISTRY_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:DeleteItem',
+] as const;
+
 /** Read-only access (e.g. for the plugin kit's status look-ups and operators' tools). */
 export const READ_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
 
@@ -92,6 +99,18 @@ export class StatusTable extends Construct {
       grantee,
       actions: [...ENGINE_TABLE_ACTIONS],
       resourceArns: StatusTable.resourceArns(table),
+    });
+  }
+
+  /**
+   * Grants what the registrar calls ({@link REGISTRY_TABLE_ACTIONS}: conditional put and delete of a
+   * registration, and a read of its owner when a condition fails) on the table only, no index.
+   */
+  static grantRegistryAccess(table: ITable, grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: [...REGISTRY_TABLE_ACTIONS],
+      resourceArns: [table.tableArn],
     });
   }
 

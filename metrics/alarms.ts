@@ -1,7 +1,8 @@
 /**
  * The alarms of a Plugboard deployment, each with an SNS action (alarm and OK) to the alerts topic:
  * any message in a dead-letter queue, a workflow's failure rate over its threshold, any stuck run,
- * and a liveness function that stopped reporting or keeps failing.
+ * any inbox message refused for its sender (a plugin speaking for another, or a forged command), and
+ * a liveness function that stopped reporting or keeps failing.
  */
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, type IMetric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
@@ -9,6 +10,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRIC_NAMES } from '../lambdas/handlers/metric-names.js';
 import type { PlugboardMetricFactory } from './metric-factory.js';
 
 export interface MetricsAlarmsProps {
@@ -49,6 +51,7 @@ export class MetricsAlarms extends Construct {
   readonly livenessErrors: Alarm;
   readonly failureRate: ReadonlyMap<string, Alarm>;
   readonly deadLetters: ReadonlyMap<string, Alarm>;
+  readonly unauthenticatedSenders: Alarm;
 
   private readonly action: SnsAction;
   private readonly whereToLook: string | undefined;
@@ -92,6 +95,13 @@ export class MetricsAlarms extends Construct {
       );
     }
     this.deadLetters = deadLetters;
+
+    // A refused sender is never noise: a plugin forged a report for another or sent an engine command.
+    this.unauthenticatedSenders = this.add('UnauthenticatedSenders', {
+      metric: factory.engineMetric(METRIC_NAMES.unauthenticatedSenders, {}, { period: Duration.minutes(5) }),
+      threshold: 0,
+      description: `${title}: a stage inbox refused messages for their sender (SQS SenderId not a registered principal of the plugin, or a command not from the engine). Each is in the inbox's dead-letter queue with the reason "unauthenticated sender: …" naming the sender id; find the role with \`aws iam list-roles\` (RoleId) and see docs/security.md.`,
+    });
 
     // The liveness function puts data points every schedule tick: silence means no stuck-run detection.
     this.livenessSilent = this.add('LivenessSilent', {

@@ -34,6 +34,15 @@ export class CachedRegistry implements Registry {
     this.entries.delete(keyOf(activity, stage));
   }
 
+  /**
+   * Forgets one stage's registrations, so the next `list` reads them: the sender check reads again
+   * before it refuses a sender, so a plugin registered (or redeployed with a new role) within the TTL
+   * is not refused for a stale cache.
+   */
+  invalidate(activity: string, stage: StageName): void {
+    this.entries.delete(keyOf(activity, stage));
+  }
+
   list(activity: string, stage: StageName): Promise<readonly Registration[]> {
     const key = keyOf(activity, stage);
     const now = this.clock.now().getTime();

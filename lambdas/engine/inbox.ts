@@ -4,12 +4,13 @@
  * the test harnesses (in-memory deliveries) both call {@link handleInboxBatch}, so the order the tests
  * prove is the order that runs.
  */
-import type { Command, InboxMessage, Report, StageName } from '../contracts/index.js';
+import type { Command, InboxMessage, Registration, Report, StageName } from '../contracts/index.js';
 import type { EngineDeps } from './deps.js';
 import { isPermanentEngineError, MisroutedMessageError } from './errors.js';
 import { type Delivery, startStage } from './progress.js';
 import { type AttemptSignal, applySignals } from './reports.js';
 import { retryPlugins } from './retries.js';
+import { checkSender, type SenderRules } from './sender.js';
 
 type StartStageCommand = Extract<Command, { kind: 'start-stage' }>;
 type RetryCommand = Extract<Command, { kind: 'retry' }>;
@@ -21,6 +22,8 @@ export interface InboxItem {
   readonly message: InboxMessage;
   /** Delivered before (SQS `ApproximateReceiveCount` > 1): repairs are allowed. */
   readonly redelivered: boolean;
+  /** Who sent it, as the transport says (SQS `SenderId`, `AROA…:<session>`). */
+  readonly sender?: string;
 }
 
 export interface InboxOutcome {
@@ -28,6 +31,20 @@ export interface InboxOutcome {
   readonly retry: readonly string[];
   /** Messages that can never be processed, with the reason (they go to the dead-letter queue). */
   readonly quarantine: readonly { readonly id: string; readonly reason: string }[];
+  /** Of `quarantine`, the messages refused for their sender (`unauthenticated sender: …`). */
+  readonly unauthenticated?: number;
+  /** Reports accepted for a registration that records no principals (made before they existed). */
+  readonly legacySenders?: number;
+}
+
+/** How the batch checks who sent each message (sender.ts). */
+export interface InboxAuthentication {
+  readonly rules: SenderRules;
+  /**
+   * The stage's registrations; `fresh: true` reads past any cache. Asked once per batch, and once
+   * more, fresh, before a sender is refused.
+   */
+  registrations(fresh: boolean): Promise<readonly Registration[]>;
 }
 
 /** The inbox's own stage: a message addressed to another is misrouted. */
@@ -52,6 +69,12 @@ export interface InboxBatchOptions {
   readonly remainingMs?: () => number;
   /** Run groups handled at the same time. @default GROUP_CONCURRENCY */
   readonly concurrency?: number;
+  /**
+   * Checks every message's sender before anything is applied; refused ones are quarantined with
+   * their reason. The stage handler always sets it.
+   * @default - no check (engine tests that deliver messages without a transport)
+   */
+  readonly authenticate?: InboxAuthentication;
 }
 
 /** Runs of one batch are independent: their groups are handled this many at a time. */
@@ -79,6 +102,26 @@ export async function handleInboxBatch(
       continue;
     }
     mine.push(item);
+  }
+  let unauthenticated = 0;
+  let legacySenders = 0;
+  let accepted: InboxItem[] = mine;
+  if (options.authenticate && mine.length > 0) {
+    let checked: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      checked = await authenticate(options.authenticate, mine);
+    } catch (error) {
+      // The registry could not be read: nothing is decided, everything is delivered again.
+      log?.warn('messages handed back: the registry could not be read to check their senders', {
+        count: mine.length,
+        error,
+      });
+      return { retry: mine.map((i) => i.id), quarantine };
+    }
+    accepted = checked.accepted;
+    legacySenders = checked.legacy;
+    unauthenticated = checked.refused.length;
+    quarantine.push(...checked.refused);
   }
 
   const run = async (
@@ -133,7 +176,7 @@ export async function handleInboxBatch(
     }
   };
   // Different runs share nothing but the inbox: their groups go side by side.
-  const groups = groupByRun(mine);
+  const groups = groupByRun(accepted);
   const limit = Math.max(1, options.concurrency ?? GROUP_CONCURRENCY);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -144,7 +187,36 @@ export async function handleInboxBatch(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, groups.length) }, worker));
-  return { retry, quarantine };
+  return { retry, quarantine, ...(options.authenticate ? { unauthenticated, legacySenders } : {}) };
+}
+
+/** Splits the batch by sender verdict; a refusal is confirmed against a fresh read of the registry. */
+async function authenticate(
+  auth: InboxAuthentication,
+  items: readonly InboxItem[],
+): Promise<{ accepted: InboxItem[]; refused: { id: string; reason: string }[]; legacy: number }> {
+  const judge = (registrations: readonly Registration[], item: InboxItem) =>
+    checkSender(item.message, item.sender, registrations, auth.rules);
+  let registrations = await auth.registrations(false);
+  let verdicts = items.map((item) => judge(registrations, item));
+  if (verdicts.some((v) => !v.accepted)) {
+    registrations = await auth.registrations(true);
+    verdicts = items.map((item) => judge(registrations, item));
+  }
+  const accepted: InboxItem[] = [];
+  const refused: { id: string; reason: string }[] = [];
+  let legacy = 0;
+  items.forEach((item, index) => {
+    const verdict = verdicts[index];
+    if (verdict === undefined) return;
+    if (verdict.accepted) {
+      accepted.push(item);
+      if (verdict.legacy) legacy += 1;
+    } else {
+      refused.push({ id: item.id, reason: verdict.reason });
+    }
+  });
+  return { accepted, refused, legacy };
 }
 
 function groupByRun(items: readonly InboxItem[]): InboxItem[][] {

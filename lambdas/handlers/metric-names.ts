@@ -18,4 +18,8 @@ export const METRIC_NAMES = {
   pluginRetries: 'PluginRetries',
   lateReports: 'LateReports',
   quarantined: 'QuarantinedMessages',
+  /** Inbox messages refused for their sender (`unauthenticated sender: …`); alarmed by the metrics stack. */
+  unauthenticatedSenders: 'UnauthenticatedSenders',
+  /** Reports accepted for a registration without principals (made before they existed): redeploy its stack. */
+  legacySenderReports: 'LegacySenderReports',
 } as const;

@@ -3,12 +3,16 @@
  * Create/Update store a plugin's registration, Delete removes it. Every path — success, bad input,
  * a failing initialize call, an unexpected error, or running out of time — answers CloudFormation, so
  * a stack never hangs on a registration.
+ *
+ * A registration belongs to the stack that created it (the event's `StackId`, which CloudFormation
+ * sets and a template cannot): another stack's Create or Update of the same (activity, stage, plugin)
+ * fails its deploy naming the owner, and its Delete succeeds for CloudFormation but leaves the record.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { readPluginInfo } from '../../plugin-kit/src/runtime/plugin-info.js';
-import { DynamoRegistry } from '../adapters/dynamo-registry.js';
+import { DynamoRegistry, type RemoveOutcome } from '../adapters/dynamo-registry.js';
 import {
   describeIssues,
   type PluginInfo,
@@ -18,7 +22,6 @@ import {
   type StageName,
 } from '../contracts/index.js';
 import { validateFilterPolicy } from '../engine/filter-policy.js';
-import type { Registry } from '../engine/ports.js';
 import { createObservability, type Observability } from './observability.js';
 import { readCommonConfig } from './runtime-config.js';
 
@@ -75,6 +78,10 @@ const propertiesSchema = z.object({
   FunctionArn: z.string().optional(),
   FilterPolicy: jsonOrObject.optional(),
   FilterPolicyScope: z.enum(['MessageAttributes', 'MessageBody']).optional(),
+  /** Role ids (`AROA…`) that may report for the plugin; the kit passes its functions' `RoleId`s. */
+  Principals: z
+    .array(z.string(), { error: 'Principals must be a list of role ids, e.g. [!GetAtt PluginRole.RoleId]' })
+    .optional(),
 });
 
 /**
@@ -184,8 +191,16 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
+/** The registry as the registrar uses it: writes and removes under the owner's condition. */
+export interface OwnedRegistry {
+  /** Stores the registration; throws when another owner holds it (nothing is written). */
+  put(registration: Registration): Promise<void>;
+  /** Removes the registration if `owner` holds it (or nobody does). */
+  removeOwned(activity: string, stage: StageName, plugin: string, owner: string): Promise<RemoveOutcome>;
+}
+
 export interface RegistrarDeps {
-  readonly registry: Registry;
+  readonly registry: OwnedRegistry;
   readonly initializer: PluginInitializer;
   readonly knownActivities: readonly string[];
   readonly observability: Observability;
@@ -250,6 +265,9 @@ export async function resolveRegistration(
       'Set either Registration (the registration, as an object or its JSON text) or FunctionArn (to call initialize).',
     );
   }
+  if (props.data.Principals !== undefined) {
+    candidate = mapObject(candidate, (entry) => ({ ...entry, principals: props.data.Principals }));
+  }
   const registration = registrationSchema.safeParse(candidate);
   if (!registration.success) {
     throw new RegistrationError(`Invalid registration: ${describeIssues(registration.error)}`);
@@ -298,10 +316,29 @@ export function createRegistrarHandler(deps: RegistrarDeps) {
   ): Promise<{ physicalId: string; data?: Record<string, string> }> {
     if (event.RequestType === 'Delete') {
       const target = parsePhysicalId(event.PhysicalResourceId);
-      if (target) await deps.registry.remove(target.activity, target.stage, target.plugin);
+      if (target) {
+        const outcome = await deps.registry.removeOwned(
+          target.activity,
+          target.stage,
+          target.plugin,
+          event.StackId,
+        );
+        // The stack is going away either way: its Delete succeeds, and the owner's registration stays.
+        if (!outcome.removed) {
+          logger.warn('registration of another stack left in place', {
+            physicalId: event.PhysicalResourceId,
+            stackId: event.StackId,
+            owner: outcome.owner,
+          });
+        }
+      }
       return { physicalId: event.PhysicalResourceId };
     }
-    const registration = await resolveRegistration(event.ResourceProperties, deps);
+    // The owner is the stack CloudFormation names, never a value from the template.
+    const registration = {
+      ...(await resolveRegistration(event.ResourceProperties, deps)),
+      owner: event.StackId,
+    };
     await deps.registry.put(registration);
     // An Update that renames the plugin or moves it gets a new id; CloudFormation then deletes the old one.
     return {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   type DeploymentRef,
   inboxQueueName,
+  principalId,
   RESOURCE_NAME,
   STAGE_NAMES,
 } from '../../plugin-kit/src/contracts/index.js';
@@ -78,6 +79,16 @@ export const activitySettingsSchema = z.strictObject(
           'parallelBatching.batchSize above 10 needs windowSeconds of at least 1 (an SQS event source rule); set windowSeconds: 1 or batchSize: 10',
       })
       .default({ windowSeconds: 0, batchSize: 10 }),
+    /**
+     * Most concurrent invocations of each stage orchestrator of the activity (the SQS event source's
+     * `maximumConcurrency`), so that one flood of reports cannot take the account's Lambda concurrency.
+     */
+    inboxMaximumConcurrency: z
+      .number({ error: 'inboxMaximumConcurrency must be a number' })
+      .int({ error: 'inboxMaximumConcurrency must be a whole number' })
+      .min(2, { error: 'inboxMaximumConcurrency must be at least 2 (an SQS event source rule)' })
+      .max(1000, { error: 'inboxMaximumConcurrency must be at most 1000 (an SQS event source rule)' })
+      .default(20),
     /** What the activity does; shown in the stack description. */
     description: z
       .string({ error: 'description must be a string' })
@@ -119,6 +130,15 @@ export const workflowConfigSchema = z.strictObject(
       .default([]),
     /** Where lifecycle events go besides the SNS events topic (events-config.ts). */
     events: eventsConfigSchema,
+    /**
+     * IAM unique ids (a role's `RoleId` `AROA…`, a user's `AIDA…`) of the operators who may send
+     * `start-stage` nudges (`plugboard skip`) to stage inboxes. Empty: any principal that is not a
+     * plugin of the stage may (docs/security.md).
+     */
+    operatorPrincipals: z
+      .array(principalId, { error: 'operatorPrincipals must be a list of role or user ids' })
+      .max(50, { error: 'operatorPrincipals may list at most 50 ids' })
+      .default([]),
   },
   { error: 'the config must be an object { workflows: [...], activities: {...} }' },
 );

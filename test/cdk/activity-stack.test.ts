@@ -94,6 +94,7 @@ describe('activity stack (intake, stage dev)', () => {
       'plugboard-dev-key-arn',
       'plugboard-dev-status-table-arn',
       'plugboard-dev-status-table-name',
+      'plugboard-dev-sweeper-role-id',
     ]);
     for (const name of imports) expect(coreExports.has(name)).toBe(true);
   });

@@ -24,6 +24,7 @@ describe('core stack (stage dev, retained)', () => {
     const start = logicalId(core.startFunction.function);
     const registrar = logicalId(core.registrarFunction.function);
     const key = logicalId(core.key);
+    const sweeperRole = logicalId(core.sweeperFunction.role);
     const expected: Record<string, unknown> = {
       'plugboard-dev-status-table-name': { Ref: table },
       'plugboard-dev-status-table-arn': { 'Fn::GetAtt': [table, 'Arn'] },
@@ -34,6 +35,7 @@ describe('core stack (stage dev, retained)', () => {
       'plugboard-dev-start-function-name': { Ref: start },
       'plugboard-dev-registrar-service-token': { 'Fn::GetAtt': [registrar, 'Arn'] },
       'plugboard-dev-key-arn': { 'Fn::GetAtt': [key, 'Arn'] },
+      'plugboard-dev-sweeper-role-id': { 'Fn::GetAtt': [sweeperRole, 'RoleId'] },
     };
 
     const outputs = template.findOutputs('*');
@@ -271,15 +273,31 @@ describe('core stack (stage dev, retained)', () => {
     expect(JSON.stringify(statements)).not.toContain('-inbox');
   });
 
-  it('lets the sweeper send to every inbox of this deployment only, and publish to the events topic only', () => {
+  it('lets the sweeper send to every inbox of this deployment only, and publish nothing', () => {
     const statements = roleStatements(template, logicalId(core.sweeperFunction.role));
     const sends = allowing(statements, 'sqs:SendMessage');
 
     expect(sends.flatMap((s) => asArray(s.Resource))).toEqual([pattern('sqs', 'plugboard-dev-*-inbox')]);
     expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
-    expect(allowing(statements, 'sns:Publish').flatMap((s) => asArray(s.Resource))).toEqual([
-      { Ref: logicalId(core.eventsTopic) },
+    expect(allowing(statements, 'sns:Publish')).toEqual([]);
+    expect(allowing(statements, 'kms:GenerateDataKey')).toEqual([]);
+  });
+
+  it('lets the registrar put, delete and read registrations on the table only, and publish nothing', () => {
+    const statements = roleStatements(template, logicalId(core.registrarFunction.role));
+    const table = allowing(statements, 'dynamodb:PutItem');
+
+    expect(table.flatMap((s) => asArray(s.Action)).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
     ]);
+    expect(table.flatMap((s) => asArray(s.Resource))).toEqual([
+      { 'Fn::GetAtt': [logicalId(core.statusTable.table), 'Arn'] },
+    ]);
+    expect(allowing(statements, 'dynamodb:Query')).toEqual([]);
+    expect(allowing(statements, 'sns:Publish')).toEqual([]);
+    expect(allowing(statements, 'kms:Decrypt')).toEqual([]);
   });
 });
 

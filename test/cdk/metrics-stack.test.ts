@@ -397,8 +397,31 @@ describe('metrics stack', () => {
       EvaluationPeriods: 3,
       DatapointsToAlarm: 2,
     });
-    // 1 stuck + 2 failure rate + 9 dead-letter queues + 2 liveness.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 14);
+    // 1 stuck + 2 failure rate + 9 dead-letter queues + 2 liveness + 1 unauthenticated senders.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 15);
+  });
+
+  it('alarms on any inbox message refused for its sender', () => {
+    const { template } = synth();
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'UnauthenticatedSenders',
+      Namespace: 'Plugboard',
+      Dimensions: [
+        { Name: 'deploymentStage', Value: 'dev' },
+        { Name: 'service', Value: 'plugboard' },
+      ],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlertsTopic') }],
+    });
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find(
+      (resource) => resource.Properties?.MetricName === 'UnauthenticatedSenders',
+    );
+    expect(JSON.stringify(alarm?.Properties?.AlarmDescription)).toContain('unauthenticated sender: …');
   });
 
   it('gives every alarm the alerts topic as its alarm and OK action', () => {
@@ -452,7 +475,7 @@ describe('metrics stack', () => {
     expect(text).toContain('plugboard-dev-notify-post-inbox-dlq');
     expect(text).toContain("FunctionName=plugboard-dev'");
     const alarmWidget = body.widgets.find((w) => w.type === 'alarm');
-    expect(alarmWidget?.properties.alarms).toHaveLength(14);
+    expect(alarmWidget?.properties.alarms).toHaveLength(15);
   });
 
   it('puts the alarms and the four numbers in the first row, above everything but the description', () => {

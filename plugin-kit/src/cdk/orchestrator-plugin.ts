@@ -1,5 +1,5 @@
-import { Annotations, CustomResource, Fn, Stack, Tags, Token } from 'aws-cdk-lib';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Annotations, CustomResource, Fn, Lazy, Stack, Tags, Token } from 'aws-cdk-lib';
+import { Grant, type IGrantable, Role } from 'aws-cdk-lib/aws-iam';
 import { CfnPermission, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnSubscription, type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -127,6 +127,11 @@ export class OrchestratorPlugin extends Construct {
   readonly keyArn: string;
   /** Name of the status table (imported). */
   readonly statusTableName: string;
+  /**
+   * Role ids (`RoleId` attributes) registered as the plugin's principals: the engine accepts a report
+   * for this plugin only from one of them (its SQS `SenderId`). Every role given `grantReport` is one.
+   */
+  private readonly principals: string[] = [];
   /** ARN of the status table (imported). */
   readonly statusTableArn: string;
 
@@ -191,6 +196,8 @@ export class OrchestratorPlugin extends Construct {
         Activity: props.activity,
         Stage: props.activityStage,
         Registration: Stack.of(this).toJsonString(registration),
+        // Filled by grantReport: the function's role, and for the queue bridge the consumer's.
+        Principals: Lazy.list({ produce: () => this.principals }, { omitEmpty: true }),
       },
     });
     // Register only once the subscription exists, so no dispatch to this plugin can be lost.
@@ -200,15 +207,36 @@ export class OrchestratorPlugin extends Construct {
       includeResourceTypes: ['AWS::Lambda::Function'],
     });
     fn.addEnvironment(PLUGIN_ENV.statusTable, this.statusTableName);
+    // The wrapper refuses records from any other topic (a direct invoke cannot fake a dispatch).
+    fn.addEnvironment(PLUGIN_ENV.stageTopicArn, this.topic.topicArn);
     this.grantReport(fn);
     if (info.idempotent && !info.alwaysRun) this.grantStatusCheck(fn);
   }
 
   /**
-   * Lets `grantee` send reports: `sqs:SendMessage` on the stage inbox. Inboxes use SQS-managed
-   * encryption, so a sender needs no key permission.
+   * Lets `grantee` send reports: `sqs:SendMessage` on the stage inbox, and registers its role as a
+   * principal of the plugin (the engine refuses reports from any other sender). Inboxes use
+   * SQS-managed encryption, so a sender needs no key permission. The grantee must have a role created
+   * in this app (its `RoleId` is read at deploy); an imported role is granted but cannot be
+   * registered, and synth warns.
    */
   grantReport(grantee: IGrantable): Grant {
+    const principal = grantee.grantPrincipal;
+    if (principal instanceof Role) {
+      const roleId = Stack.of(this).resolve(principal.roleId) as unknown;
+      if (
+        !this.principals.some(
+          (known) => JSON.stringify(Stack.of(this).resolve(known)) === JSON.stringify(roleId),
+        )
+      ) {
+        this.principals.push(principal.roleId);
+      }
+    } else {
+      Annotations.of(this).addWarningV2(
+        '@plugboard/plugin-kit:unregisteredReporter',
+        `grantReport: ${principal.toString()} is not a Role of this app, so its RoleId cannot be registered: once the plugin has any registered principal, the engine dead-letters this one's reports as "unauthenticated sender" (with none, they are accepted as legacy). Give the function a role created in this app (the default).`,
+      );
+    }
     return Grant.addToPrincipal({
       grantee,
       actions: ['sqs:SendMessage'],

@@ -7,4 +7,6 @@ export const PLUGIN_ENV = {
   statusTable: 'PLUGBOARD_STATUS_TABLE',
   /** URL of a queue-bridge plugin's own SQS queue (`OrchestratorQueuePlugin` sets it on the bridge). */
   pluginQueueUrl: 'PLUGBOARD_PLUGIN_QUEUE_URL',
+  /** ARN of the stage topic the plugin is subscribed to (the CDK construct sets it): other records are refused. */
+  stageTopicArn: 'PLUGBOARD_STAGE_TOPIC_ARN',
 } as const;

@@ -21,6 +21,8 @@ export const EXPORTS = {
   startFunctionArn: (d: DeploymentRef) => `${prefix(d)}-start-function-arn`,
   startFunctionName: (d: DeploymentRef) => `${prefix(d)}-start-function-name`,
   registrarServiceToken: (d: DeploymentRef) => `${prefix(d)}-registrar-service-token`,
+  /** The sweeper's role id: stage orchestrators accept its timeout commands (not for plugins). */
+  sweeperRoleId: (d: DeploymentRef) => `${prefix(d)}-sweeper-role-id`,
   /** The KMS key that encrypts topics and queues; plugins that send reports need to use it. */
   keyArn: (d: DeploymentRef) => `${prefix(d)}-key-arn`,
   /**

@@ -99,6 +99,11 @@ export function isMandatoryFor(info: Pick<PluginInfo, 'default' | 'overrides'>, 
 
 const filterPolicyScope = z.enum(['MessageAttributes', 'MessageBody']);
 
+/** An IAM unique id as SQS reports it in `SenderId` before the `:` (a role's `AROA…`, a user's `AIDA…`). */
+export const principalId = z
+  .string()
+  .regex(/^[A-Z0-9]{16,128}$/, 'must be an IAM unique id such as a role id "AROA…" (the RoleId attribute)');
+
 /** A registration: what the registrar stores for one plugin in one activity stage. */
 export const registrationSchema = z.strictObject({
   schemaVersion,
@@ -110,6 +115,17 @@ export const registrationSchema = z.strictObject({
   filterPolicyScope: filterPolicyScope.default('MessageAttributes'),
   /** ARN of the plugin's function, when known (for `plugboard plugins` and the initialize call). */
   functionArn: z.string().optional(),
+  /**
+   * The CloudFormation stack that created the registration (its `StackId`), set by the registrar:
+   * only that stack may change or remove it. Absent on registrations made before owners existed.
+   */
+  owner: z.string().min(1).max(1024).optional(),
+  /**
+   * The IAM role ids (`AROA…`) that may report for this plugin: its function's role and, for the queue
+   * bridge, the consumer's. The engine accepts a report only when its SQS `SenderId` is one of them.
+   * Absent on registrations made before principals existed (their reports are accepted, with a warning metric).
+   */
+  principals: z.array(principalId).min(1).max(10).optional(),
 });
 export type Registration = z.infer<typeof registrationSchema>;
 

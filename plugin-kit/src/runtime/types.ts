@@ -82,6 +82,12 @@ export interface PluginRuntimeOptions {
   readonly pluginQueueUrl?: string;
   /** Called once per delivered message with what happened to it. */
   readonly onOutcome?: (outcome: TaskOutcome) => void;
+  /**
+   * SNS wrappers: the only topic whose records are processed; a record from any other topic (or none,
+   * e.g. a direct invoke faking a dispatch) is refused with a warning and never reported.
+   * @default the `PLUGBOARD_STAGE_TOPIC_ARN` environment variable (set by the CDK construct); unset: not checked
+   */
+  readonly stageTopicArn?: string;
 }
 
 interface WrappedHandler<K extends string, Self> {

@@ -1,3 +1,4 @@
+import { PLUGIN_ENV } from '../contracts/environment.js';
 import { ReportDeliveryError, UnsupportedEventError } from './errors.js';
 import { isInitializeEvent, type LambdaContextLike, snsDeliveries } from './events.js';
 import type { AnyPluginInfoInput } from './plugin-info.js';
@@ -57,7 +58,18 @@ export function snsHandler<K extends 'sns' | 'bridge', Self>(
       );
     }
     const undelivered: string[] = [];
-    for (const delivery of deliveries) {
+    const expectedTopic = runtime.options.stageTopicArn ?? process.env[PLUGIN_ENV.stageTopicArn];
+    const topics = topicArnsOf(event);
+    for (const [index, delivery] of deliveries.entries()) {
+      // Only the stage topic dispatches: anything else (a direct invoke, another topic) is not a task.
+      if (expectedTopic && topics[index] !== expectedTopic) {
+        runtime.logger.warn('message refused: it did not come from the stage topic of this plugin', {
+          plugin: info.name,
+          messageId: delivery.id,
+          topicArn: (topics[index] ?? '(none)').slice(0, 256),
+        });
+        continue;
+      }
       const outcome = await processDelivery(runtime, delivery, context, action);
       if (outcome.type === 'undelivered') undelivered.push(outcome.error);
     }
@@ -70,4 +82,14 @@ export function snsHandler<K extends 'sns' | 'bridge', Self>(
     return undefined;
   };
   return Object.assign(handle, { kind, info, withOptions });
+}
+
+/** The `TopicArn` of each record of an SNS event (in record order), as the event says. */
+function topicArnsOf(event: unknown): (string | undefined)[] {
+  const records = (event as { Records?: unknown }).Records;
+  if (!Array.isArray(records)) return [];
+  return records.map((record: unknown) => {
+    const topic = (record as { Sns?: { TopicArn?: unknown } } | null)?.Sns?.TopicArn;
+    return typeof topic === 'string' ? topic : undefined;
+  });
 }

@@ -4,24 +4,26 @@
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import type { RemoveOutcome } from '../../../lambdas/adapters/dynamo-registry.js';
 import type { Registration, StageName } from '../../../lambdas/contracts/index.js';
-import type { Registry } from '../../../lambdas/engine/ports.js';
 import { createObservability } from '../../../lambdas/handlers/observability.js';
 import {
   type CloudFormationResponse,
   createRegistrarHandler,
+  type OwnedRegistry,
   type PluginInitializer,
 } from '../../../lambdas/handlers/registrar.js';
 
-class FakeRegistry implements Registry {
+class FakeRegistry implements OwnedRegistry {
   readonly items = new Map<string, Registration>();
   failWith: Error | undefined;
   async put(registration: Registration): Promise<void> {
     if (this.failWith) throw this.failWith;
     this.items.set(`${registration.activity}/${registration.stage}/${registration.info.name}`, registration);
   }
-  async remove(activity: string, stage: StageName, plugin: string): Promise<void> {
+  async removeOwned(activity: string, stage: StageName, plugin: string): Promise<RemoveOutcome> {
     this.items.delete(`${activity}/${stage}/${plugin}`);
+    return { removed: true };
   }
   async list(activity: string, stage: StageName): Promise<readonly Registration[]> {
     return [...this.items.values()].filter((r) => r.activity === activity && r.stage === stage);
