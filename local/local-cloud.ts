@@ -125,15 +125,17 @@ export class LocalCloud {
     const warn = (message: string) => log({ kind: 'runner', level: 'warn', message });
     const switchedOff = (options.env?.PLUGBOARD_IAM ?? process.env.PLUGBOARD_IAM) === 'off';
     const wanted = options.iam ?? !switchedOff;
-    const enforce = wanted && (options.proxy ?? true);
+    const proxied = options.proxy ?? true;
+    const enforce = wanted && proxied;
     if (!wanted) {
       warn(
-        `IAM is not enforced (${options.iam === false ? 'iam: false' : 'PLUGBOARD_IAM=off'}): every caller may do anything, as on moto alone`,
+        `IAM is not enforced (${options.iam === false ? 'iam: false' : 'PLUGBOARD_IAM=off'}): every caller may do anything; functions keep their own identities, so reports still carry their sender's SenderId`,
       );
     } else if (!enforce) {
       warn('IAM is not enforced: it needs the AWS proxy, and proxy is false');
     }
-    const registry = enforce
+    // Identities (per-function credentials, SenderId) need only the proxy; enforcement is the option.
+    const registry = proxied
       ? new IamRegistry({ accountId: cloud.accountId, region: cloud.region, warn })
       : undefined;
     const onAccessDenied = options.onAccessDenied;
@@ -148,7 +150,11 @@ export class LocalCloud {
     const iam =
       registry === undefined
         ? undefined
-        : new IamEnforcer(registry, { warn, onDenied: ({ principal, reason }) => denied(principal, reason) });
+        : new IamEnforcer(registry, {
+            warn,
+            enforce,
+            onDenied: ({ principal, reason }) => denied(principal, reason),
+          });
     const issued = new Map<string, LocalCredentials>();
     try {
       // The proxy sees every message sent; it wakes the runner's pollers that gather a batch.
