@@ -26,8 +26,9 @@ export function registerDeploy({ program, run }: Registrar): void {
 Works with the local cloud only (npm start -- --keep). Deploying the same stack again updates it
 (the local cloud replaces it: its registrations are removed and made again).
 
-Example:
-  $ npx cdk synth -o cdk.out && npx plugboard --local deploy cdk.out`,
+Examples:
+  $ npx plugboard --local deploy cdk.out
+  $ npx cdk synth -o cdk.out && npx plugboard --local deploy cdk.out --json`,
     )
     .action(
       run<DeployCommandOptions>(async (ctx, [directory = ''], options) => {
