@@ -83,10 +83,10 @@ afterAll(async () => {
 });
 
 /** A raw request, to see what a client that is not ours gets. */
-async function raw(path: string, init: RequestInit = {}, token: string | undefined = control.token) {
+async function raw(path: string, init: RequestInit = {}, token: string | null = control.token) {
   const response = await fetch(`${control.url}${path}`, {
     ...init,
-    headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+    headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
   });
   return {
     status: response.status,
@@ -99,7 +99,7 @@ describe('the control endpoint refuses what it should', () => {
     expect(control.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(control.token.length).toBeGreaterThanOrEqual(32);
 
-    const none = await raw('/v1/stacks', {}, undefined);
+    const none = await raw('/v1/stacks', {}, null);
     const wrong = await raw('/v1/stacks', {}, 'x'.repeat(control.token.length));
 
     expect(none).toMatchObject({ status: 401, body: { ok: false, error: { type: 'Unauthorized' } } });
