@@ -229,17 +229,18 @@ describe('plugboard --local deploy of a plugin project outside the repository', 
     const started = await cli(['start', 'order', '--uid', 'external-1']);
     expect(started.code, started.stderr).toBe(0);
 
-    let snapshot: { run: { state: string }; plugins: { name: string; state: string; result?: unknown }[] } = {
-      run: { state: 'In Progress' },
-      plugins: [],
-    };
+    let snapshot: { run: { state: string }; plugins: { plugin: string; state: string; result?: unknown }[] } =
+      {
+        run: { state: 'In Progress' },
+        plugins: [],
+      };
     for (const deadline = Date.now() + 240_000; Date.now() < deadline; ) {
       snapshot = json(await cli(['--json', 'status', 'order', 'external-1']));
       if (snapshot.run.state !== 'In Progress') break;
       await new Promise((resolvePromise) => setTimeout(resolvePromise, 1000));
     }
     expect(snapshot.run.state).toBe('Complete');
-    expect(snapshot.plugins.find((plugin) => plugin.name === PLUGIN)).toMatchObject({
+    expect(snapshot.plugins.find((entry) => entry.plugin === PLUGIN)).toMatchObject({
       state: 'Complete',
       result: { auditedBy: 'an outside team', uid: 'external-1' },
     });
