@@ -20,7 +20,7 @@
  * goes.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
@@ -289,8 +289,8 @@ async function main(): Promise<number> {
     const statePath = localStatePath();
     // The control endpoint (local/control.ts): `plugboard --local deploy|destroy|credentials`.
     let control: ControlServer | undefined;
-    const writeState = () =>
-      writeLocalState(statePath, {
+    const writeState = async () => {
+      await writeLocalState(statePath, {
         endpoint: env.local.endpoint,
         lambdaEndpoint: env.local.lambdaEndpoint,
         region: env.local.clientConfig().region,
@@ -298,6 +298,9 @@ async function main(): Promise<number> {
         pid: process.pid,
         ...(control !== undefined ? { control: control.state } : {}),
       });
+      // It holds the control endpoint's bearer token: readable by its owner only.
+      await chmod(statePath, 0o600);
+    };
     const { ControlServer: Server } = await import('./control.js');
     control = await Server.start({ cloud: env.local, onChange: writeState, log: step });
     await writeState();
