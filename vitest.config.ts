@@ -10,6 +10,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // moto_server and cfn-lint from PATH, or installed (pinned) into .plugboard/python when missing.
+    globalSetup: ['test/support/python-tools.ts'],
     // Handlers under test log and emit EMF to stdout: keep test output readable.
     env: { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' },
     projects: [

@@ -7,6 +7,7 @@ import { type DeploymentRef, EXPORTS, STAGE_NAMES } from '../plugin-kit/src/cont
 import { Activity } from './activity.js';
 import { NO_BATCHING, type StageBatching } from './activity-stage.js';
 import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
+import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 
 export interface ActivityStackProps extends StackProps {
@@ -40,6 +41,10 @@ export class ActivityStack extends Stack {
     const eventsTopicArn = Fn.importValue(EXPORTS.eventsTopicArn(d));
     const eventsTopic = Topic.fromTopicArn(this, 'EventsTopic', eventsTopicArn);
     const key = Key.fromKeyArn(this, 'Key', Fn.importValue(EXPORTS.keyArn(d)));
+    const eventBus =
+      props.config.events.eventBridge === false
+        ? undefined
+        : LifecycleEventBus.fromExports(this, 'LifecycleEventBus', d);
 
     this.activity = new Activity(this, 'Activity', {
       deployment: d,
@@ -47,15 +52,22 @@ export class ActivityStack extends Stack {
       table,
       eventsTopic,
       key,
-      environment: orchestratorEnvironment({
-        deployment: d,
-        tableName: Fn.importValue(EXPORTS.statusTableName(d)),
-        eventsTopicArn,
-        runtimeConfig: runtimeConfigJson(props.config),
-      }),
+      environment: {
+        ...orchestratorEnvironment({
+          deployment: d,
+          tableName: Fn.importValue(EXPORTS.statusTableName(d)),
+          eventsTopicArn,
+          runtimeConfig: runtimeConfigJson(props.config),
+        }),
+        ...eventBus?.environment(),
+      },
       logRemovalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       parallelBatching: parallelBatchingOf(props.config, props.activityName),
     });
+
+    // The stage orchestrators announce lifecycle events: on the bus too when it is on.
+    if (eventBus)
+      for (const stage of STAGE_NAMES) eventBus.grantPutEvents(this.activity.stages[stage].orchestrator);
 
     for (const stage of STAGE_NAMES) {
       const s = this.activity.stages[stage];

@@ -24,6 +24,7 @@ import {
 import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { DurableQueue } from './durable-queue.js';
 import { PlugboardCdkError } from './errors.js';
+import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { ENV, orchestratorEnvironment } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
 import { StatusTable } from './status-table.js';
@@ -52,7 +53,7 @@ export interface CoreStackProps extends StackProps {
 
 /**
  * `<system>-<stage>-core`: what every activity shares. The status table, the KMS key of the topics,
- * the lifecycle events topic, the start queue and start function, the sweeper on a one-minute
+ * the lifecycle events topic (and, with `events.eventBridge`, the event bus), the start queue and start function, the sweeper on a one-minute
  * schedule and the registrar (the service token of plugin registrations). Everything plugins and
  * activity stacks need is exported under the stable names of `EXPORTS` (docs/exports.md).
  */
@@ -61,6 +62,8 @@ export class CoreStack extends Stack {
   readonly key: Key;
   readonly statusTable: StatusTable;
   readonly eventsTopic: Topic;
+  /** Where lifecycle events also go with `events.eventBridge` on; absent when it is off. */
+  readonly eventBus?: LifecycleEventBus;
   readonly startQueue: DurableQueue;
   readonly startFunction: OrchestratorFunction;
   readonly sweeperFunction: OrchestratorFunction;
@@ -108,12 +111,19 @@ export class CoreStack extends Stack {
       enforceSSL: true,
     });
 
-    const environment = orchestratorEnvironment({
-      deployment: d,
-      tableName: table.tableName,
-      eventsTopicArn: this.eventsTopic.topicArn,
-      runtimeConfig: runtimeConfigJson(props.config),
-    });
+    const eventBridge = props.config.events.eventBridge;
+    if (eventBridge !== false)
+      this.eventBus = new LifecycleEventBus(this, 'LifecycleEventBus', { deployment: d, mode: eventBridge });
+
+    const environment = {
+      ...orchestratorEnvironment({
+        deployment: d,
+        tableName: table.tableName,
+        eventsTopicArn: this.eventsTopic.topicArn,
+        runtimeConfig: runtimeConfigJson(props.config),
+      }),
+      ...this.eventBus?.environment(),
+    };
     const logRemovalPolicy = statefulRemoval;
 
     // Start: a buffered queue (the CLI may also invoke the function directly for synchronous errors).
@@ -133,6 +143,9 @@ export class CoreStack extends Stack {
     // It creates the first stage of a run and publishes its dispatch (inline hand-off).
     this.startFunction.allowPublishToEveryStageTopic(d, this.key);
     this.startFunction.allowPublish(this.eventsTopic, this.key);
+    // Only the functions that announce lifecycle events (start here, the stage orchestrators in the
+    // activity stacks) may put them on the bus.
+    this.eventBus?.grantPutEvents(this.startFunction);
     this.startQueue.grantQuarantine(this.startFunction);
 
     // Sweeper: times out overdue plugins and fires due retries, every minute.
@@ -256,6 +269,20 @@ export class CoreStack extends Stack {
       this.key.keyArn,
       'ARN of the KMS key that encrypts the topics',
     );
+    if (this.eventBus) {
+      this.addExport(
+        'EventBusName',
+        EXPORTS.eventBusName(d),
+        this.eventBus.eventBus.eventBusName,
+        'Name of the EventBridge bus that carries the run lifecycle events',
+      );
+      this.addExport(
+        'EventBusArn',
+        EXPORTS.eventBusArn(d),
+        this.eventBus.eventBus.eventBusArn,
+        'ARN of the EventBridge bus that carries the run lifecycle events',
+      );
+    }
   }
 
   private addExport(id: string, exportName: string, value: string, description: string): void {

@@ -25,6 +25,9 @@ export const ENV = {
   topicArn: 'PLUGBOARD_TOPIC_ARN',
   /** Start function and stage orchestrators: where messages that can never be processed go. */
   quarantineUrl: 'PLUGBOARD_QUARANTINE_URL',
+  /** With `events.eventBridge` on: the bus lifecycle events also go to, and their `source`. */
+  eventBusName: 'PLUGBOARD_EVENT_BUS_NAME',
+  eventSource: 'PLUGBOARD_EVENT_SOURCE',
 } as const;
 
 /** Placeholders the handlers replace in {@link ENV.inboxUrlTemplate}. */

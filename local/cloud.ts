@@ -15,7 +15,7 @@ export const LOCAL_ACCOUNT_ID = '123456789012';
 export const LOCAL_PARTITION = 'aws';
 export const LOCAL_URL_SUFFIX = 'amazonaws.com';
 /** What a user runs to get the emulator. */
-export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]'";
+export const MOTO_INSTALL_COMMAND = "pip install 'moto[server]==5.2.1'";
 
 /**
  * The emulator command a new local cloud runs: moto's server without its model-instance tracking,

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, DeleteAlarmsCommand, DeleteDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DeleteTopicCommand, SNSClient, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type CloudAssembly, readAssembly, type StackArtifact } from './assembly.js';
@@ -42,6 +43,7 @@ import { ALLOW_LIST } from './resources/allow-list.js';
 import { cloudWatchAlarmProvider, cloudWatchDashboardProvider } from './resources/cloudwatch.js';
 import { customResourceProvider } from './resources/custom-resource.js';
 import { dynamoGlobalTableProvider, dynamoTableProvider } from './resources/dynamodb.js';
+import { eventBusProvider } from './resources/event-bus.js';
 import { eventsRuleProvider } from './resources/events.js';
 import { eventSourceMappingProvider, lambdaFunctionProvider } from './resources/lambda.js';
 import { type IgnoredProperty, isRecord, PropertyReader } from './resources/properties.js';
@@ -162,6 +164,7 @@ const PROVIDERS: readonly ResourceProvider[] = [
   cloudWatchDashboardProvider,
   lambdaFunctionProvider,
   eventSourceMappingProvider,
+  eventBusProvider,
   eventsRuleProvider,
   customResourceProvider,
 ];
@@ -271,6 +274,7 @@ export class Deployer {
       sns: options.clients?.sns ?? new SNSClient(config),
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
       cloudwatch: options.clients?.cloudwatch ?? new CloudWatchClient(config),
+      events: options.clients?.events ?? new EventBridgeClient(config),
     };
   }
 

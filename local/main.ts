@@ -1,7 +1,8 @@
 /**
  * `npm start`: Plugboard end to end on this machine, in one command.
  *
- * 1. checks that moto is installed (fails fast with the install command);
+ * 1. finds moto on PATH, or installs the pinned version into the project's Python environment
+ *    (local/python-env.ts; fails fast saying how to get Python or the command to run by hand);
  * 2. synthesizes the Plugboard app (stage `local`) and the example plugins' app, with esbuild bundles
  *    (cached by a hash of the sources, see local/demo/synth-cache.ts);
  * 3. starts the local cloud (moto behind the AWS proxy, the Lambda runner) and deploys core, activities,
@@ -24,15 +25,18 @@ import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
+import { parseWorkflowConfig, runtimeConfigJson } from '../lib/config/workflow-config.js';
+import projectConfig from '../plugboard.config.js';
 import { startOptions } from './args.js';
 import type { ProxiedRequest } from './aws-proxy.js';
-import { MOTO_INSTALL_COMMAND, startCloud } from './cloud.js';
+import { startCloud } from './cloud.js';
 import type { ControlServer } from './control.js';
 import type { DemoEnvironment } from './demo/environment.js';
 import { progressLines, statusTree, timeline } from './demo/render.js';
 import { DEMO_SCENARIOS, scenarioProblems } from './demo/scenarios.js';
 import { cachedDemo, ROOT } from './demo/synth-cache.js';
 import { DemoTrace } from './demo/trace.js';
+import { ensurePythonTools, PythonToolsError } from './python-env.js';
 
 const STAGE = 'local';
 const RUN_TIMEOUT_MS = 120_000;
@@ -48,20 +52,6 @@ const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const step = (line: string) =>
   say(`${tty ? '\u001b[1m' : ''}[${elapsed().padStart(6)}] ${line}${tty ? '\u001b[0m' : ''}`);
-
-/** Whether `command` is an executable on PATH. */
-async function onPath(command: string): Promise<boolean> {
-  const { access, constants } = await import('node:fs/promises');
-  for (const directory of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    try {
-      await access(join(directory, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 const stats = new Map<string, { count: number; ms: number }>();
 const trace =
@@ -126,10 +116,12 @@ async function main(): Promise<number> {
     });
   }
 
-  if (!(await onPath('moto_server'))) {
-    say(
-      `moto_server was not found on PATH: npm start needs moto (Python) to emulate AWS.\nInstall it with: ${MOTO_INSTALL_COMMAND}`,
-    );
+  // moto from PATH, or from the project's Python environment (created and installed into on first use).
+  try {
+    process.env.PATH = (await ensurePythonTools({ tools: ['moto_server'], root: ROOT })).path;
+  } catch (error) {
+    if (!(error instanceof PythonToolsError)) throw error;
+    say(`npm start needs moto (Python) to emulate AWS. ${error.message}`);
     return 2;
   }
 
@@ -295,6 +287,8 @@ async function main(): Promise<number> {
         lambdaEndpoint: env.local.lambdaEndpoint,
         region: env.local.clientConfig().region,
         exports: env.local.exports(),
+        // The workflows the CLI checks names against, also from outside this checkout.
+        config: JSON.parse(runtimeConfigJson(parseWorkflowConfig(projectConfig).config)),
         pid: process.pid,
         ...(control !== undefined ? { control: control.state } : {}),
       });

@@ -294,6 +294,8 @@ export async function checkTopology(input: TopologyInput): Promise<TopologyDiffe
         }
         continue;
       }
+      // Event-pattern rules live on moto's EventBridge backend, not in the runner's schedules.
+      if (deployed.properties.EventPattern !== undefined) continue;
       const running = schedules.find((schedule) => schedule.ruleName === deployed.physicalId);
       const targets = Array.isArray(deployed.properties.Targets) ? deployed.properties.Targets : [];
       const expected = {

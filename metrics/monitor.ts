@@ -3,6 +3,7 @@
  * ones, put the counts as metrics and alert once per stuck run. It talks to the world only through
  * the narrow ports below; the DynamoDB, CloudWatch and SNS adapters implement them.
  */
+import { STAGE_NAMES } from '../plugin-kit/src/contracts/states.js';
 import type { LivenessThresholds } from './config.js';
 import { AlertDeliveryError, type UndeliveredAlert, type UnreadableRunError } from './errors.js';
 import {
@@ -164,26 +165,39 @@ async function inspectWorkflow(
   const { runs, unreadable } = await deps.reader.listStale(workflow, cutoff);
   for (const problem of unreadable)
     deps.log.warn('run item skipped', { workflow, pk: problem.pk, error: problem.message });
-  const refs = runs.flatMap((run): StageRef[] =>
-    run.position ? [{ workflow: run.workflow, uid: run.uid, ...run.position }] : [],
-  );
+  // A run names the activity it is in; its progress is the newest change of that activity's stages.
+  const refs = runs.flatMap((run): StageRef[] => activityStageRefs(run));
   const stageTimes = refs.length > 0 ? await deps.reader.stageUpdatedAt(refs) : new Map<string, string>();
-  const classified = runs.map((run) =>
-    classifyRun(
-      run,
-      run.position
-        ? stageTimes.get(stageRefKey({ workflow: run.workflow, uid: run.uid, ...run.position }))
-        : undefined,
-      now,
-      settings,
-    ),
-  );
+  const classified = runs.map((run) => {
+    let latest: { stage: string; at: string } | undefined;
+    for (const ref of activityStageRefs(run)) {
+      const at = stageTimes.get(stageRefKey(ref));
+      if (at !== undefined && (latest === undefined || at > latest.at)) latest = { stage: ref.stage, at };
+    }
+    const here =
+      run.position && latest
+        ? { ...run, position: { activity: run.position.activity, stage: latest.stage } }
+        : run;
+    return classifyRun(here, latest?.at, now, settings);
+  });
   const stuck = classified.filter((r) => r.liveness === 'stuck');
   const inactive = classified.filter((r) => r.liveness === 'inactive').length;
   // The count and the listing are two reads: a run may finish in between. Never report more
   // inactive or stuck runs than active ones.
   const active = Math.max(total, inactive + stuck.length);
   return { counts: { workflow, active, inactive, stuck: stuck.length }, stuck };
+}
+
+/** The stage items of the activity a run is in (none before it entered one). */
+function activityStageRefs(run: ActiveRun): StageRef[] {
+  const position = run.position;
+  if (!position) return [];
+  return STAGE_NAMES.map((stage) => ({
+    workflow: run.workflow,
+    uid: run.uid,
+    activity: position.activity,
+    stage,
+  }));
 }
 
 async function alertOnce(

@@ -83,7 +83,8 @@ export async function failedRunsInRange(
       uid: run.uid,
       generation: run.generation,
       ...(run.endedAt ? { endedAt: run.endedAt } : {}),
-      ...(run.position ? { where: `${run.position.activity}/${run.position.stage}` } : {}),
+      // The run names the activity it failed in; its message names the stage and plugin.
+      ...(run.position ? { where: run.position.activity } : {}),
       ...(run.message ? { message: run.message } : {}),
     }));
 }

@@ -21,7 +21,7 @@ import { DynamoRegistry } from '../../lambdas/adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../../lambdas/adapters/dynamo-status-store.js';
 import { type DeploymentRef, EXPORTS, STAGE_NAMES, type StageName } from '../../lambdas/contracts/index.js';
 import { DeploymentError } from './errors.js';
-import { localStatePath, readLocalState } from './local-state.js';
+import { loadLocalState } from './local-state.js';
 
 export interface GlobalOptions {
   readonly stage: string;
@@ -155,7 +155,7 @@ export function isLocal(options: Pick<GlobalOptions, 'local'>, env: Env = proces
 
 export async function resolveDeployment(options: GlobalOptions, env: Env = process.env): Promise<Deployment> {
   if (isLocal(options, env)) {
-    const state = await readLocalState(localStatePath(env));
+    const state = await loadLocalState(env);
     const ref = localRef(options, state.exports);
     const credentials = {
       accessKeyId: env.AWS_ACCESS_KEY_ID || 'local',

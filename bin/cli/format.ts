@@ -9,7 +9,14 @@ import {
   STAGE_NAMES,
   STATES,
 } from '../../lambdas/contracts/index.js';
-import type { PluginRecord, RunRecord, RunSnapshot, StageRecord } from '../../lambdas/engine/records.js';
+import {
+  attemptsOf,
+  currentStageOf,
+  type PluginRecord,
+  type RunRecord,
+  type RunSnapshot,
+  type StageRecord,
+} from '../../lambdas/engine/records.js';
 import { classifyRun, type Liveness } from '../../metrics/liveness.js';
 import { paint, type Style } from './output.js';
 
@@ -121,6 +128,8 @@ export interface TreeOptions {
   readonly now: Date;
   readonly color: boolean;
   readonly verbose?: boolean;
+  /** Also list every attempt of each plugin (outcome, duration, message). */
+  readonly history?: boolean;
   /** Characters of a result shown (JSON). @default 80 */
   readonly resultWidth?: number;
 }
@@ -208,6 +217,21 @@ export function renderRunTree(snapshot: RunSnapshot, options: TreeOptions): stri
           lines.push(`${detailPad}${dim('result:')} ${truncate(JSON.stringify(plugin.result), resultWidth)}`);
         }
         if (plugin.lateReports) lines.push(`${detailPad}${dim('late reports:')} ${plugin.lateReports}`);
+        if (options.history || (plugin.history?.length ?? 0) > 0) {
+          for (const attempt of options.history ? attemptsOf(plugin) : (plugin.history ?? [])) {
+            const text = [
+              dim(`attempt ${attempt.attempt}:`),
+              formatState(attempt.outcome, color),
+              attempt.startedAt ? `started ${formatTime(attempt.startedAt, false)}` : '',
+              durationText(attempt.startedAt, attempt.endedAt, now),
+              attempt.errorCode ? `code ${attempt.errorCode}` : '',
+              attempt.message ? truncate(attempt.message, 160) : '',
+            ]
+              .filter(Boolean)
+              .join('  ');
+            lines.push(`${detailPad}${text}`);
+          }
+        }
         if (options.verbose) {
           lines.push(`${detailPad}${dim('states:')} ${stateTimesText(plugin.stateTimes)}`);
           if (plugin.deadline) lines.push(`${detailPad}${dim('deadline:')} ${formatTime(plugin.deadline)}`);
@@ -218,11 +242,9 @@ export function renderRunTree(snapshot: RunSnapshot, options: TreeOptions): stri
   return lines;
 }
 
-/** The stage record at the run's position (its `updatedAt` counts as the run's progress). */
+/** The stage the run is at (its `updatedAt` counts as the run's progress). */
 export function stageAtPosition(snapshot: RunSnapshot): StageRecord | undefined {
-  const position = snapshot.run.position;
-  if (!position) return undefined;
-  return snapshot.stages.find((s) => s.activity === position.activity && s.stage === position.stage);
+  return currentStageOf(snapshot.run, snapshot.stages);
 }
 
 /** Liveness of an active run by the metrics stack's rule (10 min inactive, 20 min stuck). */

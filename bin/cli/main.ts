@@ -39,9 +39,15 @@ export interface Registrar {
   ): (...args: unknown[]) => Promise<void>;
 }
 
-export function buildProgram(state: CliState): Registrar {
+export interface MainOptions {
+  /** What `--version` prints (the version of the `@plugboard/cli` package). */
+  readonly version?: string;
+}
+
+export function buildProgram(state: CliState, options: MainOptions = {}): Registrar {
   const program = new Command('plugboard');
   const contexts = new ContextFactory();
+  if (options.version !== undefined) program.version(options.version, '-V, --version', 'print the version');
   program
     .description('Start, watch and repair Plugboard workflow runs; inspect the plugin registry.')
     .addOption(
@@ -86,10 +92,10 @@ Examples:
       const [workflowArgument] = command.registeredArguments;
       const [firstArgument] = command.processedArgs as unknown[];
       if (workflowArgument?.name() === 'workflow' && typeof firstArgument === 'string') {
-        await checkWorkflow(firstArgument);
+        await checkWorkflow(firstArgument, ctx);
       }
       const workflowOption = (options as { workflow?: unknown }).workflow;
-      if (typeof workflowOption === 'string') await checkWorkflow(workflowOption);
+      if (typeof workflowOption === 'string') await checkWorkflow(workflowOption, ctx);
       state.exitCode = (await action(ctx, command.processedArgs as string[], options)) ?? EXIT.ok;
     };
 
@@ -110,10 +116,10 @@ Examples:
 }
 
 /** Runs the CLI with `argv` (as in process.argv) and returns the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const state: CliState = { exitCode: EXIT.ok, debug: argv.includes('--debug') };
   endQuietlyOnClosedPipe();
-  const { program, contexts } = buildProgram(state);
+  const { program, contexts } = buildProgram(state, options);
   try {
     await program.parseAsync([...argv]);
     return state.exitCode;

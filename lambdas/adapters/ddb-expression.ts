@@ -49,6 +49,15 @@ export class ExpressionBuilder {
     return this;
   }
 
+  /** `SET list = list_append(if_not_exists(list, []), items)`: appends to a list, creating it. */
+  append(path: readonly string[], items: readonly unknown[]): this {
+    const target = this.path(...path);
+    this.sets.push(
+      `${target} = list_append(if_not_exists(${target}, ${this.value([])}), ${this.value(items)})`,
+    );
+    return this;
+  }
+
   remove(path: readonly string[]): this {
     this.removes.push(this.path(...path));
     return this;

@@ -209,7 +209,9 @@ export class DynamoStatusStore implements StatusStore {
     if (patch.generation !== undefined) {
       // A rerun is kept for the full retention from now, like the stage and plugin items it writes.
       update.set(['generation'], patch.generation).set([TABLE_LAYOUT.ttlAttribute], this.expiresAt(now));
+      if (patch.mark === undefined) update.remove(['marked']);
     }
+    if (patch.mark !== undefined) update.add(['marked'], new Set([patch.mark]));
     if (patch.metadata !== undefined) update.set(['metadata'], patch.metadata);
     return this.conditionalUpdate(runItemKey(key), update, toRunRecord);
   }
@@ -653,6 +655,7 @@ export class DynamoStatusStore implements StatusStore {
     setOrRemove(update, 'message', patch.message);
     setOrRemove(update, 'result', patch.result);
     setOrRemove(update, 'errorCode', patch.errorCode);
+    if (patch.archive !== undefined) update.append(['history'], [patch.archive]);
     return update;
   }
 

@@ -91,6 +91,7 @@ export function patchedPlugin(plugin: PluginRecord, patch: PluginPatch, now: str
     if (value === null) delete next[field];
     else if (value !== undefined) next[field] = value;
   }
+  if (patch.archive !== undefined) next.history = [...(plugin.history ?? []), patch.archive];
   return next as unknown as PluginRecord;
 }
 

@@ -81,8 +81,10 @@ export function activeIndexAttributes(run: Pick<RunRecord, 'workflow' | 'created
 }
 
 export function runItem(run: RunRecord, expiresAt: number): Item {
+  const { marked, ...rest } = run;
   return {
-    ...run,
+    ...rest,
+    ...(marked !== undefined && marked.length > 0 ? { marked: new Set(marked) } : {}),
     ...keyAttributes(runItemKey(run)),
     [RUNS.partitionKey]: run.workflow,
     [RUNS.sortKey]: runSortValue(run),
@@ -156,7 +158,12 @@ export function toRunRecord(item: Item): RunRecord {
   check.integers('generation');
   check.arrays('activities');
   check.maps('metadata', 'stateTimes');
-  return check.record<RunRecord>();
+  const { marked, ...rest } = check.record<RunRecord & { marked?: unknown }>();
+  if (marked === undefined) return rest;
+  if (!(marked instanceof Set) || ![...marked].every((m) => typeof m === 'string')) {
+    throw new CorruptItemError(String(item[PK]), String(item[SK]), 'marked: expected a string set');
+  }
+  return { ...rest, marked: [...(marked as Set<string>)].sort() };
 }
 
 /** A stage item as the engine sees it: the stage and, when it holds them, its plugins' records. */

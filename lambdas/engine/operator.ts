@@ -4,6 +4,7 @@
 import {
   isFinalRunState,
   isMandatoryFor,
+  STAGE_NAMES,
   STATES,
   type StageName,
   truncateMessage,
@@ -12,7 +13,7 @@ import { DEFAULT_ACTIVITY_SETTINGS, type EngineConfig } from './config.js';
 import type { EngineDeps } from './deps.js';
 import { UnknownRunError, ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
-import type { RunKey, RunRecord } from './records.js';
+import { type RunKey, type RunRecord, stageMarkOf } from './records.js';
 import { OPERATOR_SKIP_MESSAGE } from './stage-common.js';
 
 /** Stops a run. Reports that arrive later are still recorded, and change nothing. */
@@ -59,16 +60,22 @@ export async function cancelRun(
 }
 
 /**
- * Closes the stage the run is at: reports that arrive for it later find it `Cancelled` and are
- * recorded as late, changing nothing (the report path reads the stage, never the run).
+ * Closes the open stage of the activity the run is in: reports that arrive for it later find it
+ * `Cancelled` and are recorded as late, changing nothing (the report path reads the stage, never the
+ * run). The run names only its activity: every stage of it that is still open is fenced.
  */
 async function fenceCurrentStage(deps: Pick<EngineDeps, 'store'>, run: RunRecord): Promise<void> {
   if (!run.position) return;
-  await deps.store.transitionStage(
-    { workflow: run.workflow, uid: run.uid, ...run.position },
-    [STATES.notStarted, STATES.inProgress, STATES.mandatoryCompleted],
-    { state: STATES.cancelled, message: 'the run was cancelled' },
-    { generation: run.generation },
+  const { activity } = run.position;
+  await Promise.all(
+    STAGE_NAMES.map((stage) =>
+      deps.store.transitionStage(
+        { workflow: run.workflow, uid: run.uid, activity, stage },
+        [STATES.notStarted, STATES.inProgress, STATES.mandatoryCompleted],
+        { state: STATES.cancelled, message: 'the run was cancelled' },
+        { generation: run.generation },
+      ),
+    ),
   );
 }
 
@@ -108,6 +115,16 @@ export async function skipPlugin(
             : 'no plugin is registered there (list them: plugboard plugins).'
         }`,
       );
+    }
+    // The run names the marked stage first: a stage that starts later looks for its marks only then.
+    const announced = await deps.store.transitionRun(
+      run,
+      [STATES.inProgress],
+      { mark: stageMarkOf(key) },
+      { generation: run.generation },
+    );
+    if (!announced.applied) {
+      throw new ValidationError(`Run "${key.uid}" changed meanwhile; look at the run again.`);
     }
     const settings = deps.config?.activities[key.activity] ?? DEFAULT_ACTIVITY_SETTINGS;
     await deps.store.putPluginsIfAbsent([

@@ -13,6 +13,7 @@ import type {
   StageState,
 } from '../contracts/index.js';
 import type {
+  AttemptRecord,
   PluginKey,
   PluginRecord,
   RunKey,
@@ -37,6 +38,8 @@ export interface PluginPatch {
   readonly mandatory?: boolean;
   /** A final failure's `PluginError.code`. */
   readonly errorCode?: string | null;
+  /** The attempt that just ended, appended to the plugin's history (a retry is next). */
+  readonly archive?: AttemptRecord;
 }
 
 export interface StagePatch {
@@ -52,6 +55,11 @@ export interface RunPatch {
   readonly generation?: number;
   readonly metadata?: Record<string, unknown>;
   readonly endedAt?: string | null;
+  /**
+   * Adds a stage to the run's marks ({@link RunRecord.marked}). A patch with a new `generation`
+   * clears the marks of the previous one.
+   */
+  readonly mark?: string;
 }
 
 /** A plugin reaching a final state, counted down on its stage in the same atomic write. */

@@ -10,7 +10,13 @@ import type { EngineDeps } from './deps.js';
 import { UnknownRunError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import { buildPluginMessage, planStage } from './plan.js';
-import type { PluginRecord, RunRecord, StageKey, StageRecord } from './records.js';
+import {
+  type PluginRecord,
+  type RunRecord,
+  type StageKey,
+  type StageRecord,
+  stageMarkOf,
+} from './records.js';
 import { OPEN_STAGE, type StartStageCommand, stageKeyOf } from './stage-common.js';
 
 /**
@@ -106,9 +112,13 @@ export async function enterStage(
   await recordPosition(deps, run, key);
 }
 
-/** Where the run is (for liveness and the CLI); written after the dispatch, off its critical path. */
+/**
+ * Which activity the run is in (for liveness, the CLI and a cancel's fence); written when the run
+ * enters an activity, after the dispatch, off its critical path. Readers find the stage from the
+ * activity's stage items ({@link currentStageOf}).
+ */
 async function recordPosition(deps: EngineDeps, run: RunRecord, key: StageKey): Promise<void> {
-  if (run.position?.activity === key.activity && run.position.stage === key.stage) return;
+  if (run.position?.activity === key.activity) return;
   await deps.store.transitionRun(
     run,
     [STATES.inProgress],
@@ -132,11 +142,14 @@ async function createStage(
   run: RunRecord,
   key: StageKey,
 ): Promise<{ created: boolean; stage: StageRecord; records: readonly PluginRecord[] }> {
+  // Records written before the stage: an operator's marks (own items, announced on the run first, so
+  // a stage the run does not name has none) and, on a rerun, the previous generation's records (held
+  // by its stage, or own items). A first generation's unmarked stage has nothing to look for.
+  const rerun = run.generation > 1;
+  const lookForRecords = rerun || (run.marked ?? []).includes(stageMarkOf(key));
   const [registrations, existing] = await Promise.all([
     deps.registry.list(key.activity, key.stage),
-    // Operators' marks (own items), and on a rerun the previous generation's records (held by its
-    // stage, or own items). A first generation's stage does not exist yet: nothing is held.
-    deps.store.listStagePlugins(key, { withHeld: run.generation > 1 }),
+    lookForRecords ? deps.store.listStagePlugins(key, { withHeld: rerun }) : [],
   ]);
   const plan = planStage(deps, run, key, registrations, existing);
   if (plan.stage.holdsPlugins) {

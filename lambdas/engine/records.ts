@@ -2,13 +2,15 @@
  * What the status store keeps: one record per run, per stage and per plugin execution.
  * The DynamoDB layout (keys, indexes) lives in the adapter; these are the engine's view.
  */
-import type {
-  Metadata,
-  PluginState,
-  Registration,
-  RunState,
-  StageName,
-  StageState,
+import {
+  isFinalPluginState,
+  type Metadata,
+  type PluginState,
+  type Registration,
+  type RunState,
+  STATES,
+  type StageName,
+  type StageState,
 } from '../contracts/index.js';
 
 /** ISO-8601 timestamps of every state a component has entered (the latest entry wins). */
@@ -39,9 +41,42 @@ export interface RunRecord extends RunKey {
   readonly updatedAt: string;
   readonly endedAt?: string;
   readonly message?: string;
-  /** Where the run is now (the stage last started). */
+  /**
+   * The activity the run is in, and the stage it entered that activity at; written once per activity
+   * (not per stage). The stage the run is at now is {@link currentStageOf} its stages.
+   */
   readonly position?: { readonly activity: string; readonly stage: StageName };
+  /**
+   * Stages of this generation an operator marked before they started ({@link stageMarkOf}): only these
+   * (and every stage of a rerun) look for plugin records written before the stage itself.
+   */
+  readonly marked?: readonly string[];
   readonly stateTimes: StateTimes<RunState>;
+}
+
+/**
+ * The stage a run is at: of the stages of its current activity in its generation, the last one
+ * entered (stages of an activity are entered in order: pre, parallel, post).
+ */
+export function currentStageOf<S extends Pick<StageRecord, 'activity' | 'stage' | 'generation'>>(
+  run: Pick<RunRecord, 'position' | 'generation'>,
+  stages: readonly S[],
+): S | undefined {
+  const activity = run.position?.activity;
+  if (activity === undefined) return undefined;
+  let current: S | undefined;
+  for (const stage of stages) {
+    if (stage.activity !== activity || stage.generation !== run.generation) continue;
+    if (!current || STAGE_ORDER[stage.stage] > STAGE_ORDER[current.stage]) current = stage;
+  }
+  return current;
+}
+
+const STAGE_ORDER: Readonly<Record<StageName, number>> = { pre: 0, parallel: 1, post: 2 };
+
+/** How a run names a stage it holds a mark for (an operator's skip written before the stage). */
+export function stageMarkOf(key: { readonly activity: string; readonly stage: StageName }): string {
+  return `${key.activity}/${key.stage}`;
 }
 
 export interface StageRecord extends StageKey {
@@ -101,8 +136,47 @@ export interface PluginRecord extends PluginKey {
   readonly timeoutSentAt?: string;
   /** The record is kept inside its stage's record ({@link StageRecord.holdsPlugins}). */
   readonly inStage?: boolean;
+  /** Earlier attempts of this generation that failed or timed out, oldest first (bounded by maxAttempts). */
+  readonly history?: readonly AttemptRecord[];
   readonly updatedAt: string;
   readonly stateTimes: StateTimes<PluginState>;
+}
+
+/** An attempt of a plugin, as its history keeps it once the attempt is over. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly outcome: PluginState;
+  /** When the attempt was dispatched. */
+  readonly startedAt?: string;
+  /** When it failed, timed out or completed. */
+  readonly endedAt: string;
+  readonly message?: string;
+  readonly errorCode?: string;
+}
+
+/**
+ * Every attempt of a plugin, oldest first: its history, then the current attempt once it was
+ * dispatched (its outcome is the plugin's state; `endedAt` only when that state is final).
+ */
+export function attemptsOf(plugin: PluginRecord): readonly (Omit<AttemptRecord, 'endedAt'> & {
+  readonly endedAt?: string;
+})[] {
+  const earlier = plugin.history ?? [];
+  if (plugin.attempt === 0 || earlier.some((a) => a.attempt === plugin.attempt)) return earlier;
+  const startedAt = plugin.stateTimes[STATES.inProgress];
+  const final = isFinalPluginState(plugin.state);
+  const endedAt = final ? plugin.stateTimes[plugin.state] : undefined;
+  return [
+    ...earlier,
+    {
+      attempt: plugin.attempt,
+      outcome: plugin.state,
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      ...(endedAt !== undefined ? { endedAt } : {}),
+      ...(plugin.message !== undefined ? { message: plugin.message } : {}),
+      ...(plugin.errorCode !== undefined ? { errorCode: plugin.errorCode } : {}),
+    },
+  ];
 }
 
 /** Most plugins of a stage that holds its plugins' records (its item stays around 1 KB). */

@@ -9,7 +9,14 @@ import { ValidationError } from './errors.js';
 import { lifecycleEvent } from './events.js';
 import type { FinalOutcome } from './ports.js';
 import { type Delivery, failStage, onStageCompleted, progressStage } from './progress.js';
-import { countsDown, type PluginKey, type PluginRecord, type StageKey, type StageRecord } from './records.js';
+import {
+  type AttemptRecord,
+  countsDown,
+  type PluginKey,
+  type PluginRecord,
+  type StageKey,
+  type StageRecord,
+} from './records.js';
 import { AWAITED, pluginKeyOf, type TimeoutCommand } from './stage-common.js';
 
 /** A report from a plugin, or a deadline the sweeper found passed. */
@@ -35,6 +42,8 @@ type Decision =
       readonly plugin: PluginRecord;
       readonly message: string;
       readonly timedOut: boolean;
+      /** The failed attempt's `PluginError.code`, kept in its history. */
+      readonly errorCode?: string;
     }
   | { readonly type: 'duplicate'; readonly plugin?: PluginRecord }
   | { readonly type: 'late'; readonly plugin: PluginRecord; readonly reason: string }
@@ -347,7 +356,13 @@ function concludeFailure(
 ): Decision {
   const text = truncateMessage(message) ?? message;
   if (retryable && plugin.attempt < plugin.maxAttempts) {
-    return { type: 'retry', plugin, message: text, timedOut };
+    return {
+      type: 'retry',
+      plugin,
+      message: text,
+      timedOut,
+      ...(code !== undefined ? { errorCode: code } : {}),
+    };
   }
   return finalFailure(plugin, text, timedOut, code);
 }
@@ -430,10 +445,20 @@ async function scheduleRetry(
 ): Promise<void> {
   const { plugin } = decision;
   // A repeated decision (the plugin already waits for its retry) only repeats the command.
+  const now = deps.clock.now().toISOString();
+  const startedAt = plugin.stateTimes[STATES.inProgress];
+  const archive: AttemptRecord = {
+    attempt: plugin.attempt,
+    outcome: decision.timedOut ? STATES.timedOut : STATES.error,
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    endedAt: now,
+    ...(decision.message ? { message: decision.message } : {}),
+    ...(decision.errorCode ? { errorCode: decision.errorCode } : {}),
+  };
   const moved = await deps.store.transitionPlugin(
     plugin,
     [STATES.inProgress],
-    { state: STATES.notStarted, deadline: null, message: decision.message },
+    { state: STATES.notStarted, deadline: null, message: decision.message, archive },
     { generation: plugin.generation, attempt: plugin.attempt },
   );
   const current = moved.applied ? moved.record : moved.current;

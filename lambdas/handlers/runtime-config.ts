@@ -2,9 +2,15 @@
  * Handler configuration, read once from the environment the CDK constructs set, typed, and failing
  * fast with the name of the missing or malformed variable.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
+import { EventBridgePublisher } from '../adapters/event-bridge-publisher.js';
+import { FanOutEventPublisher } from '../adapters/fan-out-event-publisher.js';
+import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { STAGE_NAMES, type StageName } from '../contracts/index.js';
 import { DEFAULT_ACTIVITY_SETTINGS, type EngineConfig } from '../engine/config.js';
+import type { EventPublisher } from '../engine/ports.js';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -42,7 +48,27 @@ export interface CommonConfig {
   readonly deploymentStage: string;
   readonly tableName: string;
   readonly eventsTopicArn: string;
+  /** Where lifecycle events also go (`events.eventBridge` in the workflow config); absent when off. */
+  readonly eventBridge?: EventBridgeTarget;
   readonly engine: EngineConfig;
+}
+
+export interface EventBridgeTarget {
+  /** `default` or the name of the bus the core stack created. */
+  readonly eventBusName: string;
+  /** `source` of the entries: `plugboard.<system>`. */
+  readonly source: string;
+}
+
+/** The two variables come together (the constructs set both or neither). */
+function readEventBridgeTarget(env: Env): EventBridgeTarget | undefined {
+  const bus = env.PLUGBOARD_EVENT_BUS_NAME;
+  const source = env.PLUGBOARD_EVENT_SOURCE;
+  if ((bus ?? '') === '' && (source ?? '') === '') return undefined;
+  return {
+    eventBusName: required(env, 'PLUGBOARD_EVENT_BUS_NAME'),
+    source: required(env, 'PLUGBOARD_EVENT_SOURCE'),
+  };
 }
 
 export function readCommonConfig(env: Env = process.env): CommonConfig {
@@ -72,6 +98,7 @@ export function readCommonConfig(env: Env = process.env): CommonConfig {
     deploymentStage: required(env, 'PLUGBOARD_DEPLOYMENT_STAGE'),
     tableName: required(env, 'PLUGBOARD_TABLE_NAME'),
     eventsTopicArn: required(env, 'PLUGBOARD_EVENTS_TOPIC_ARN'),
+    ...withEventBridge(readEventBridgeTarget(env)),
     engine: {
       workflows: packed.workflows,
       activities: packed.activities,
@@ -79,6 +106,30 @@ export function readCommonConfig(env: Env = process.env): CommonConfig {
       topicArn: (activity, stage) => topics.replaceAll('{activity}', activity).replaceAll('{stage}', stage),
     },
   };
+}
+
+function withEventBridge(target: EventBridgeTarget | undefined): { eventBridge?: EventBridgeTarget } {
+  return target === undefined ? {} : { eventBridge: target };
+}
+
+/**
+ * The engine's event port: the SNS events topic, and the event bus too when `events.eventBridge` is
+ * on. Handlers call it once per container, where they build their other adapters.
+ */
+export function createEventPublisher(
+  common: Pick<CommonConfig, 'eventsTopicArn' | 'eventBridge'>,
+  clients: { readonly sns: SNSClient; readonly eventBridge?: Pick<EventBridgeClient, 'send'> },
+): EventPublisher {
+  const sns = new SnsEventPublisher(common.eventsTopicArn, clients.sns);
+  if (common.eventBridge === undefined) return sns;
+  const bus = new EventBridgePublisher({
+    ...common.eventBridge,
+    client: clients.eventBridge ?? new EventBridgeClient({}),
+  });
+  return new FanOutEventPublisher([
+    { name: 'sns', publisher: sns },
+    { name: 'eventbridge', publisher: bus },
+  ]);
 }
 
 export interface StageConfig {

@@ -12,15 +12,25 @@ import { CachedRegistry } from '../adapters/cached-registry.js';
 import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
 import { SnsDispatcher } from '../adapters/sns-dispatcher.js';
-import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
 import { inboxMessageSchema } from '../contracts/index.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { handleInboxBatch, type InboxItem } from '../engine/inbox.js';
 import { filterMatcher } from './filter-matcher.js';
-import { createObservability, METRIC_NAMES, type Observability } from './observability.js';
-import { readCommonConfig, readStageConfig, type StageConfig } from './runtime-config.js';
+import {
+  createObservability,
+  METRIC_NAMES,
+  type Observability,
+  runsOfEvent,
+  traceRuns,
+} from './observability.js';
+import {
+  createEventPublisher,
+  readCommonConfig,
+  readStageConfig,
+  type StageConfig,
+} from './runtime-config.js';
 import { parseRecord, toBatchResponse } from './sqs-batch.js';
 
 export interface StageHandlerDeps {
@@ -92,7 +102,7 @@ function wireFromEnvironment(): StageHandler {
   const sqs = new SQSClient({});
   const observability = createObservability(`plugboard-${own.activity}-${own.stage}`, common.deploymentStage);
   const clock = { now: () => new Date() };
-  return createStageHandler({
+  const handler = createStageHandler({
     self: own,
     observability,
     quarantine: new SqsQuarantine(own.quarantineUrl, sqs),
@@ -101,13 +111,15 @@ function wireFromEnvironment(): StageHandler {
       registry: new CachedRegistry(new DynamoRegistry({ tableName: common.tableName }), clock),
       dispatcher: new SnsDispatcher(common.engine.topicArn, sns),
       commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
-      events: new SnsEventPublisher(common.eventsTopicArn, sns),
+      events: createEventPublisher(common, { sns }),
       clock,
       config: common.engine,
       matchesFilter: filterMatcher,
       observer: observability.observer,
     },
   });
+  // With X-Ray on, each invocation's subsegment carries the workflow and uid it worked on.
+  return traceRuns(observability.tracer, runsOfEvent, handler);
 }
 
 /** Lambda entry point. Configuration is read and clients are created once per container. */

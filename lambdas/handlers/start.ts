@@ -9,7 +9,6 @@ import { CachedRegistry } from '../adapters/cached-registry.js';
 import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
 import { SnsDispatcher } from '../adapters/sns-dispatcher.js';
-import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
 import { describeIssues, startRequestSchema } from '../contracts/index.js';
@@ -17,8 +16,8 @@ import type { EngineDeps } from '../engine/deps.js';
 import { EngineError, ValidationError } from '../engine/errors.js';
 import { type StartOutcome, startRun } from '../engine/start.js';
 import { filterMatcher } from './filter-matcher.js';
-import { createObservability, type Observability } from './observability.js';
-import { readCommonConfig, required } from './runtime-config.js';
+import { createObservability, type Observability, runsOfEvent, traceRuns } from './observability.js';
+import { createEventPublisher, readCommonConfig, required } from './runtime-config.js';
 import { isPermanent, parseRecord, toBatchResponse } from './sqs-batch.js';
 
 /** What a direct invocation returns. */
@@ -136,7 +135,7 @@ function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
   const sns = new SNSClient({});
   const observability = createObservability('plugboard-start', common.deploymentStage);
   const clock = { now: () => new Date() };
-  return createStartHandler({
+  const handler = createStartHandler({
     observability,
     quarantine: new SqsQuarantine(required(process.env, 'PLUGBOARD_QUARANTINE_URL'), sqs),
     engine: {
@@ -145,13 +144,15 @@ function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
       registry: new CachedRegistry(new DynamoRegistry({ tableName: common.tableName }), clock),
       dispatcher: new SnsDispatcher(common.engine.topicArn, sns),
       commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
-      events: new SnsEventPublisher(common.eventsTopicArn, sns),
+      events: createEventPublisher(common, { sns }),
       clock,
       config: common.engine,
       matchesFilter: filterMatcher,
       observer: observability.observer,
     },
   });
+  // With X-Ray on, each invocation's subsegment carries the workflow and uid it worked on.
+  return traceRuns(observability.tracer, runsOfEvent, handler);
 }
 
 /** Lambda entry point: an SQS batch from the start queue, or a start request invoked directly. */

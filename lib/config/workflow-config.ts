@@ -11,6 +11,7 @@ import {
   STAGE_NAMES,
 } from '../../plugin-kit/src/contracts/index.js';
 import { type ConfigProblem, ConfigValidationError } from '../errors.js';
+import { eventsConfigSchema } from './events-config.js';
 
 const NAME_RULE =
   'use 1-40 characters: a lower-case letter first, then lower-case letters, digits or hyphens (e.g. "order-intake")';
@@ -116,6 +117,8 @@ export const workflowConfigSchema = z.strictObject(
         { error: 'ephemeralStages must be a list of stage names' },
       )
       .default([]),
+    /** Where lifecycle events go besides the SNS events topic (events-config.ts). */
+    events: eventsConfigSchema,
   },
   { error: 'the config must be an object { workflows: [...], activities: {...} }' },
 );

@@ -1,7 +1,13 @@
 /**
  * Text views of runs for `npm start`: a live progress block, the final status tree and a timeline.
  */
-import type { PluginRecord, RunSnapshot, StageRecord } from '../../lambdas/engine/records.js';
+import {
+  attemptsOf,
+  currentStageOf,
+  type PluginRecord,
+  type RunSnapshot,
+  type StageRecord,
+} from '../../lambdas/engine/records.js';
 import { STAGE_NAMES } from '../../plugin-kit/src/index.js';
 
 const color = (code: number) => (text: string, enabled: boolean) =>
@@ -69,9 +75,9 @@ export function progressLines(
   const { run } = snapshot;
   const elapsed = (Date.parse(run.endedAt ?? now.toISOString()) - Date.parse(run.createdAt)) / 1000;
   const header = `${uid}: ${paintState(run.state, colors)} ${dim(`${elapsed.toFixed(1)} s`, colors)}${run.message ? ` ${run.message}` : ''}`;
-  const position = run.position;
+  const stage = currentStageOf(run, snapshot.stages);
+  const position = stage ?? run.position;
   if (position === undefined) return [header];
-  const stage = snapshot.stages.find((s) => s.activity === position.activity && s.stage === position.stage);
   const plugins = stage ? pluginsOf(snapshot, stage) : [];
   const where = `  ${position.activity} → ${position.stage}${stage ? ` (${paintState(stage.state, colors)})` : ''}`;
   return [
@@ -117,15 +123,19 @@ export function timeline(snapshots: readonly RunSnapshot[], colors: boolean, wid
   const rows: { label: string; start: number; end: number; state: string }[] = [];
   for (const { run, plugins } of snapshots) {
     for (const plugin of plugins) {
-      const started = plugin.stateTimes['In Progress'];
-      if (started === undefined) continue;
-      const ended = plugin.stateTimes[plugin.state] ?? run.endedAt ?? started;
-      rows.push({
-        label: `${run.uid} ${plugin.activity}/${plugin.stage}/${plugin.plugin}`,
-        start: Date.parse(started),
-        end: Math.max(Date.parse(ended), Date.parse(started)),
-        state: plugin.state,
-      });
+      const attempts = attemptsOf(plugin);
+      for (const attempt of attempts) {
+        const started = attempt.startedAt;
+        if (started === undefined) continue;
+        const ended = attempt.endedAt ?? run.endedAt ?? started;
+        const label = `${run.uid} ${plugin.activity}/${plugin.stage}/${plugin.plugin}`;
+        rows.push({
+          label: attempts.length > 1 ? `${label} #${attempt.attempt}` : label,
+          start: Date.parse(started),
+          end: Math.max(Date.parse(ended), Date.parse(started)),
+          state: attempt.outcome,
+        });
+      }
     }
   }
   if (rows.length === 0) return [];

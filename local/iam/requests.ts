@@ -2,7 +2,7 @@
  * What an AWS request asks for, in IAM terms: the actions it needs, on which resource ARNs, with the
  * service-specific condition keys AWS supplies (`dynamodb:LeadingKeys`, `dynamodb:Attributes`,
  * `dynamodb:Select`, `dynamodb:ReturnValues`, `cloudwatch:namespace`, `sns:Protocol`,
- * `sns:Endpoint`), plus the KMS calls AWS makes on the caller's behalf for encrypted topics and queues
+ * `sns:Endpoint`, and per PutEvents entry `events:source` and `events:detail-type`), plus the KMS calls AWS makes on the caller's behalf for encrypted topics and queues
  * (`kms:GenerateDataKey`, `kms:Decrypt` with `kms:ViaService`). Global keys are added by the evaluator.
  */
 import { type IamRegistry, queueArnOfUrl } from './registry.js';
@@ -363,6 +363,57 @@ function cloudwatchChecks(
   return [{ action: `cloudwatch:${operation}`, resource, context: values }];
 }
 
+/** The ARN of an EventBridge bus given by name or ARN (`default` when left out). */
+function eventBusArn(bus: string | undefined, context: DynamoContext): string {
+  if (bus?.startsWith('arn:') === true) return bus;
+  return `arn:aws:events:${context.region}:${context.accountId}:event-bus/${bus ?? 'default'}`;
+}
+
+/**
+ * EventBridge: PutEvents is authorized per entry, on the entry's bus, with the entry's `source` and
+ * `detail-type` as condition keys (so a grant limited to one source refuses any other); other
+ * operations name their bus or rule when they have one.
+ */
+function eventsChecks(operation: string, p: Record<string, unknown>, context: DynamoContext): AccessCheck[] {
+  if (operation === 'PutEvents') {
+    const entries = Array.isArray(p.Entries) ? p.Entries.filter(isRecord) : [];
+    if (entries.length === 0)
+      return [{ action: 'events:PutEvents', resource: eventBusArn(undefined, context), context: {} }];
+    return entries.map((entry) => {
+      const values: ContextValues = {};
+      const source = str(entry.Source);
+      const detailType = str(entry.DetailType);
+      if (source !== undefined) values['events:source'] = source;
+      if (detailType !== undefined) values['events:detail-type'] = detailType;
+      return {
+        action: 'events:PutEvents',
+        resource: eventBusArn(str(entry.EventBusName), context),
+        context: values,
+      };
+    });
+  }
+  const rule = str(p.Rule) ?? (operation.endsWith('Rule') ? str(p.Name) : undefined);
+  const bus = str(p.EventBusName);
+  if (rule !== undefined) {
+    const busName = bus === undefined || bus === 'default' ? undefined : bus.split('/').pop();
+    return [
+      {
+        action: `events:${operation}`,
+        resource: `arn:aws:events:${context.region}:${context.accountId}:rule/${busName === undefined ? '' : `${busName}/`}${rule}`,
+        context: {},
+      },
+    ];
+  }
+  const busResource = bus ?? (operation.endsWith('EventBus') ? str(p.Name) : undefined);
+  return [
+    {
+      action: `events:${operation}`,
+      resource: busResource === undefined ? '*' : eventBusArn(busResource, context),
+      context: {},
+    },
+  ];
+}
+
 /** The checks one request needs; `service` is the SigV4 signing name. */
 export function accessChecks(
   service: string,
@@ -379,6 +430,8 @@ export function accessChecks(
       return snsChecks(operation, parameters, context);
     case 'monitoring':
       return cloudwatchChecks(operation, parameters, context);
+    case 'events':
+      return eventsChecks(operation, parameters, context);
     default:
       return [{ action: `${PREFIX[service] ?? service}:${operation}`, resource: '*', context: {} }];
   }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { StackArtifact } from '../assembly.js';
@@ -18,6 +19,7 @@ export interface AwsClients {
   readonly sns: SNSClient;
   readonly dynamodb: DynamoDBClient;
   readonly cloudwatch: CloudWatchClient;
+  readonly events: EventBridgeClient;
 }
 
 export interface LocalEnvironment {

@@ -11,14 +11,18 @@ import { synthDemo } from '../../local/demo/synth.js';
 // The same stage as `npm start`, so both share the cached assemblies (a stage per moto is enough isolation).
 export const E2E_STAGE = 'local';
 
-/** Starts a local cloud on `endpoint` with both apps deployed; quiet, sweeper every 6 s, prewarmed. */
+/**
+ * Starts a local cloud on `endpoint` with both apps deployed; quiet, prewarmed, the sweeper every 2 s:
+ * the hanging courier answers 8 s after its 5 s deadline, and a loaded machine must still time it out
+ * first (with a 6 s sweep the margin was about 2 s, and a busy machine missed it).
+ */
 export async function startE2eEnvironment(endpoint: string): Promise<DemoEnvironment> {
   const assemblies = synthDemo({ stage: E2E_STAGE });
   return DemoEnvironment.start(assemblies, {
     stage: E2E_STAGE,
     endpoint,
     handleSignals: false,
-    scheduleSpeedUp: 10,
+    scheduleSpeedUp: 30,
     asyncRetryDelaysSeconds: [0],
     defaultConcurrency: 2,
     pollersPerEventSource: 1,

@@ -266,15 +266,17 @@ describe('liveness function on moto', () => {
     await h.putRun('order', 'quiet-11', T0 + 19 * MIN);
     await h.putRun('order', 'stage-12', T0, check);
     await h.putStage('order', 'stage-12', 'check', 'parallel', T0 + 18 * MIN);
-    await h.putRun('order', 'other-stage-moved', T0, { activity: 'check', stage: 'post' });
-    await h.putStage('order', 'other-stage-moved', 'check', 'parallel', T0 + 29 * MIN);
+    await h.putRun('order', 'other-activity-moved', T0, { activity: 'check', stage: 'pre' });
+    await h.putStage('order', 'other-activity-moved', 'ship', 'parallel', T0 + 29 * MIN);
+    await h.putRun('order', 'later-stage-moved', T0, { activity: 'check', stage: 'pre' });
+    await h.putStage('order', 'later-stage-moved', 'check', 'post', T0 + 29 * MIN);
     await h.putRun('refund', 'stuck-25', T0 + 5 * MIN);
     h.clock.set(T0 + 30 * MIN);
 
     const report = await h.check();
 
     expect(report.workflows).toEqual([
-      { workflow: 'order', active: 5, inactive: 2, stuck: 1 },
+      { workflow: 'order', active: 6, inactive: 2, stuck: 1 },
       { workflow: 'refund', active: 1, inactive: 0, stuck: 1 },
       { workflow: 'quiet', active: 0, inactive: 0, stuck: 0 },
     ]);

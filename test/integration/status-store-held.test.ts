@@ -210,3 +210,76 @@ describe('a stage that holds its plugins', () => {
     ]);
   });
 });
+
+describe("a run's marks", () => {
+  it('names each marked stage once, reads back as a sorted list, and a rerun clears them', async () => {
+    const { store } = await setup();
+    const run = runRecord('u-m');
+    await store.createRunIfAbsent(run);
+
+    await store.transitionRun(run, [STATES.inProgress], { mark: 'ship/pre' }, { generation: 1 });
+    await store.transitionRun(run, [STATES.inProgress], { mark: 'check/parallel' }, { generation: 1 });
+    const again = await store.transitionRun(
+      run,
+      [STATES.inProgress],
+      { mark: 'ship/pre' },
+      { generation: 1 },
+    );
+    expect(again.applied).toBe(true);
+    expect((await store.getRun(run))?.marked).toEqual(['check/parallel', 'ship/pre']);
+
+    const stale = await store.transitionRun(run, [STATES.inProgress], { mark: 'x/post' }, { generation: 2 });
+    expect(stale.applied).toBe(false);
+
+    await store.transitionRun(run, [STATES.inProgress], { state: STATES.complete }, { generation: 1 });
+    await store.transitionRun(run, [STATES.complete], { state: STATES.inProgress, generation: 2 });
+    const rerun = await store.getRun(run);
+    expect(rerun?.generation).toBe(2);
+    expect(rerun?.marked).toBeUndefined();
+  });
+});
+
+describe("a plugin's attempt history", () => {
+  const archive = (attempt: number, message: string) => ({
+    attempt,
+    outcome: STATES.error,
+    startedAt: at(0),
+    endedAt: at(1_000),
+    message,
+  });
+
+  it('appends an ended attempt once, in a held entry and in an own item alike', async () => {
+    const { store } = await setup();
+    const { stage, plugins } = held('u-h', ['a']);
+    await store.createStageIfAbsent(stage, plugins);
+    const own = pluginRecord('u-o', 'b');
+    await store.putPluginsIfAbsent([own]);
+
+    for (const key of [{ ...pluginKey('u-h', 'a'), inStage: true }, pluginKey('u-o', 'b')]) {
+      const patch = {
+        state: STATES.notStarted,
+        deadline: null,
+        message: 'down',
+        archive: archive(1, 'down'),
+      };
+      const first = await store.transitionPlugin(key, [STATES.inProgress], patch, {
+        generation: 1,
+        attempt: 1,
+      });
+      const again = await store.transitionPlugin(key, [STATES.inProgress], patch, {
+        generation: 1,
+        attempt: 1,
+      });
+      expect([first.applied, again.applied]).toEqual([true, false]);
+      await store.transitionPlugin(
+        key,
+        [STATES.notStarted],
+        { state: STATES.inProgress, attempt: 2, message: null },
+        { generation: 1, attempt: 1 },
+      );
+      const read = await store.getPlugin(key);
+      expect(read).toMatchObject({ state: STATES.inProgress, attempt: 2 });
+      expect(read?.history).toEqual([archive(1, 'down')]);
+    }
+  });
+});

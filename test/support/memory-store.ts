@@ -207,7 +207,12 @@ const pluginId = (k: PluginKey): string => `${stageId(k)}#${k.plugin}`;
 /** `undefined` leaves a field alone, `null` removes it, anything else sets it (copied). */
 function patched<R extends object>(record: R, patch: object, now: string): R {
   const next: Record<string, unknown> = { ...record, updatedAt: now };
-  for (const [field, value] of Object.entries(patch)) {
+  const { archive, ...fields } = patch as { archive?: unknown };
+  if (archive !== undefined) {
+    // A plugin's ended attempt goes to its history (the DynamoDB adapter's list_append).
+    next.history = [...(((record as { history?: unknown[] }).history ?? []) as unknown[]), copy(archive)];
+  }
+  for (const [field, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     if (value === null) delete next[field];
     else next[field] = copy(value);
@@ -342,7 +347,13 @@ export class MemoryStatusStore implements StatusStore {
         from.includes(current.state) &&
         (options.generation === undefined || current.generation === options.generation);
       if (!current || !holds) return { applied: false, current: copy(current) };
-      const next = patched(current, patch, this.now());
+      const { mark, ...rest } = patch;
+      let next: RunRecord = patched(current, rest, this.now());
+      if (patch.generation !== undefined && mark === undefined) {
+        const { marked: _cleared, ...unmarked } = next;
+        next = unmarked;
+      }
+      if (mark !== undefined) next = { ...next, marked: [...new Set([...(next.marked ?? []), mark])].sort() };
       this.runs.set(runId(key), next);
       return { applied: true, record: copy(next) };
     });

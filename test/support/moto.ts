@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { freePort as localFreePort, startCloud } from '../../local/cloud.js';
 import { MotoStartError } from '../../local/errors.js';
 
-export const MOTO_INSTALL_HINT = "pip install 'moto[server]' cfn-lint";
+export const MOTO_INSTALL_HINT = "pip install 'moto[server]==5.2.1' 'cfn-lint==1.51.0'";
 
 export interface MotoServer {
   readonly endpoint: string;

@@ -13,7 +13,7 @@ import type { IConstruct } from 'constructs';
 import { composePlugboard, type PlugboardStacks } from '../../lib/plugboard-app.js';
 import shippedConfig from '../../plugboard.config.js';
 
-export const CFN_LINT_INSTALL_HINT = "pip install 'moto[server]' cfn-lint";
+export const CFN_LINT_INSTALL_HINT = "pip install 'moto[server]==5.2.1' 'cfn-lint==1.51.0'";
 
 const CDK_JSON = fileURLToPath(new URL('../../cdk.json', import.meta.url));
 

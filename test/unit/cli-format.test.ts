@@ -386,3 +386,51 @@ describe('createOutput', () => {
     expect(createOutput({}, streams(true), { TERM: 'dumb' }).color).toBe(false);
   });
 });
+
+describe('renderRunTree with attempt history', () => {
+  const retried = plugin({
+    stage: 'pre',
+    plugin: 'charge',
+    attempt: 3,
+    message: 'charged',
+    stateTimes: { 'In Progress': at(20), Complete: at(21) },
+    history: [
+      {
+        attempt: 1,
+        outcome: 'Error',
+        startedAt: at(0),
+        endedAt: at(2),
+        message: 'card service down',
+        errorCode: 'E_DOWN',
+      },
+      {
+        attempt: 2,
+        outcome: 'Timed Out',
+        startedAt: at(5),
+        endedAt: at(15),
+        message: 'no report within 10 s',
+      },
+    ],
+  });
+  const tree = (history: boolean) =>
+    renderRunTree(snapshot({ stages: [stage({ stage: 'pre' })], plugins: [retried] }), {
+      now: new Date(at(30)),
+      color: false,
+      history,
+    }).join('\n');
+
+  it('shows the earlier attempts of a retried plugin with their messages, by default', () => {
+    const text = tree(false);
+    expect(text).toMatch(
+      /attempt 1:\s+Error\s+started 2026-11-23 10:00:00\s+2\.0s\s+code E_DOWN\s+card service down/,
+    );
+    expect(text).toMatch(/attempt 2:\s+Timed Out.*no report within 10 s/);
+    expect(text).not.toMatch(/attempt 3:/);
+  });
+
+  it('with history, lists every attempt, the current one last', () => {
+    expect(tree(true)).toMatch(
+      /attempt 2:[^\n]*\n[^\n]*attempt 3:\s+Complete\s+started 2026-11-23 10:00:20\s+1\.0s\s+charged/,
+    );
+  });
+});

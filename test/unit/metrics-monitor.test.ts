@@ -297,15 +297,28 @@ describe('thresholds', () => {
     expect(world.sent).toHaveLength(0);
   });
 
-  it('takes progress from the stage at the run position only, not from other stages', async () => {
+  it('takes progress from the stages of the activity the run is in, not from other activities', async () => {
     const world = new World();
-    world.startRun('orders', 'o-1', T0, { activity: 'check', stage: 'post' });
+    world.startRun('orders', 'o-1', T0, { activity: 'check', stage: 'pre' });
     world.advance(25 * MIN);
-    world.touchStage('orders', 'o-1', 'check', 'parallel', T0 + 24 * MIN);
+    world.touchStage('orders', 'o-1', 'ship', 'parallel', T0 + 24 * MIN);
 
     await checkLiveness(deps(world), settings);
 
     expect(lastValue(world, 'StuckWorkflows', 'orders')).toBe(1);
+  });
+
+  it("takes progress from any stage of the run's activity: the run names the activity, not the stage", async () => {
+    const world = new World();
+    world.startRun('orders', 'o-1', T0, { activity: 'check', stage: 'pre' });
+    world.touchStage('orders', 'o-1', 'check', 'pre', T0);
+    world.advance(25 * MIN);
+    world.touchStage('orders', 'o-1', 'check', 'post', T0 + 24 * MIN);
+
+    await checkLiveness(deps(world), settings);
+
+    expect(lastValue(world, 'StuckWorkflows', 'orders')).toBe(0);
+    expect(lastValue(world, 'InactiveWorkflows', 'orders')).toBe(0);
   });
 
   it('uses the run item when it is newer than the stage item', async () => {

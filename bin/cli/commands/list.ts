@@ -2,9 +2,9 @@
  * `plugboard list`: runs, newest first, paginated. Active, inactive and stuck runs come from the
  * sparse `active` index (never a scan); the others from the `runs` index, filtered by state.
  */
-import { STATES } from '../../../lambdas/contracts/index.js';
+import { STAGE_NAMES, STATES } from '../../../lambdas/contracts/index.js';
 import type { ActiveRunPage } from '../../../lambdas/engine/ports.js';
-import type { RunRecord } from '../../../lambdas/engine/records.js';
+import { currentStageOf, type RunRecord } from '../../../lambdas/engine/records.js';
 import { hintCommand } from '../context.js';
 import type { Deployment } from '../deployment.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -42,9 +42,24 @@ const FINAL_STATE: Partial<Record<ListState, string>> = {
 
 async function annotate(deployment: Deployment, run: RunRecord, now: Date): Promise<ListedRun> {
   if (run.state !== STATES.inProgress) return run;
-  const stage = run.position ? await deployment.store.getStage({ ...run, ...run.position }) : undefined;
+  // The run names its activity; the stage it is at is the last one of that activity it entered.
+  const activity = run.position?.activity;
+  const stages =
+    activity === undefined
+      ? []
+      : (
+          await Promise.all(
+            STAGE_NAMES.map((stage) => deployment.store.getStage({ ...run, activity, stage })),
+          )
+        ).filter((s) => s !== undefined);
+  const stage = currentStageOf(run, stages);
   const live = runLiveness(run, stage, now);
-  return { ...run, liveness: live.liveness, minutesWithoutProgress: live.minutesWithoutProgress };
+  return {
+    ...run,
+    ...(stage ? { position: { activity: stage.activity, stage: stage.stage } } : {}),
+    liveness: live.liveness,
+    minutesWithoutProgress: live.minutesWithoutProgress,
+  };
 }
 
 /** Collects up to `limit` matching runs of one workflow, whole index pages at a time. */
@@ -106,7 +121,7 @@ Example:
         if (options.nextToken !== undefined && options.workflow === undefined) {
           throw new UsageError('--next-token continues the listing of one workflow: pass --workflow too.');
         }
-        const workflows = options.workflow ? [options.workflow] : await configuredWorkflows();
+        const workflows = options.workflow ? [options.workflow] : await configuredWorkflows(ctx);
         const deployment = await ctx.deployment();
         let runs: ListedRun[] = [];
         let nextToken: string | undefined;

@@ -4,7 +4,7 @@ import { skipPlugin } from '../../../lambdas/engine/operator.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { parseStageName } from '../parse.js';
-import { readProjectConfig } from '../workflows.js';
+import { declaredConfig } from '../workflows.js';
 
 export function registerSkip({ program, run }: Registrar): void {
   program
@@ -38,7 +38,7 @@ Example:
               `Activity "${activity}" is not part of run "${uid}" (its activities: ${current.activities.join(', ')}).`,
             );
           }
-          const project = await readProjectConfig();
+          const project = await declaredConfig(ctx);
           await skipPlugin(
             {
               store: deployment.store,

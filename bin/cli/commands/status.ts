@@ -7,6 +7,7 @@ import type { Registrar } from '../main.js';
 
 interface StatusOptions {
   readonly verbose?: boolean;
+  readonly history?: boolean;
 }
 
 /** Reads the whole run, or fails with how to find the right one. */
@@ -30,6 +31,7 @@ export function registerStatus({ program, run }: Registrar): void {
     .argument('<workflow>', 'workflow name')
     .argument('<uid>', 'the run uid')
     .option('-v, --verbose', 'also show the time each component entered each state, and deadlines')
+    .option('--history', "list every plugin's attempts: outcome, start, duration and message of each")
     .addHelpText(
       'after',
       `
@@ -52,6 +54,7 @@ Example:
           now: ctx.now(),
           color: ctx.out.color,
           verbose: options.verbose === true,
+          history: options.history === true,
         })) {
           ctx.out.line(line);
         }

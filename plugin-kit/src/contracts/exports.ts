@@ -23,6 +23,12 @@ export const EXPORTS = {
   registrarServiceToken: (d: DeploymentRef) => `${prefix(d)}-registrar-service-token`,
   /** The KMS key that encrypts topics and queues; plugins that send reports need to use it. */
   keyArn: (d: DeploymentRef) => `${prefix(d)}-key-arn`,
+  /**
+   * The EventBridge bus that carries the lifecycle events (`events.eventBridge` in the workflow
+   * config): `default` or {@link eventBusName}. Exported only when the option is on.
+   */
+  eventBusName: (d: DeploymentRef) => `${prefix(d)}-event-bus-name`,
+  eventBusArn: (d: DeploymentRef) => `${prefix(d)}-event-bus-arn`,
   /** The stage topic ARN: `-pre-processing`, `-parallel-processing`, `-post-processing` (predecessor's names). */
   stageTopicArn: (d: DeploymentRef, activity: string, stage: StageName) =>
     `${prefix(d)}-${activity}-${stage}-processing`,
@@ -45,6 +51,15 @@ export const stageTopicName = (d: DeploymentRef, activity: string, stage: StageN
 
 /** Physical name of the start queue (its dead-letter queue is `<name>-dlq`, alarmed by the metrics stack). */
 export const startQueueName = (d: DeploymentRef): string => `${prefix(d)}-start`;
+
+/** Physical name of the event bus the core stack creates with `events.eventBridge: 'create'`. */
+export const eventBusName = (d: DeploymentRef): string => `${prefix(d)}-events`;
+
+/**
+ * The `source` of every lifecycle event Plugboard puts on EventBridge: `plugboard.<system>`. Rules
+ * match on it; the orchestrators may put events with this source only (an `events:source` condition).
+ */
+export const eventSource = (d: Pick<DeploymentRef, 'systemName'>): string => `plugboard.${d.systemName}`;
 
 /** Tag that marks a function as a plugin of one deployment; the registrar may invoke only those. */
 export const PLUGIN_TAG_KEY = 'plugboard:system';

@@ -22,6 +22,10 @@
  * | `r`         | result of `Complete`                        | any, optional             |
  * | `late`      | reports that came too late                  | number, optional          |
  * | `tos`       | when a timeout was last sent, epoch ms      | number, optional          |
+ * | `h`         | earlier attempts that failed or timed out   | list, optional (below)    |
+ *
+ * An earlier attempt in `h`: `a` attempt, `s` outcome (state code), `t0` dispatched and `t1` ended
+ * (epoch ms; `t0` optional), `msg` and `ec` as above (optional). Oldest first.
  *
  * The entry's generation is the stage item's `generation`.
  */
@@ -60,6 +64,27 @@ export interface HeldPluginEntry {
   readonly r?: unknown;
   readonly late?: number;
   readonly tos?: number;
+  readonly h?: readonly HeldAttemptEntry[];
+}
+
+/** An earlier attempt inside a held entry. */
+export interface HeldAttemptEntry {
+  readonly a: number;
+  readonly s: string;
+  readonly t0?: number;
+  readonly t1: number;
+  readonly msg?: string;
+  readonly ec?: string;
+}
+
+/** An earlier attempt of a plugin that failed or timed out (its history), in the long form. */
+export interface AttemptHistoryEntry {
+  readonly attempt: number;
+  readonly outcome: PluginState;
+  readonly startedAt?: string;
+  readonly endedAt: string;
+  readonly message?: string;
+  readonly errorCode?: string;
 }
 
 /** A held plugin execution in the long form the rest of the API uses (ISO times, state names). */
@@ -77,6 +102,7 @@ export interface HeldPluginFields {
   readonly result?: unknown;
   readonly lateReports?: number;
   readonly timeoutSentAt?: string;
+  readonly history?: readonly AttemptHistoryEntry[];
   /** The latest state time (entries keep no separate update time). */
   readonly updatedAt: string;
 }
@@ -108,7 +134,44 @@ export function encodeHeldPlugin(fields: Omit<HeldPluginFields, 'updatedAt'>): H
     ...(fields.result !== undefined ? { r: fields.result } : {}),
     ...(fields.lateReports !== undefined ? { late: fields.lateReports } : {}),
     ...(fields.timeoutSentAt !== undefined ? { tos: millis(fields.timeoutSentAt) } : {}),
+    ...(fields.history !== undefined && fields.history.length > 0
+      ? {
+          h: fields.history.map((h) => ({
+            a: h.attempt,
+            s: HELD_STATE_CODES[h.outcome],
+            ...(h.startedAt !== undefined ? { t0: millis(h.startedAt) } : {}),
+            t1: millis(h.endedAt),
+            ...(h.message !== undefined ? { msg: h.message } : {}),
+            ...(h.errorCode !== undefined ? { ec: h.errorCode } : {}),
+          })),
+        }
+      : {}),
   };
+}
+
+function decodeHistory(value: unknown): AttemptHistoryEntry[] | string {
+  if (!Array.isArray(value)) return '"h" must be a list';
+  const history: AttemptHistoryEntry[] = [];
+  for (const [index, entry] of value.entries()) {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const outcome = typeof e.s === 'string' ? STATE_OF_CODE.get(e.s) : undefined;
+    if (
+      !Number.isInteger(e.a) ||
+      !outcome ||
+      typeof e.t1 !== 'number' ||
+      (e.t0 !== undefined && typeof e.t0 !== 'number')
+    )
+      return `"h[${index}]" must hold an attempt "a", an outcome code "s" and an end time "t1"`;
+    history.push({
+      attempt: e.a as number,
+      outcome,
+      ...(typeof e.t0 === 'number' ? { startedAt: iso(e.t0) } : {}),
+      endedAt: iso(e.t1),
+      ...(typeof e.msg === 'string' ? { message: e.msg } : {}),
+      ...(typeof e.ec === 'string' ? { errorCode: e.ec } : {}),
+    });
+  }
+  return history;
 }
 
 /**
@@ -141,6 +204,8 @@ export function decodeHeldPlugin(entry: unknown, fallbackTime: string): HeldPlug
   const deadline = optionalNumber('dl');
   const late = optionalNumber('late');
   const timeoutSent = optionalNumber('tos');
+  const history = e.h === undefined ? undefined : decodeHistory(e.h);
+  if (typeof history === 'string') return history;
   return {
     state,
     attempt: e.a as number,
@@ -155,6 +220,7 @@ export function decodeHeldPlugin(entry: unknown, fallbackTime: string): HeldPlug
     ...(e.r !== undefined ? { result: e.r } : {}),
     ...(late !== undefined ? { lateReports: late } : {}),
     ...(timeoutSent !== undefined ? { timeoutSentAt: iso(timeoutSent) } : {}),
+    ...(history !== undefined ? { history } : {}),
     updatedAt: latest === undefined ? fallbackTime : iso(latest),
   };
 }

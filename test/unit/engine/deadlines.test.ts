@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Command, STATES } from '../../../lambdas/contracts/index.js';
+import { attemptsOf, type PluginRecord } from '../../../lambdas/engine/records.js';
 import { applySignals } from '../../../lambdas/engine/reports.js';
 import { retryPlugins } from '../../../lambdas/engine/retries.js';
 import { sweepDeadlines, TIMEOUT_RESEND_SECONDS } from '../../../lambdas/engine/sweeper.js';
@@ -341,5 +342,47 @@ describe('a slow attempt after its timeout', () => {
       lateReports: 1,
     });
     expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
+  });
+});
+
+describe("a plugin's attempt history", () => {
+  it('keeps every attempt: an error, a timeout and the success, each once, with its message', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await arrange(h, 3);
+    await inFlight(h, 'u1', 3);
+    const key = pluginKey('u1', 'intake', 'parallel', 'a');
+
+    // Attempt 1 fails (delivered twice: one history entry), attempt 2 times out, attempt 3 completes.
+    const failed = reportFor(lastMessageFor(h, 'a'), 'a', {
+      status: 'Error',
+      retryable: true,
+      message: 'card service down',
+    });
+    await deliverReport(h, failed);
+    await deliverReport(h, failed);
+    await retryPlugins(h.deps, h.commands.ofKind('retry'));
+    h.clock.advanceSeconds(400);
+    await deliverTimeout(h, timeout('u1', 'a', 2));
+    await deliverTimeout(h, timeout('u1', 'a', 2));
+    await retryPlugins(
+      h.deps,
+      h.commands.ofKind('retry').filter((c) => c.attempt === 2),
+    );
+    await deliverReport(
+      h,
+      reportFor(lastMessageFor(h, 'a'), 'a', { status: 'Complete', message: 'charged' }),
+    );
+
+    const plugin = h.store.peekPlugin(key);
+    expect(plugin).toMatchObject({ state: STATES.complete, attempt: 3 });
+    const attempts = attemptsOf(plugin as PluginRecord);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.message])).toEqual([
+      [1, STATES.error, 'card service down'],
+      [2, STATES.timedOut, 'no report within 60 s (attempt 2 of 3)'],
+      [3, STATES.complete, 'charged'],
+    ]);
+    for (const attempt of attempts) {
+      expect(Date.parse(attempt.endedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(attempt.startedAt ?? ''));
+    }
   });
 });

@@ -163,6 +163,32 @@ describe('operator decisions before dispatch', () => {
     expect(h.dispatcher.targets()).toEqual([['gate'], ['wanted']]);
     expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
   });
+
+  it('looks for records written before a stage only in the stage the run names as marked', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await register(
+      h,
+      { activity: 'intake', stage: 'pre', name: 'gate' },
+      { activity: 'intake', stage: 'parallel', name: 'wanted' },
+      { activity: 'intake', stage: 'parallel', name: 'unwanted' },
+      { activity: 'intake', stage: 'post', name: 'closer' },
+    );
+    await drive(h, { start: startRequest('u1'), plugins: { gate: () => undefined }, sweep: false });
+    expect(h.journal.of('store', 'listStagePlugins')).toHaveLength(0);
+
+    await skipPlugin(h.deps, pluginKey('u1', 'intake', 'parallel', 'unwanted'));
+    expect(h.store.peekRun(runKey('u1'))?.marked).toEqual(['intake/parallel']);
+    await deliverReport(h, reportFor(lastMessageFor(h, 'gate'), 'gate', { status: 'Complete' }));
+    await drive(h);
+
+    // Only the marked parallel stage listed; pre and post, unmarked in a first run, did not.
+    const listed = h.journal
+      .of('store', 'listStagePlugins')
+      .map((e) => (e.args[0] as { stage: string }).stage);
+    expect(listed).toEqual(['parallel']);
+    expect(h.dispatcher.targets()).toEqual([['gate'], ['wanted'], ['closer']]);
+    expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
+  });
 });
 
 describe('overrides[activity].mandatory', () => {

@@ -404,4 +404,18 @@ describe('engine regressions (each once a bug)', () => {
     expect(h.store.peekRun(runKey('u1'))?.position).toEqual({ activity: ACTIVITIES[0], stage: 'pre' });
     expect(summarize(h, 'u1').stagesCreated).toEqual({ 'intake/pre@g1': 1 });
   });
+
+  it('writes the run position once per activity, not once per stage', async () => {
+    const h = createHarness();
+    await registerReferencePlugins(h);
+
+    await drive(h, { start: startRequest('u1') });
+
+    const positions = h.journal
+      .of('store', 'transitionRun')
+      .map((e) => (e.args[2] as { position?: { activity: string } }).position?.activity)
+      .filter((a) => a !== undefined);
+    expect(positions).toEqual([...ACTIVITIES]);
+    expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
+  });
 });
