@@ -21,7 +21,7 @@
  * goes.
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
@@ -292,8 +292,6 @@ async function main(): Promise<number> {
         pid: process.pid,
         ...(control !== undefined ? { control: control.state } : {}),
       });
-      // It holds the control endpoint's bearer token: readable by its owner only.
-      await chmod(statePath, 0o600);
     };
     const { ControlServer: Server } = await import('./control.js');
     control = await Server.start({ cloud: env.local, onChange: writeState, log: step });

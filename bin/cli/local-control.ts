@@ -7,7 +7,7 @@ import { ControlClient, ControlError } from '../../local/control-client.js';
 import type { CommandContext } from './context.js';
 import { isLocal } from './deployment.js';
 import { CliError, UsageError } from './errors.js';
-import { localStatePath, readLocalState } from './local-state.js';
+import { findLocalState, loadLocalState } from './local-state.js';
 
 /** The control client of the local cloud the state file names; fails with what to do. */
 export async function localControl(ctx: CommandContext, command: string): Promise<ControlClient> {
@@ -16,11 +16,10 @@ export async function localControl(ctx: CommandContext, command: string): Promis
       `${command} works with the local cloud only: npx plugboard --local ${command} … (AWS deployments use cdk deploy)`,
     );
   }
-  const path = localStatePath();
-  const state = await readLocalState(path);
+  const state = await loadLocalState();
   if (state.control === undefined) {
     throw new CliError(
-      `The local cloud of ${path} has no control endpoint: restart it with npm start -- --keep (this version serves one).`,
+      `The local cloud of ${findLocalState() ?? 'the state file'} has no control endpoint: restart it with npm start -- --keep (this version serves one).`,
     );
   }
   return new ControlClient(state.control);

@@ -6,7 +6,7 @@
 import type { FunctionIdentity } from '../../../local/control-protocol.js';
 import { EXIT, NotFoundError, UsageError } from '../errors.js';
 import { controlFailure, localControl } from '../local-control.js';
-import { localStatePath, readLocalState } from '../local-state.js';
+import { loadLocalState } from '../local-state.js';
 import type { Registrar } from '../main.js';
 
 interface CredentialsOptions {
@@ -84,7 +84,7 @@ Examples:
           return EXIT.ok;
         }
         const identity = pickFunction(answer.functions, wanted ?? '');
-        const state = await readLocalState(localStatePath());
+        const state = await loadLocalState();
         const { credentials } = identity;
         if (ctx.out.json) {
           ctx.out.data({
