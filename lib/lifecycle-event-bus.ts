@@ -88,7 +88,12 @@ function grantPutLifecycleEvents(grantee: IGrantable, bus: IEventBus, source: st
     new PolicyStatement({
       actions: ['events:PutEvents'],
       resources: [bus.eventBusArn],
-      conditions: { StringEquals: { 'events:source': source } },
+      // `events:source` is a multivalued key (ArrayOfString in the service authorization reference):
+      // every source of the request must be ours, and a request without one is not allowed.
+      conditions: {
+        'ForAllValues:StringEquals': { 'events:source': [source] },
+        Null: { 'events:source': 'false' },
+      },
     }),
   );
 }

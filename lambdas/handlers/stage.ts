@@ -18,13 +18,7 @@ import { inboxMessageSchema } from '../contracts/index.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { handleInboxBatch, type InboxItem } from '../engine/inbox.js';
 import { filterMatcher } from './filter-matcher.js';
-import {
-  createObservability,
-  METRIC_NAMES,
-  type Observability,
-  runsOfEvent,
-  traceRuns,
-} from './observability.js';
+import { createObservability, METRIC_NAMES, type Observability } from './observability.js';
 import {
   createEventPublisher,
   readCommonConfig,
@@ -32,6 +26,7 @@ import {
   type StageConfig,
 } from './runtime-config.js';
 import { parseRecord, toBatchResponse } from './sqs-batch.js';
+import { createTracer, runsOfEvent, traceRuns } from './tracing.js';
 
 export interface StageHandlerDeps {
   readonly engine: EngineDeps;
@@ -119,7 +114,7 @@ function wireFromEnvironment(): StageHandler {
     },
   });
   // With X-Ray on, each invocation's subsegment carries the workflow and uid it worked on.
-  return traceRuns(observability.tracer, runsOfEvent, handler);
+  return traceRuns(createTracer(`plugboard-${own.activity}-${own.stage}`), runsOfEvent, handler);
 }
 
 /** Lambda entry point. Configuration is read and clients are created once per container. */

@@ -16,9 +16,10 @@ import type { EngineDeps } from '../engine/deps.js';
 import { EngineError, ValidationError } from '../engine/errors.js';
 import { type StartOutcome, startRun } from '../engine/start.js';
 import { filterMatcher } from './filter-matcher.js';
-import { createObservability, type Observability, runsOfEvent, traceRuns } from './observability.js';
+import { createObservability, type Observability } from './observability.js';
 import { createEventPublisher, readCommonConfig, required } from './runtime-config.js';
 import { isPermanent, parseRecord, toBatchResponse } from './sqs-batch.js';
+import { createTracer, runsOfEvent, traceRuns } from './tracing.js';
 
 /** What a direct invocation returns. */
 export type StartResponse =
@@ -152,7 +153,7 @@ function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
     },
   });
   // With X-Ray on, each invocation's subsegment carries the workflow and uid it worked on.
-  return traceRuns(observability.tracer, runsOfEvent, handler);
+  return traceRuns(createTracer('plugboard-start'), runsOfEvent, handler);
 }
 
 /** Lambda entry point: an SQS batch from the start queue, or a start request invoked directly. */

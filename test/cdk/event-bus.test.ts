@@ -19,6 +19,10 @@ import { EXPORTS, eventSource } from '../../plugin-kit/src/contracts/index.js';
 import { allowing, logicalIdOf, roleStatements, type SynthResult, synthApp } from '../support/synth.js';
 
 const D = { systemName: 'plugboard', stage: 'dev' } as const;
+const SOURCE_CONDITION = {
+  'ForAllValues:StringEquals': { 'events:source': ['plugboard.plugboard'] },
+  Null: { 'events:source': 'false' },
+};
 const withEventBridge = (mode: unknown) => ({ ...shippedConfig, events: { eventBridge: mode } });
 const synth = (mode: unknown, extra: Partial<Parameters<typeof synthApp>[0]> = {}): SynthResult =>
   synthApp({ stage: 'dev', nag: false, builtinValidation: false, config: withEventBridge(mode), ...extra });
@@ -79,7 +83,7 @@ describe("events.eventBridge: 'create'", () => {
     expect(statements).toEqual([
       expect.objectContaining({
         Resource: { 'Fn::GetAtt': [logicalIdOf(bus as EventBus), 'Arn'] },
-        Condition: { StringEquals: { 'events:source': 'plugboard.plugboard' } },
+        Condition: SOURCE_CONDITION,
       }),
     ]);
   });
@@ -95,7 +99,7 @@ describe("events.eventBridge: 'create'", () => {
         expect(statements, s.node.path).toEqual([
           expect.objectContaining({
             Resource: { 'Fn::ImportValue': 'plugboard-dev-event-bus-arn' },
-            Condition: { StringEquals: { 'events:source': 'plugboard.plugboard' } },
+            Condition: SOURCE_CONDITION,
           }),
         ]);
       }
@@ -186,7 +190,7 @@ describe("events.eventBridge: 'default'", () => {
     expect(statements).toEqual([
       expect.objectContaining({
         Resource: defaultBusArn,
-        Condition: { StringEquals: { 'events:source': 'plugboard.plugboard' } },
+        Condition: SOURCE_CONDITION,
       }),
     ]);
   });

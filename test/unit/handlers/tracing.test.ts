@@ -6,7 +6,7 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import AWSXRay from 'aws-xray-sdk-core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { runsOfEvent, traceRuns } from '../../../lambdas/handlers/observability.js';
+import { runsOfEvent, traceRuns } from '../../../lambdas/handlers/tracing.js';
 
 type TraceNode = {
   name: string;
