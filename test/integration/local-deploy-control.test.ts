@@ -4,6 +4,7 @@
  * again as an update, rolls a failed deploy back; destroy removes a stack in reverse order, refuses
  * while its exports are imported, and says when there is nothing to destroy.
  */
+import { DescribeEventBusCommand, DescribeRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlServer } from '../../local/control.js';
@@ -24,7 +25,19 @@ let failing = '';
 const BASE = {
   name: 'ctl-base',
   template: {
-    Resources: { Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'ctl-base-queue' } } },
+    Resources: {
+      Queue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'ctl-base-queue' } },
+      Bus: { Type: 'AWS::Events::EventBus', Properties: { Name: 'ctl-bus' } },
+      Rule: {
+        Type: 'AWS::Events::Rule',
+        Properties: {
+          Name: 'ctl-rule',
+          EventBusName: { Ref: 'Bus' },
+          EventPattern: { source: ['ctl'] },
+          Targets: [{ Id: 'queue', Arn: { 'Fn::GetAtt': ['Queue', 'Arn'] } }],
+        },
+      },
+    },
     Outputs: {
       Name: { Value: 'world', Export: { Name: 'ctl-name' } },
       QueueUrl: { Value: { Ref: 'Queue' }, Export: { Name: 'ctl-queue-url' } },
@@ -186,7 +199,10 @@ describe('deploy and destroy through the control endpoint', () => {
     expect(again).toMatchObject({ destroyed: false, remaining: ['ctl-base'] });
   });
 
-  it('deletes the queues of a destroyed stack and forgets its exports', async () => {
+  it('deletes the queues, rules and buses of a destroyed stack and forgets its exports', async () => {
+    const events = new EventBridgeClient(motoClientConfig(moto.endpoint));
+    await events.send(new DescribeRuleCommand({ Name: 'ctl-rule', EventBusName: 'ctl-bus' }));
+
     const destroyed = await client.destroy('ctl-base');
     const sqs = new SQSClient(motoClientConfig(moto.endpoint));
 
@@ -196,8 +212,13 @@ describe('deploy and destroy through the control endpoint', () => {
       remaining: [],
     });
     await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'ctl-base-queue' }))).rejects.toThrow();
+    await expect(
+      events.send(new DescribeRuleCommand({ Name: 'ctl-rule', EventBusName: 'ctl-bus' })),
+    ).rejects.toThrow();
+    await expect(events.send(new DescribeEventBusCommand({ Name: 'ctl-bus' }))).rejects.toThrow();
     expect(local.exports()['ctl-name']).toBeUndefined();
     sqs.destroy();
+    events.destroy();
   });
 
   it('rolls a failed deploy back, so that the same stack can be deployed again', async () => {
