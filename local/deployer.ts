@@ -18,7 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, DeleteAlarmsCommand, DeleteDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import {
+  DeleteEventBusCommand,
+  DeleteRuleCommand,
+  EventBridgeClient,
+  RemoveTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { DeleteTopicCommand, SNSClient, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type CloudAssembly, readAssembly, type StackArtifact } from './assembly.js';
@@ -422,8 +427,22 @@ export class Deployer {
         case 'AWS::Lambda::EventSourceMapping':
           await runner.removeSqsEventSource(id);
           return;
-        case 'AWS::Events::Rule':
-          runner.removeSchedule(id);
+        case 'AWS::Events::Rule': {
+          if (runner.removeSchedule(id)) return;
+          // An event-pattern rule lives on moto's EventBridge: its targets go first, as AWS requires.
+          const bus = String(resource.properties?.EventBusName ?? 'default').replace(/^.*:event-bus\//, '');
+          const targets = Array.isArray(resource.properties?.Targets) ? resource.properties.Targets : [];
+          const ids = targets.map((target) => String(isRecord(target) ? target.Id : '')).filter(Boolean);
+          if (ids.length > 0) {
+            await gone(
+              this.clients.events.send(new RemoveTargetsCommand({ Rule: id, EventBusName: bus, Ids: ids })),
+            );
+          }
+          await gone(this.clients.events.send(new DeleteRuleCommand({ Name: id, EventBusName: bus })));
+          return;
+        }
+        case 'AWS::Events::EventBus':
+          await gone(this.clients.events.send(new DeleteEventBusCommand({ Name: id })));
           return;
         case 'AWS::SNS::Subscription':
           // A lambda subscription is the runner's (a hidden queue); an sqs one is moto's.

@@ -281,8 +281,8 @@ async function main(): Promise<number> {
     const statePath = localStatePath();
     // The control endpoint (local/control.ts): `plugboard --local deploy|destroy|credentials`.
     let control: ControlServer | undefined;
-    const writeState = () =>
-      writeLocalState(statePath, {
+    const writeState = async () => {
+      await writeLocalState(statePath, {
         endpoint: env.local.endpoint,
         lambdaEndpoint: env.local.lambdaEndpoint,
         region: env.local.clientConfig().region,
@@ -292,6 +292,7 @@ async function main(): Promise<number> {
         pid: process.pid,
         ...(control !== undefined ? { control: control.state } : {}),
       });
+    };
     const { ControlServer: Server } = await import('./control.js');
     control = await Server.start({ cloud: env.local, onChange: writeState, log: step });
     await writeState();

@@ -6,6 +6,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { EngineError, UnknownRunError } from '../../lambdas/engine/errors.js';
 import { registerCancel } from './commands/cancel.js';
+import { registerCredentials } from './commands/credentials.js';
+import { registerDeploy } from './commands/deploy.js';
+import { registerDestroy } from './commands/destroy.js';
 import { registerEvents } from './commands/events.js';
 import { registerList } from './commands/list.js';
 import { registerPlugins } from './commands/plugins.js';
@@ -106,6 +109,9 @@ Examples:
   registerList(registrar);
   registerPlugins(registrar);
   registerEvents(registrar);
+  registerCredentials(registrar);
+  registerDeploy(registrar);
+  registerDestroy(registrar);
   return registrar;
 }
 

@@ -120,9 +120,17 @@ async function main(): Promise<number> {
       await Promise.all(
         uids.map((uid, i) => env.startRun({ uid, metadata: { customer: `c-${i}`, giftWrap: true } })),
       );
-      const finished = await Promise.all(
-        uids.map((uid) => env.waitForRun(uid, { timeoutMs: 600_000, intervalMs: 500 })),
-      );
+      let finished: Awaited<ReturnType<typeof env.waitForRun>>[];
+      try {
+        finished = await Promise.all(
+          uids.map((uid) => env.waitForRun(uid, { timeoutMs: 600_000, intervalMs: 500 })),
+        );
+      } catch (error) {
+        // A run that never ends stops the session; what was measured so far is still reported.
+        say(`batch ${index} stopped: ${error instanceof Error ? error.message : String(error)}`);
+        failed += size;
+        break;
+      }
       const wallMs = performance.now() - started;
       failed += finished.filter((snapshot) => snapshot.run.state !== 'Complete').length;
       done += size;
@@ -135,9 +143,10 @@ async function main(): Promise<number> {
   } finally {
     await env.stop();
   }
-  const window = Math.min(100, runs);
+  const measured = batches.at(-1)?.runsDone ?? 0;
+  const window = Math.min(100, measured);
   const first = wallOf(batches, batchSize, 0, window);
-  const last = wallOf(batches, batchSize, runs - window, runs);
+  const last = wallOf(batches, batchSize, measured - window, measured);
   say(
     `first ${window} runs: ${(first / 1000).toFixed(1)} s; last ${window} runs: ${(last / 1000).toFixed(1)} s (ratio ${(last / first).toFixed(2)}); moto RSS ${batches[0]?.motoRssMb.toFixed(0)} MB after the first batch, ${batches.at(-1)?.motoRssMb.toFixed(0)} MB at the end; ${failed} run(s) not Complete`,
   );

@@ -18,6 +18,9 @@ const COMMANDS = [
   ['list'],
   ['plugins'],
   ['events', 'tail'],
+  ['credentials'],
+  ['deploy'],
+  ['destroy'],
 ] as const;
 
 /** Every case starts Node.js processes, several at once: seconds each on a loaded machine. */
