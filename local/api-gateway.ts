@@ -12,14 +12,7 @@
  * 3. invokes the integrated function through the Lambda runner with a payload 2.0 event, and turns
  *    its answer into the HTTP response (a plain value becomes a 200 JSON body, a failure a 500).
  */
-import {
-  createPublicKey,
-  createSign,
-  createVerify,
-  generateKeyPairSync,
-  type KeyObject,
-  randomUUID,
-} from 'node:crypto';
+import { createSign, createVerify, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { DeployedStack } from './deployer.js';
 import type { LocalCloud } from './local-cloud.js';
@@ -428,9 +421,7 @@ export function verifyJwt(
   }
   if (header.alg !== 'RS256') return { ok: false, status: 401, reason: 'only RS256 tokens are accepted' };
   const signed = keys.some((key) =>
-    createVerify('RSA-SHA256')
-      .update(`${head}.${body}`)
-      .verify(createPublicKey(key), Buffer.from(signature, 'base64url')),
+    createVerify('RSA-SHA256').update(`${head}.${body}`).verify(key, Buffer.from(signature, 'base64url')),
   );
   if (!signed) return { ok: false, status: 401, reason: 'the token signature does not verify' };
   if (claims.iss !== settings.issuer)

@@ -282,6 +282,7 @@ describe('HTTP API over the local cloud', () => {
     let pages = 0;
     do {
       const answer = await call('GET', `/workflows/order/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
       const page = runPageSchema.parse(answer.body);
       expect(page.runs.length).toBeLessThanOrEqual(2);
       seen.push(...page.runs.map((r) => r.uid));
@@ -300,7 +301,7 @@ describe('HTTP API over the local cloud', () => {
     expect(badLimit.issues?.map((i) => i.path).sort()).toEqual(['limit', 'state']);
   });
 
-  it('cancels a run in progress; a second cancel is refused with 409', async () => {
+  it('cancels a run in progress (again: the same answer); cancelling a finished run is refused with 409', async () => {
     await call('POST', '/workflows/order/runs', {
       body: { uid: 'api-cancel', metadata: { customer: 'c', hangCourier: true } },
     });
@@ -310,7 +311,12 @@ describe('HTTP API over the local cloud', () => {
     });
     expect(cancelled.status).toBe(200);
     expect(operatorResultSchema.parse(cancelled.body).run.state).toBe('Cancelled');
-    problem(await call('POST', '/workflows/order/runs/api-cancel/cancel', { credentials: operator }), 409);
+    // A repeated cancel repeats the fence and the event (idempotent) and answers the cancelled run.
+    const again = await call('POST', '/workflows/order/runs/api-cancel/cancel', { credentials: operator });
+    expect(operatorResultSchema.parse(again.body).run.state).toBe('Cancelled');
+    await waitFor('api-1', 'Complete');
+    const finished = problem(await call('POST', '/workflows/order/runs/api-1/cancel', { credentials: operator }), 409);
+    expect(finished.detail).toMatch(/already Complete/);
   });
 
   it('retries and reruns a failed run as new generations; skip names the registered plugins', async () => {
