@@ -27,10 +27,10 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { INPUTS_ENV, START_FUNCTION_ENV } from '../lambdas/api/handler.js';
+import { START_FUNCTION_ENV } from '../lambdas/api/handler.js';
 import { type Permission, ROUTES, type Route, SCOPES } from '../lambdas/api/routes.js';
 import { type DeploymentRef, EXPORTS } from '../plugin-kit/src/contracts/index.js';
-import { runtimeConfigJson, type WorkflowConfig, workflowInputsJson } from './config/workflow-config.js';
+import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { PlugboardCdkError } from './errors.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
@@ -116,7 +116,6 @@ export class ApiStack extends Stack {
     const eventsTopic = Topic.fromTopicArn(this, 'EventsTopic', eventsTopicArn);
     const key = Key.fromKeyArn(this, 'Key', Fn.importValue(EXPORTS.keyArn(d)));
     const startFunctionArn = Fn.importValue(EXPORTS.startFunctionArn(d));
-    const inputs = workflowInputsJson(props.config);
 
     this.apiFunction = new OrchestratorFunction(this, 'ApiFunction', {
       handler: 'api',
@@ -131,7 +130,6 @@ export class ApiStack extends Stack {
           runtimeConfig: runtimeConfigJson(props.config),
         }),
         [START_FUNCTION_ENV]: Fn.importValue(EXPORTS.startFunctionName(d)),
-        ...(inputs !== undefined ? { [INPUTS_ENV]: inputs } : {}),
       },
     });
     const fn = this.apiFunction;

@@ -199,18 +199,11 @@ export function runtimeConfigJson(config: WorkflowConfig): string {
       },
     ]),
   );
-  return JSON.stringify({ workflows, activities });
-}
-
-/**
- * The declared inputs of the workflows that declare one, as JSON for `PLUGBOARD_WORKFLOW_INPUTS`;
- * `undefined` when no workflow declares an input.
- */
-export function workflowInputsJson(config: WorkflowConfig): string | undefined {
   const inputs = Object.fromEntries(
     config.workflows.flatMap((w) => (w.input !== undefined ? [[w.name, w.input]] : [])),
   );
-  return Object.keys(inputs).length > 0 ? JSON.stringify(inputs) : undefined;
+  // Declared inputs travel with the config, so every start path checks them (lambdas/api/inputs.ts).
+  return JSON.stringify({ workflows, activities, ...(Object.keys(inputs).length > 0 ? { inputs } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -315,7 +315,10 @@ describe('HTTP API over the local cloud', () => {
     const again = await call('POST', '/workflows/order/runs/api-cancel/cancel', { credentials: operator });
     expect(operatorResultSchema.parse(again.body).run.state).toBe('Cancelled');
     await waitFor('api-1', 'Complete');
-    const finished = problem(await call('POST', '/workflows/order/runs/api-1/cancel', { credentials: operator }), 409);
+    const finished = problem(
+      await call('POST', '/workflows/order/runs/api-1/cancel', { credentials: operator }),
+      409,
+    );
     expect(finished.detail).toMatch(/already Complete/);
   });
 
