@@ -143,4 +143,47 @@ describe('ApiStack', () => {
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
     });
   });
+
+  it('hands declared workflow inputs to the start and API functions in the packed config', () => {
+    const withInput = synthApp({
+      stage: 'dev',
+      nag: false,
+      builtinValidation: false,
+      config: {
+        workflows: [
+          {
+            name: 'order',
+            activities: ['intake'],
+            input: { customer: { type: 'string', required: true }, priority: { type: 'integer' } },
+          },
+        ],
+        activities: { intake: {} },
+      },
+    });
+    for (const stack of [withInput.stacks.api, withInput.stacks.core]) {
+      const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+      const packed = Object.values(functions)
+        .map((f) => (f as Json).Properties as { Environment?: { Variables?: Record<string, unknown> } })
+        .map((p) => p.Environment?.Variables?.PLUGBOARD_CONFIG)
+        .filter((v): v is string => typeof v === 'string');
+      expect(packed.length, stack.stackName).toBeGreaterThan(0);
+      expect(JSON.parse(packed[0] ?? '{}').inputs).toEqual({
+        order: { customer: { type: 'string', required: true }, priority: { type: 'integer' } },
+      });
+    }
+  });
+
+  it('refuses a declared input field of an unknown type, naming the field', () => {
+    expect(() =>
+      synthApp({
+        stage: 'dev',
+        nag: false,
+        builtinValidation: false,
+        config: {
+          workflows: [{ name: 'order', activities: ['intake'], input: { customer: { type: 'text' } } }],
+          activities: { intake: {} },
+        },
+      }),
+    ).toThrow(/customer[\s\S]*type must be one of string/);
+  });
 });
