@@ -298,9 +298,10 @@ describe('X-Ray tracing (--context tracing)', () => {
         path,
       ).toEqual([]);
     }
-    // 12 orchestrators and the liveness check trace; the metrics function's PutMetricData.
+    // 12 orchestrators, the API function and the liveness check trace; the metrics function's
+    // PutMetricData; the API function's GetMetricData.
     const starStatements = starStatementsOf(assembly);
-    expect(starStatements).toHaveLength(14);
+    expect(starStatements).toHaveLength(16);
     expectOnlyXRayOrNamespacedMetrics(starStatements);
   });
 
