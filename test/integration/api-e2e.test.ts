@@ -363,6 +363,21 @@ describe('HTTP API over the local cloud', () => {
     ).toBe(403);
   });
 
+  it('reports the latency of GET run over the local gateway (p50/p99, not asserted)', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const began = performance.now();
+      expect((await call('GET', '/workflows/order/runs/api-1')).status).toBe(200);
+      times.push(performance.now() - began);
+    }
+    times.sort((x, y) => x - y);
+    const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+    process.stdout.write(
+      `GET /workflows/order/runs/{uid} over the local gateway (3 activities): p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms\n`,
+    );
+    expect(times).toHaveLength(30);
+  });
+
   it('refuses unsigned requests (401) and bad signatures (403)', async () => {
     expect((await call('GET', '/health', { credentials: false })).status).toBe(401);
     const forged = await call('GET', '/health', {
