@@ -287,8 +287,15 @@ export function createApiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<Ap
       const workflow = workflowOf(params);
       const uid = uidOf(params);
       const snapshot = await deps.store.readRun({ workflow, uid });
-      if (snapshot === undefined) await existingRun(workflow, uid); // throws the 404
-      return json(200, runTree(snapshot as NonNullable<typeof snapshot>));
+      if (snapshot === undefined) {
+        await existingRun(workflow, uid); // the 404 that names how to start it
+        throw new ApiProblem(
+          409,
+          PROBLEM_TYPES.conflict,
+          `Run "${uid}" changed while it was read; read it again.`,
+        );
+      }
+      return json(200, runTree(snapshot));
     },
 
     async rerunRun(event, params, route) {
