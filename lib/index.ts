@@ -1,6 +1,7 @@
 export * from './activity.js';
 export * from './activity-stack.js';
 export * from './activity-stage.js';
+export * from './api-stack.js';
 export * from './config/index.js';
 export * from './core-stack.js';
 export * from './durable-queue.js';

@@ -20,8 +20,8 @@ import { Construct } from 'constructs';
 import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
 import { PlugboardCdkError } from './errors.js';
 
-/** The handler entry points under `lambdas/handlers/`. */
-export type OrchestratorHandler = 'start' | 'stage' | 'sweeper' | 'registrar';
+/** The handler entry points under `lambdas/handlers/` (and the HTTP API's, `lambdas/api/handler.ts`). */
+export type OrchestratorHandler = 'start' | 'stage' | 'sweeper' | 'registrar' | 'api';
 
 /** Lambda runtime of every orchestrator function (the latest Node.js runtime; cdk-nag L1). */
 export const ORCHESTRATOR_RUNTIME = Runtime.NODEJS_24_X;
@@ -54,6 +54,7 @@ export const DEFAULT_MAXIMUM_CONCURRENCY = 20;
 
 /** Where a handler's entry file lives. */
 export function handlerEntry(handler: OrchestratorHandler): string {
+  if (handler === 'api') return fileURLToPath(new URL('../lambdas/api/handler.ts', import.meta.url));
   return fileURLToPath(new URL(`../lambdas/handlers/${handler}.ts`, import.meta.url));
 }
 

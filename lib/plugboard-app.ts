@@ -2,6 +2,7 @@ import { Annotations, type App, Tags } from 'aws-cdk-lib';
 import { MetricsStack } from '../metrics/metrics-stack.js';
 import { type DeploymentRef, startQueueName } from '../plugin-kit/src/contracts/index.js';
 import { ActivityStack } from './activity-stack.js';
+import { API_JWT_CONTEXT, type ApiJwtSettings, ApiStack } from './api-stack.js';
 import { readDeploymentContext } from './config/deployment-context.js';
 import {
   declaredActivities,
@@ -10,6 +11,7 @@ import {
   type WorkflowConfig,
 } from './config/workflow-config.js';
 import { CoreStack } from './core-stack.js';
+import { PlugboardCdkError } from './errors.js';
 import { applyNagChecks } from './nag-checks.js';
 
 /** Tag keys every Plugboard resource carries. Deliberately not `plugboard:system` (the plugin tag). */
@@ -35,6 +37,8 @@ export interface PlugboardStacks {
   readonly activities: readonly ActivityStack[];
   /** Liveness metrics, stuck-run alerts, dashboard and alarms. */
   readonly metrics: MetricsStack;
+  /** The HTTP API (`<system>-<stage>-api`). */
+  readonly api: ApiStack;
 }
 
 /**
@@ -94,9 +98,44 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
   });
   metrics.addStackDependency(core, 'imports the status table and key from the core exports');
 
+  const api = new ApiStack(app, `${prefix}-api`, {
+    stackName: `${prefix}-api`,
+    description: `Plugboard ${prefix}: the HTTP API (start, status, list, operator actions)`,
+    deployment,
+    config,
+    ephemeral,
+    tags,
+    ...apiJwtOf(app),
+  });
+  api.addStackDependency(
+    core,
+    'imports the status table, events topic, key and start function from the core exports',
+  );
+
   for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
   if (props.nag ?? true) applyNagChecks(app);
-  return { deployment, config, ephemeral, core, activities, metrics };
+  return { deployment, config, ephemeral, core, activities, metrics, api };
+}
+
+/** The API's JWT authorizer from the context (`apiJwtIssuer` and `apiJwtAudience`, comma-separated). */
+function apiJwtOf(app: App): { jwt?: ApiJwtSettings } {
+  const issuer = app.node.tryGetContext(API_JWT_CONTEXT.issuer) as unknown;
+  const audience = app.node.tryGetContext(API_JWT_CONTEXT.audience) as unknown;
+  if ((issuer === undefined || issuer === '') && (audience === undefined || audience === '')) return {};
+  if (typeof issuer !== 'string' || issuer === '' || typeof audience !== 'string' || audience === '') {
+    throw new PlugboardCdkError(
+      `The API's JWT authorizer needs both --context ${API_JWT_CONTEXT.issuer}=<https issuer URL> and --context ${API_JWT_CONTEXT.audience}=<audience[,audience…]>; only one was given.`,
+    );
+  }
+  return {
+    jwt: {
+      issuer,
+      audience: audience
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    },
+  };
 }
 
 function activityDescription(prefix: string, activity: string, config: WorkflowConfig): string {

@@ -185,6 +185,11 @@ async function main(): Promise<number> {
     (phase, ms) => step(`${phase} (${(ms / 1000).toFixed(1)} s)`),
   );
   const env = environment;
+  const apiStack = env.local.deployer.stack(`plugboard-${STAGE}-api`);
+  const { LocalApiGateway } = await import('./api-gateway.js');
+  const api = apiStack ? await LocalApiGateway.start({ stack: apiStack, local: env.local }) : undefined;
+  if (api)
+    step(`HTTP API: ${api.url} (SigV4, service execute-api; the dummy credentials may call every route)`);
 
   const from = new Date(Date.now() - 60_000);
   trace?.cpu('runs start', env.local.cloud.pid);
@@ -285,6 +290,7 @@ async function main(): Promise<number> {
       await writeLocalState(statePath, {
         endpoint: env.local.endpoint,
         lambdaEndpoint: env.local.lambdaEndpoint,
+        ...(api ? { apiUrl: api.url } : {}),
         region: env.local.clientConfig().region,
         exports: env.local.exports(),
         // The workflows the CLI checks names against, also from outside this checkout.

@@ -41,6 +41,8 @@ export const localStateSchema = z.object({
   endpoint: z.url(),
   /** The Lambda Invoke endpoint of the local runner. @default - `endpoint` */
   lambdaEndpoint: z.url().optional(),
+  /** Base URL of the HTTP API served by the local API gateway (local/api-gateway.ts). */
+  apiUrl: z.url().optional(),
   region: z.string().min(1).default('us-east-1'),
   /** Every CloudFormation export of the deployed stacks, by export name. */
   exports: z.record(z.string(), z.string()),

@@ -15,7 +15,7 @@ import { UnknownRunError, ValidationError } from '../engine/errors.js';
 import { cancelRun, skipPlugin } from '../engine/operator.js';
 import type { RunRecord } from '../engine/records.js';
 import type { StartResponse } from '../handlers/start.js';
-import { describeInputs, type WorkflowInputs } from './inputs.js';
+import { describeInputs, inputIssues, type WorkflowInputs } from './inputs.js';
 import { openApiDocument } from './openapi.js';
 import { ApiProblem, invalidRequest, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
 import { matchRoute, type Route, type RouteId } from './routes.js';
@@ -248,6 +248,9 @@ export function createApiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<Ap
     async startRun(event, params, route) {
       const workflow = workflowOf(params);
       const body = parseWith(startBodySchema, readJsonBody(event, route), 'start request');
+      const input = deps.inputs?.[workflow];
+      const bad = input !== undefined ? inputIssues(input, body.metadata) : [];
+      if (bad.length > 0) throw invalidRequest(`start request (the declared input of ${workflow})`, bad);
       const answer = await start({ workflow, uid: body.uid, metadata: body.metadata });
       const run = await existingRun(workflow, body.uid);
       const location = `/workflows/${workflow}/runs/${encodeURIComponent(body.uid)}`;
@@ -284,8 +287,15 @@ export function createApiHandler(deps: ApiDeps): (event: ApiEvent) => Promise<Ap
       const workflow = workflowOf(params);
       const uid = uidOf(params);
       const snapshot = await deps.store.readRun({ workflow, uid });
-      if (snapshot === undefined) await existingRun(workflow, uid); // throws the 404
-      return json(200, runTree(snapshot as NonNullable<typeof snapshot>));
+      if (snapshot === undefined) {
+        await existingRun(workflow, uid); // the 404 that names how to start it
+        throw new ApiProblem(
+          409,
+          PROBLEM_TYPES.conflict,
+          `Run "${uid}" changed while it was read; read it again.`,
+        );
+      }
+      return json(200, runTree(snapshot));
     },
 
     async rerunRun(event, params, route) {

@@ -16,31 +16,19 @@ import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
 import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { createObservability } from '../handlers/observability.js';
-import { ConfigurationError, readCommonConfig, required } from '../handlers/runtime-config.js';
+import { readCommonConfig, required } from '../handlers/runtime-config.js';
 import type { StartResponse } from '../handlers/start.js';
 import { type ApiEvent, type ApiResult, createApiHandler } from './app.js';
-import type { WorkflowInputs } from './inputs.js';
+import { inputsOfPackedConfig } from './inputs.js';
 import { DynamoRunListing } from './run-listing.js';
 
 /** Environment variable with the start function's name (set by the API stack). */
 export const START_FUNCTION_ENV = 'PLUGBOARD_START_FUNCTION_NAME';
-/** Environment variable with the declared workflow inputs as JSON (set when any workflow has one). */
-export const INPUTS_ENV = 'PLUGBOARD_WORKFLOW_INPUTS';
 
 const lambda = new LambdaClient({});
 const cloudwatch = new CloudWatchClient({});
 const sqs = new SQSClient({});
 const sns = new SNSClient({});
-
-function readInputs(env: Readonly<Record<string, string | undefined>>): WorkflowInputs {
-  const text = env[INPUTS_ENV];
-  if (text === undefined || text === '') return {};
-  try {
-    return JSON.parse(text) as WorkflowInputs;
-  } catch (error) {
-    throw new ConfigurationError(`${INPUTS_ENV} is not JSON: ${(error as Error).message}`);
-  }
-}
 
 function wireFromEnvironment(): (event: ApiEvent) => Promise<ApiResult> {
   const common = readCommonConfig();
@@ -56,7 +44,7 @@ function wireFromEnvironment(): (event: ApiEvent) => Promise<ApiResult> {
     commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
     clock,
     config: common.engine,
-    inputs: readInputs(process.env),
+    inputs: inputsOfPackedConfig(process.env.PLUGBOARD_CONFIG),
     deploymentStage: common.deploymentStage,
     start: async (request) => {
       const output = await lambda.send(

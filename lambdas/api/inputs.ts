@@ -94,3 +94,11 @@ export function inputJsonSchema(input: WorkflowInput): Record<string, unknown> {
     additionalProperties: true,
   };
 }
+
+/** The declared inputs in the packed config (`PLUGBOARD_CONFIG`'s `inputs`); none when absent. */
+export function inputsOfPackedConfig(packed: string | undefined): WorkflowInputs {
+  if (packed === undefined || packed === '') return {};
+  const parsed = JSON.parse(packed) as { inputs?: unknown };
+  const inputs = parsed.inputs;
+  return typeof inputs === 'object' && inputs !== null ? (inputs as WorkflowInputs) : {};
+}

@@ -89,7 +89,11 @@ export class DynamoRunListing implements RunListing {
     let startKey =
       query.cursor === undefined ? undefined : this.startKeyOf(query.cursor, binding, index, query.workflow);
 
-    const names: Record<string, string> = { '#w': index.partitionKey, '#s': index.sortKey };
+    // DynamoDB refuses names the expression does not use: `#s` only with a time bound.
+    const names: Record<string, string> = {
+      '#w': index.partitionKey,
+      ...(since !== undefined || until !== undefined ? { '#s': index.sortKey } : {}),
+    };
     const values: Record<string, unknown> = { ':w': query.workflow };
     let condition = '#w = :w';
     if (since !== undefined && until !== undefined) {

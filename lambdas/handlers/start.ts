@@ -11,7 +11,8 @@ import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
 import { SnsDispatcher } from '../adapters/sns-dispatcher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { SqsQuarantine } from '../adapters/sqs-quarantine.js';
-import { describeIssues, startRequestSchema } from '../contracts/index.js';
+import { inputIssues, inputsOfPackedConfig, type WorkflowInputs } from '../api/inputs.js';
+import { byteLength, describeIssues, type StartRequest, startRequestSchema } from '../contracts/index.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { EngineError, ValidationError } from '../engine/errors.js';
 import { type StartOutcome, startRun } from '../engine/start.js';
@@ -33,8 +34,18 @@ export type StartResponse =
       readonly error: { readonly type: string; readonly message: string; readonly retryable: boolean };
     };
 
+/** Largest start request accepted, checked before it is parsed (metadata's 32 KiB limit plus room). */
+export const MAX_START_REQUEST_BYTES = 64 * 1024;
+/** Longest reason a refusal carries (the issues are listed before it is cut). */
+const MAX_REASON_CHARS = 2000;
+
+const capped = (reason: string): string =>
+  reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS - 1)}…` : reason;
+
 export interface StartHandlerDeps {
   readonly engine: EngineDeps;
+  /** Declared workflow inputs: a start whose metadata does not match is refused, naming each field. */
+  readonly inputs?: WorkflowInputs;
   readonly quarantine: Pick<SqsQuarantine, 'quarantine'>;
   readonly observability: Observability;
 }
@@ -52,17 +63,43 @@ export function createStartHandler(deps: StartHandlerDeps) {
   const { logger } = deps.observability;
   const engine = deps.engine;
 
+  /** The reason a parsed start does not match its workflow's declared input, if it does not. */
+  function inputProblem(request: StartRequest): string | undefined {
+    const input = deps.inputs?.[request.workflow];
+    if (input === undefined) return undefined;
+    const issues = inputIssues(input, request.metadata);
+    if (issues.length === 0) return undefined;
+    return capped(
+      `Invalid start request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')} (the declared input of ${request.workflow})`,
+    );
+  }
+
   async function direct(event: unknown): Promise<StartResponse> {
+    const size = byteLength(event);
+    if (size > MAX_START_REQUEST_BYTES) {
+      return {
+        ok: false,
+        error: {
+          type: 'ValidationError',
+          message: `Invalid start request: it is ${size} bytes of JSON; at most ${MAX_START_REQUEST_BYTES} are accepted (metadata itself may be 32 KiB).`,
+          retryable: false,
+        },
+      };
+    }
     const parsed = startRequestSchema.safeParse(event);
     if (!parsed.success) {
       return {
         ok: false,
         error: {
           type: 'ValidationError',
-          message: `Invalid start request: ${describeIssues(parsed.error)}`,
+          message: capped(`Invalid start request: ${describeIssues(parsed.error)}`),
           retryable: false,
         },
       };
+    }
+    const bad = inputProblem(parsed.data);
+    if (bad !== undefined) {
+      return { ok: false, error: { type: 'ValidationError', message: bad, retryable: false } };
     }
     try {
       const result = await startRun(engine, parsed.data);
@@ -89,9 +126,14 @@ export function createStartHandler(deps: StartHandlerDeps) {
   async function fromQueue(event: SQSEvent): Promise<SQSBatchResponse> {
     const failures: SQSBatchItemFailure[] = [];
     for (const record of event.Records) {
-      const parsed = parseRecord(record, startRequestSchema);
+      const tooLarge = Buffer.byteLength(record.body, 'utf8') > MAX_START_REQUEST_BYTES;
+      const parsed = tooLarge
+        ? ({ ok: false, reason: `the message is over ${MAX_START_REQUEST_BYTES} bytes` } as const)
+        : parseRecord(record, startRequestSchema);
       try {
-        if (!parsed.ok) throw new ValidationError(`Invalid start request: ${parsed.reason}`);
+        if (!parsed.ok) throw new ValidationError(capped(`Invalid start request: ${parsed.reason}`));
+        const bad = inputProblem(parsed.message);
+        if (bad !== undefined) throw new ValidationError(bad);
         const result = await startRun(engine, parsed.message);
         logger.info('start request handled', {
           workflow: result.run.workflow,
@@ -138,6 +180,7 @@ function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
   const clock = { now: () => new Date() };
   const handler = createStartHandler({
     observability,
+    inputs: inputsOfPackedConfig(process.env.PLUGBOARD_CONFIG),
     quarantine: new SqsQuarantine(required(process.env, 'PLUGBOARD_QUARANTINE_URL'), sqs),
     engine: {
       store: new DynamoStatusStore({ tableName: common.tableName }),

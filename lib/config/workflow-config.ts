@@ -4,6 +4,7 @@
  * validates it at synth and fails with one error that lists every bad entry.
  */
 import { z } from 'zod';
+import { INPUT_TYPES } from '../../lambdas/api/inputs.js';
 import {
   type DeploymentRef,
   inboxQueueName,
@@ -98,12 +99,31 @@ export const activitySettingsSchema = z.strictObject(
   { error: 'an activity must be an object such as { deadlineSeconds: 300 } (all fields are optional)' },
 );
 
+/**
+ * One declared input field of a workflow (lambdas/api/inputs.ts): a JSON-Schema-like subset, checked
+ * against a start's metadata by every start path and shown by `GET /workflows` and the OpenAPI document.
+ */
+export const inputFieldSchema = z.strictObject(
+  {
+    type: z.enum(INPUT_TYPES, { error: `type must be one of ${INPUT_TYPES.join(', ')}` }),
+    required: z.boolean().optional(),
+    description: z.string().max(1024).optional(),
+    enum: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .min(1)
+      .optional(),
+  },
+  { error: 'an input field must be an object such as { type: "string", required: true }' },
+);
+
 export const workflowSchema = z.strictObject(
   {
     name: resourceName,
     activities: z
       .array(resourceName, { error: 'activities must be a list of activity names, in the order they run' })
       .min(1, { error: 'a workflow needs at least one activity; list them in the order they run' }),
+    /** The metadata fields a start must (or may) carry, by name. @default - any metadata */
+    input: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/), inputFieldSchema).optional(),
   },
   { error: 'a workflow must be an object { name, activities: [...] }' },
 );
@@ -202,7 +222,11 @@ export function runtimeConfigJson(config: WorkflowConfig): string {
       },
     ]),
   );
-  return JSON.stringify({ workflows, activities });
+  const inputs = Object.fromEntries(
+    config.workflows.flatMap((w) => (w.input !== undefined ? [[w.name, w.input]] : [])),
+  );
+  // Declared inputs travel with the config, so every start path checks them (lambdas/api/inputs.ts).
+  return JSON.stringify({ workflows, activities, ...(Object.keys(inputs).length > 0 ? { inputs } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -195,6 +195,20 @@ export class IamRegistry {
     return entry.principal;
   }
 
+  /**
+   * The secret key of an access key the local cloud knows, with its principal, for verifying a
+   * SigV4 signature (local/sigv4.ts); `undefined` as for {@link principalFor}.
+   */
+  signingSecretFor(
+    accessKeyId: string,
+    sessionToken: string | undefined,
+  ): { readonly secret: string; readonly principal: Principal } | undefined {
+    const entry = this.credentials.get(accessKeyId);
+    if (entry === undefined) return undefined;
+    if (entry.token !== undefined && entry.token !== sessionToken) return undefined;
+    return { secret: entry.secret, principal: entry.principal };
+  }
+
   /** The identity policies of a principal's role (AdministratorAccess for the administrator). */
   identityPolicies(principal: Principal): { name: string; policy: PolicyDocument }[] {
     if (principal.kind === 'admin') return [{ name: 'AdministratorAccess', policy: ADMINISTRATOR_ACCESS }];

@@ -76,7 +76,10 @@ function starStatementsOf(assembly: CloudAssembly): StatementJson[] {
 function expectOnlyXRayOrNamespacedMetrics(statements: readonly StatementJson[]): void {
   for (const statement of statements) {
     const actions = asArray(statement.Action).sort();
-    if (actions.includes('cloudwatch:PutMetricData')) {
+    if (actions.includes('cloudwatch:GetMetricData')) {
+      // The API function reads plugin liveness (GET /plugins); GetMetricData has no resource ARNs.
+      expect(actions).toEqual(['cloudwatch:GetMetricData']);
+    } else if (actions.includes('cloudwatch:PutMetricData')) {
       expect(actions).toEqual(['cloudwatch:PutMetricData']);
       expect(JSON.stringify(statement)).toContain('cloudwatch:namespace');
     } else {
@@ -128,6 +131,7 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
       'plugboard-dev-activity-fulfilment',
       'plugboard-dev-activity-intake',
       'plugboard-dev-activity-notify',
+      'plugboard-dev-api',
       'plugboard-dev-core',
       'plugboard-dev-metrics',
     ]);
@@ -220,7 +224,7 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
 
     // Orchestrators pass traces through by default: only the liveness check traces to X-Ray, and the
     // metrics function puts its metrics, restricted to its namespace by a condition.
-    expect(starStatements.length).toBe(2);
+    expect(starStatements.length).toBe(3);
     expectOnlyXRayOrNamespacedMetrics(starStatements);
   });
 
@@ -241,10 +245,10 @@ describe('the whole app (stage dev, with cdk-nag and CloudFormation validation)'
       }
     }
 
-    expect(writers.size).toBe(3 + 9 + 1);
+    expect(writers.size).toBe(3 + 9 + 1 + 1);
     for (const role of writers)
       expect(role).toMatch(
-        /(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole|-metrics\/\w*Liveness\w*Role/,
+        /(Start|Sweeper|Registrar)FunctionRole|OrchestratorRole|-metrics\/\w*Liveness\w*Role|-api\/ApiFunctionRole/,
       );
   });
 });
@@ -294,9 +298,10 @@ describe('X-Ray tracing (--context tracing)', () => {
         path,
       ).toEqual([]);
     }
-    // 12 orchestrators and the liveness check trace; the metrics function's PutMetricData.
+    // 12 orchestrators, the API function and the liveness check trace; the metrics function's
+    // PutMetricData; the API function's GetMetricData.
     const starStatements = starStatementsOf(assembly);
-    expect(starStatements).toHaveLength(14);
+    expect(starStatements).toHaveLength(16);
     expectOnlyXRayOrNamespacedMetrics(starStatements);
   });
 
