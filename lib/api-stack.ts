@@ -32,6 +32,7 @@ import { type Permission, ROUTES, type Route, SCOPES } from '../lambdas/api/rout
 import { type DeploymentRef, EXPORTS } from '../plugin-kit/src/contracts/index.js';
 import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { PlugboardCdkError } from './errors.js';
+import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
 import { StatusTable } from './status-table.js';
@@ -116,6 +117,11 @@ export class ApiStack extends Stack {
     const eventsTopic = Topic.fromTopicArn(this, 'EventsTopic', eventsTopicArn);
     const key = Key.fromKeyArn(this, 'Key', Fn.importValue(EXPORTS.keyArn(d)));
     const startFunctionArn = Fn.importValue(EXPORTS.startFunctionArn(d));
+    // With `events.eventBridge` on, a cancel's run.cancelled goes to the bus too, as the engine's do.
+    const eventBus =
+      props.config.events.eventBridge === false
+        ? undefined
+        : LifecycleEventBus.fromExports(this, 'LifecycleEventBus', d);
 
     this.apiFunction = new OrchestratorFunction(this, 'ApiFunction', {
       handler: 'api',
@@ -129,6 +135,7 @@ export class ApiStack extends Stack {
           eventsTopicArn,
           runtimeConfig: runtimeConfigJson(props.config),
         }),
+        ...eventBus?.environment(),
         [START_FUNCTION_ENV]: Fn.importValue(EXPORTS.startFunctionName(d)),
       },
     });
@@ -142,6 +149,7 @@ export class ApiStack extends Stack {
     );
     // Cancel publishes run.cancelled; skip nudges the plugin's stage inbox.
     fn.allowPublish(eventsTopic, key);
+    eventBus?.grantPutEvents(fn);
     fn.allowSendToEveryInbox(d);
     fn.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),

@@ -12,6 +12,7 @@
  */
 import { CloudFormationClient, ListExportsCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -19,7 +20,17 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambdas/adapters/ddb-client.js';
 import { DynamoRegistry } from '../../lambdas/adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../../lambdas/adapters/dynamo-status-store.js';
-import { type DeploymentRef, EXPORTS, STAGE_NAMES, type StageName } from '../../lambdas/contracts/index.js';
+import { EventBridgePublisher } from '../../lambdas/adapters/event-bridge-publisher.js';
+import { FanOutEventPublisher } from '../../lambdas/adapters/fan-out-event-publisher.js';
+import { SnsEventPublisher } from '../../lambdas/adapters/sns-event-publisher.js';
+import {
+  type DeploymentRef,
+  EXPORTS,
+  eventSource,
+  STAGE_NAMES,
+  type StageName,
+} from '../../lambdas/contracts/index.js';
+import type { EventPublisher } from '../../lambdas/engine/ports.js';
 import { DeploymentError } from './errors.js';
 import { loadLocalState } from './local-state.js';
 
@@ -82,6 +93,25 @@ export class Deployment {
 
   get eventsTopicArn(): string {
     return this.exportValue(EXPORTS.eventsTopicArn(this.ref));
+  }
+
+  /**
+   * Where an operator's lifecycle events go (a cancel's `run.cancelled`): the events topic, and the
+   * EventBridge bus too when the deployment exports one (`events.eventBridge`), as the orchestrators do.
+   */
+  get events(): EventPublisher {
+    const sns = new SnsEventPublisher(this.eventsTopicArn, this.sns);
+    const bus = this.exports[EXPORTS.eventBusName(this.ref)];
+    if (bus === undefined || bus === '') return sns;
+    const eventBridge = new EventBridgePublisher({
+      eventBusName: bus,
+      source: eventSource(this.ref),
+      client: new EventBridgeClient({ ...this.config, maxAttempts: 3 }),
+    });
+    return new FanOutEventPublisher([
+      { name: 'sns', publisher: sns },
+      { name: 'eventbridge', publisher: eventBridge },
+    ]);
   }
 
   /** The inbox URL of one activity stage (for the command bus). */

@@ -13,10 +13,9 @@ import { readPluginHealth } from '../../bin/cli/plugin-health.js';
 import { DEFAULT_INACTIVE_MINUTES, DEFAULT_STUCK_MINUTES } from '../../metrics/names.js';
 import { DynamoRegistry } from '../adapters/dynamo-registry.js';
 import { DynamoStatusStore } from '../adapters/dynamo-status-store.js';
-import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
 import { SqsCommandBus } from '../adapters/sqs-command-bus.js';
 import { createObservability } from '../handlers/observability.js';
-import { readCommonConfig, required } from '../handlers/runtime-config.js';
+import { createEventPublisher, readCommonConfig, required } from '../handlers/runtime-config.js';
 import type { StartResponse } from '../handlers/start.js';
 import { type ApiEvent, type ApiResult, createApiHandler } from './app.js';
 import { inputsOfPackedConfig } from './inputs.js';
@@ -40,7 +39,7 @@ function wireFromEnvironment(): (event: ApiEvent) => Promise<ApiResult> {
     store: new DynamoStatusStore({ tableName: common.tableName }),
     runs: new DynamoRunListing({ tableName: common.tableName }),
     registry: new DynamoRegistry({ tableName: common.tableName }),
-    events: new SnsEventPublisher(common.eventsTopicArn, sns),
+    events: createEventPublisher(common, { sns }),
     commands: new SqsCommandBus(common.engine.inboxUrl, sqs),
     clock,
     config: common.engine,

@@ -135,6 +135,35 @@ describe('ApiStack', () => {
     expect(JSON.stringify(invoke?.Resource)).toContain('start-function-arn');
   });
 
+  it('puts a cancel on the event bus too when events.eventBridge is on, with the source condition', () => {
+    const withBus = synthApp({
+      stage: 'dev',
+      nag: false,
+      builtinValidation: false,
+      config: {
+        workflows: [{ name: 'order', activities: ['intake'] }],
+        activities: { intake: {} },
+        events: { eventBridge: 'create' },
+      },
+    });
+    const api = Template.fromStack(withBus.stacks.api);
+    const statements = roleStatements(api, logicalIdOf(withBus.stacks.api.apiFunction.role));
+    const put = statements.filter((s) =>
+      (Array.isArray(s.Action) ? s.Action : [s.Action]).includes('events:PutEvents'),
+    );
+    expect(put).toHaveLength(1);
+    expect(JSON.stringify(put[0])).toContain('plugboard.plugboard');
+    const variables = Object.values(api.findResources('AWS::Lambda::Function')).map(
+      (f) =>
+        ((f as Json).Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment
+          ?.Variables,
+    );
+    expect(variables.some((v) => v?.PLUGBOARD_EVENT_SOURCE === 'plugboard.plugboard')).toBe(true);
+    // Without the option, no grant and no bus variables.
+    const plain = roleStatements(template, logicalIdOf(iam.stacks.api.apiFunction.role));
+    expect(JSON.stringify(plain)).not.toContain('events:PutEvents');
+  });
+
   it('logs access to a log group with retention and throttles the stage', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',

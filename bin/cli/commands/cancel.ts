@@ -1,5 +1,4 @@
 /** `plugboard cancel <workflow> <uid>`: stops a run in progress (operator override). */
-import { SnsEventPublisher } from '../../../lambdas/adapters/sns-event-publisher.js';
 import { cancelRun } from '../../../lambdas/engine/operator.js';
 import { EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
@@ -31,7 +30,7 @@ Example:
         const cancelled = await cancelRun(
           {
             store: deployment.store,
-            events: new SnsEventPublisher(deployment.eventsTopicArn, deployment.sns),
+            events: deployment.events,
             clock: { now: () => ctx.now() },
           },
           { workflow, uid },
