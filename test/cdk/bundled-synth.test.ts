@@ -12,9 +12,9 @@ describe('the whole app, bundled', () => {
     const { assembly } = synthApp({ stage: 'dev', bundling: true, outdir });
 
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-    // start, sweeper, registrar, one stage bundle shared by all nine stage orchestrators, and the
-    // metrics stack's liveness check
-    expect(assets).toHaveLength(5);
+    // start, sweeper, registrar, one stage bundle shared by all nine stage orchestrators, the
+    // metrics stack's liveness check, and the HTTP API's function
+    expect(assets).toHaveLength(6);
     for (const asset of assets) {
       const bundle = readFileSync(join(outdir, asset, 'index.mjs'), 'utf8');
       expect(
@@ -23,7 +23,7 @@ describe('the whole app, bundled', () => {
       expect(bundle).toContain('//# sourceMappingURL=index.mjs.map');
       expect(existsSync(join(outdir, asset, 'index.mjs.map'))).toBe(true);
     }
-    expect(assembly.stacks).toHaveLength(5);
+    expect(assembly.stacks).toHaveLength(6); // core, three activities, metrics, api
 
     expect(() => cfnLint(outdir)).not.toThrow();
   }, 300_000); // esbuild for every handler and cfn-lint: half a minute here, more on a loaded machine
