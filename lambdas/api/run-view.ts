@@ -5,7 +5,13 @@
  * workflow's shape.
  */
 import { STAGE_NAMES } from '../contracts/index.js';
-import type { PluginRecord, RunRecord, RunSnapshot, StageRecord } from '../engine/records.js';
+import {
+  attemptsOf,
+  type PluginRecord,
+  type RunRecord,
+  type RunSnapshot,
+  type StageRecord,
+} from '../engine/records.js';
 import type { PluginView, RunSummary, RunTree, StageView } from './schemas.js';
 
 export function runSummary(run: RunRecord): RunSummary {
@@ -38,6 +44,7 @@ function pluginView(plugin: PluginRecord): PluginView {
     ...(plugin.errorCode !== undefined ? { errorCode: plugin.errorCode } : {}),
     ...(plugin.result !== undefined ? { result: plugin.result } : {}),
     ...(plugin.lateReports !== undefined ? { lateReports: plugin.lateReports } : {}),
+    attempts: attemptsOf(plugin).map((attempt) => ({ ...attempt })),
     updatedAt: plugin.updatedAt,
     stateTimes: { ...plugin.stateTimes },
   };

@@ -90,10 +90,30 @@ export const runSummarySchema = z
     updatedAt: isoTime,
     endedAt: isoTime.optional(),
     message: z.string().optional(),
-    position: z.object({ activity: z.string(), stage: z.enum(STAGE_NAMES) }).optional(),
+    position: z
+      .object({ activity: z.string(), stage: z.enum(STAGE_NAMES) })
+      .optional()
+      .describe(
+        'The activity the run is in and the stage it entered it at; the stage it is at is the last entered one in the tree.',
+      ),
     stateTimes,
   })
   .meta({ id: 'RunSummary' });
+
+export const attemptViewSchema = z
+  .object({
+    attempt: z.number().int(),
+    /** The attempt's outcome; for the current attempt, the plugin's state. */
+    outcome: z.enum(PLUGIN_STATES),
+    startedAt: isoTime.optional(),
+    endedAt: isoTime.optional(),
+    message: z.string().optional(),
+    errorCode: z.string().optional(),
+  })
+  .meta({
+    id: 'AttemptView',
+    description: 'One attempt of a plugin: when it was dispatched and ended, its outcome and message.',
+  });
 
 export const pluginViewSchema = z
   .object({
@@ -108,6 +128,8 @@ export const pluginViewSchema = z
     errorCode: z.string().optional(),
     result: z.unknown().optional(),
     lateReports: z.number().int().optional(),
+    /** Every attempt, oldest first; the last is the current one (its outcome is the plugin's state). */
+    attempts: z.array(attemptViewSchema),
     updatedAt: isoTime,
     stateTimes,
   })
