@@ -148,6 +148,8 @@ export async function skipPlugin(
       `Plugin "${key.plugin}" was dispatched meanwhile; it can no longer be skipped.`,
     );
   }
+  // Skipped already (a repeated skip, e.g. after an answer was lost): nothing more to do.
+  if (existing.state === STATES.doNotRun) return 'skipped';
   if (existing.state !== STATES.notStarted) {
     throw new ValidationError(
       `Plugin "${key.plugin}" is ${existing.state}; only a plugin that has not started can be skipped.`,

@@ -164,6 +164,31 @@ describe('operator decisions before dispatch', () => {
     expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
   });
 
+  it('survives a crash between naming the stage on the run and writing the mark: a repeated skip lands once', async () => {
+    const h = createHarness(ONE_ACTIVITY);
+    await register(
+      h,
+      { activity: 'intake', stage: 'pre', name: 'gate' },
+      { activity: 'intake', stage: 'parallel', name: 'wanted' },
+      { activity: 'intake', stage: 'parallel', name: 'unwanted' },
+    );
+    await drive(h, { start: startRequest('u1'), plugins: { gate: () => undefined }, sweep: false });
+    const key = pluginKey('u1', 'intake', 'parallel', 'unwanted');
+
+    h.store.failNext('putPluginsIfAbsent');
+    await expect(skipPlugin(h.deps, key)).rejects.toThrow();
+    expect(h.store.peekRun(runKey('u1'))?.marked).toEqual(['intake/parallel']);
+    expect(await skipPlugin(h.deps, key)).toBe('skipped');
+    expect(await skipPlugin(h.deps, key)).toBe('skipped');
+    await deliverReport(h, reportFor(lastMessageFor(h, 'gate'), 'gate', { status: 'Complete' }));
+    await drive(h);
+
+    expect(h.store.peekRun(runKey('u1'))?.marked).toEqual(['intake/parallel']);
+    expect(h.store.peekPlugin(key)).toMatchObject({ state: STATES.doNotRun, generation: 1 });
+    expect(h.dispatcher.targets()).toEqual([['gate'], ['wanted']]);
+    expect(h.store.peekRun(runKey('u1'))?.state).toBe(STATES.complete);
+  });
+
   it('looks for records written before a stage only in the stage the run names as marked', async () => {
     const h = createHarness(ONE_ACTIVITY);
     await register(
