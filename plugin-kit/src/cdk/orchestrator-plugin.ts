@@ -231,6 +231,10 @@ export class OrchestratorPlugin extends Construct {
       ) {
         this.principals.push(principal.roleId);
       }
+      // Marks the role as a plugin's: the status table's resource policy denies it every write.
+      Tags.of(principal).add(PLUGIN_TAG_KEY, pluginTagValue(this.deployment), {
+        includeResourceTypes: ['AWS::IAM::Role'],
+      });
     } else {
       Annotations.of(this).addWarningV2(
         '@plugboard/plugin-kit:unregisteredReporter',
