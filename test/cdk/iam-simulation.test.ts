@@ -150,6 +150,23 @@ describe('IAM over the synthesized templates', () => {
     expect(allowed).toEqual([]);
   });
 
+  it('lets a plugin role read run partitions only (its skip rules), never the registry', async () => {
+    const readers = pluginRoles();
+    let checked = 0;
+    for (const { logicalId, principal } of readers) {
+      const run: AccessCheck = {
+        action: 'dynamodb:GetItem',
+        resource: tableArn(),
+        context: { 'dynamodb:LeadingKeys': ['RUN#order#any'] },
+      };
+      if ((await iam.denied(principal, run)) !== undefined) continue; // not granted reads at all
+      checked += 1;
+      const registry = { ...run, context: { 'dynamodb:LeadingKeys': ['REG#intake#pre'] } };
+      expect(await iam.denied(principal, registry), logicalId).toBeDefined();
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+
   it('denies a plugin role publishing to any stage topic', async () => {
     const allowed: string[] = [];
     expect(stageTopics().length).toBe(9);

@@ -248,13 +248,12 @@ export class OrchestratorPlugin extends Construct {
     });
   }
 
-  /** Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table. */
+  /**
+   * Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table,
+   * in run partitions only (`dynamodb:LeadingKeys` `RUN#*`: not the plugin registry).
+   */
   grantStatusCheck(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:GetItem'],
-      resourceArns: [this.statusTableArn],
-    });
+    return this.grantRunReads(grantee, ['dynamodb:GetItem']);
   }
 
   /**
@@ -262,10 +261,16 @@ export class OrchestratorPlugin extends Construct {
    * on the status table. Read-only.
    */
   grantReadStatus(grantee: IGrantable): Grant {
+    return this.grantRunReads(grantee, ['dynamodb:GetItem', 'dynamodb:Query']);
+  }
+
+  /** `actions` on the status table itself (no index), limited to run partitions (`RUN#…`). */
+  private grantRunReads(grantee: IGrantable, actions: string[]): Grant {
     return Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      actions,
       resourceArns: [this.statusTableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] } },
     });
   }
 }
