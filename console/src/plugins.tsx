@@ -19,8 +19,7 @@ export function PluginsView({ api }: { api: Api }) {
   const list = usePoll(
     () => api.plugins(),
     'plugins',
-    30_000,
-    () => true,
+    () => 30_000,
   );
   const groups = new Map<string, Registration[]>();
   for (const p of list.data?.plugins ?? []) {

@@ -32,17 +32,14 @@ export function RunView({
   route: Route;
 }) {
   const pollMs = config.pollMs ?? 2000;
-  const [fast, setFast] = useState(true);
+  // A finished run changes only when someone acts on it: it is asked less often.
   const run = usePoll(
     () => api.run(workflow, uid),
-    `${workflow}/${uid}/${fast}`,
-    fast ? pollMs : SLOW_POLL_MS,
-    () => true,
+    `${workflow}/${uid}`,
+    (data) => (data !== undefined && FINAL_RUN_STATES.includes(data.state) ? SLOW_POLL_MS : pollMs),
   );
   const data = run.data;
   const finished = data !== undefined && FINAL_RUN_STATES.includes(data.state);
-  // A finished run changes only when someone acts on it: ask less often.
-  useEffect(() => setFast(!finished), [finished]);
   const [confirm, setConfirm] = useState<ConfirmRequest>();
   const [notice, setNotice] = useState<string>();
   const selected = route.query.get('plugin') ?? undefined;
@@ -68,7 +65,6 @@ export function RunView({
   const act = (request: ConfirmRequest) => setConfirm(request);
   const done = (what: string) => () => {
     setNotice(what);
-    setFast(true);
     run.refresh();
   };
   const found = selected ? findPlugin(data, selected) : undefined;

@@ -52,8 +52,7 @@ export function RunsView({
         cursor,
       }),
     key,
-    pollMs,
-    () => true,
+    () => pollMs,
   );
   const counts = usePoll(
     async () => {
@@ -67,8 +66,7 @@ export function RunsView({
       }));
     },
     JSON.stringify({ workflow, since, until }),
-    Math.max(pollMs * 2, 4000),
-    () => true,
+    () => Math.max(pollMs * 2, 4000),
   );
   const runs = (page.data?.runs ?? []).filter((r) => r.uid.startsWith(prefix));
   const onRowKey = (event: KeyboardEvent) => {

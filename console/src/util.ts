@@ -63,14 +63,15 @@ export interface Polled<T> {
 }
 
 /**
- * Loads `load()` now and again every `intervalMs` while `live` says so, a new request only after the
- * previous one answered (a slow API is never asked twice at once). `key` restarts it from scratch.
+ * Loads `load()` now and again after the wait `nextPollMs` gives for the answer, a new request only
+ * after the previous one answered (a slow API is never asked twice at once). `key` restarts it from
+ * scratch; `refresh` asks again at once, keeping what is shown until the answer.
  */
 export function usePoll<T>(
   load: () => Promise<T>,
   key: string,
-  intervalMs: number,
-  live: (data: T | undefined) => boolean,
+  /** The wait before asking again after an answer (`undefined`: stop). */
+  nextPollMs: (data: T | undefined) => number | undefined,
 ): Polled<T> {
   const [state, setState] = useState<{ data?: T; error?: string; loading: boolean; key: string }>({
     loading: true,
@@ -78,8 +79,8 @@ export function usePoll<T>(
   });
   const loadRef = useRef(load);
   loadRef.current = load;
-  const liveRef = useRef(live);
-  liveRef.current = live;
+  const nextRef = useRef(nextPollMs);
+  nextRef.current = nextPollMs;
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let stopped = false;
@@ -92,7 +93,8 @@ export function usePoll<T>(
       } catch (error) {
         if (!stopped) setState((s) => ({ ...s, error: errorText(error), loading: false, key }));
       }
-      if (!stopped && liveRef.current(data)) timer = setTimeout(once, intervalMs);
+      const wait = stopped ? undefined : nextRef.current(data);
+      if (wait !== undefined) timer = setTimeout(once, wait);
     };
     if (state.key !== key) setState({ loading: true, key });
     void once();
@@ -100,7 +102,7 @@ export function usePoll<T>(
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
     };
-  }, [key, intervalMs, tick]);
+  }, [key, tick]);
   const current: { data?: T; error?: string; loading: boolean } =
     state.key === key ? state : { loading: true };
   return {
