@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { type BuildOptions, build, buildSync } from 'esbuild';
 
 export const CONSOLE_ROOT = dirname(fileURLToPath(import.meta.url));
 /** Where the console is built by default (git-ignored). */
@@ -20,9 +20,8 @@ export interface ConsoleBuild {
   readonly files: readonly { readonly name: string; readonly bytes: number; readonly gzipBytes: number }[];
 }
 
-export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<ConsoleBuild> {
-  mkdirSync(outdir, { recursive: true });
-  await build({
+function options(outdir: string): BuildOptions {
+  return {
     entryPoints: [
       { in: join(CONSOLE_ROOT, 'src', 'main.tsx'), out: 'app' },
       { in: join(CONSOLE_ROOT, 'styles.css'), out: 'app' },
@@ -38,13 +37,29 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<Conso
     tsconfig: join(CONSOLE_ROOT, 'tsconfig.json'),
     legalComments: 'none',
     logLevel: 'silent',
-  });
+  };
+}
+
+function finish(outdir: string): ConsoleBuild {
   copyFileSync(join(CONSOLE_ROOT, 'index.html'), join(outdir, 'index.html'));
   const files = ['index.html', 'app.js', 'app.css'].map((name) => {
     const content = readFileSync(join(outdir, name));
     return { name, bytes: statSync(join(outdir, name)).size, gzipBytes: gzipSync(content).length };
   });
   return { outdir, files };
+}
+
+export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<ConsoleBuild> {
+  mkdirSync(outdir, { recursive: true });
+  await build(options(outdir));
+  return finish(outdir);
+}
+
+/** The same build, synchronously (CDK synthesis, which cannot wait for a promise). */
+export function buildConsoleSync(outdir: string = CONSOLE_DIST): ConsoleBuild {
+  mkdirSync(outdir, { recursive: true });
+  buildSync(options(outdir));
+  return finish(outdir);
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
