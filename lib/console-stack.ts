@@ -7,15 +7,14 @@
  */
 import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { consoleUrlExport } from '../lambdas/api/console-links.js';
 import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
 import { API_EXPORTS } from './api-stack.js';
 import { ConsoleHosting } from './console-hosting.js';
 
 export const CONSOLE_CONTEXT = { enabled: 'console', clientId: 'consoleClientId' } as const;
 
-export const CONSOLE_EXPORTS = {
-  url: (d: DeploymentRef) => `${d.systemName}-${d.stage}-console-url`,
-} as const;
+export const CONSOLE_EXPORTS = { url: consoleUrlExport } as const;
 
 export interface ConsoleStackProps extends StackProps {
   readonly deployment: DeploymentRef;

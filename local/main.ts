@@ -24,6 +24,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
+import { consoleUrlExport } from '../lambdas/api/console-links.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
 import { parseWorkflowConfig, runtimeConfigJson } from '../lib/config/workflow-config.js';
 import projectConfig from '../plugboard.config.js';
@@ -296,7 +297,14 @@ async function main(): Promise<number> {
         ...(api ? { apiUrl: api.url } : {}),
         ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
         region: env.local.clientConfig().region,
-        exports: env.local.exports(),
+        // The console server stands in for the console stack: its URL is that stack's export, so
+        // `plugboard --local status` links runs to it as on AWS.
+        exports: {
+          ...env.local.exports(),
+          ...(consoleServer
+            ? { [consoleUrlExport({ systemName: 'plugboard', stage: STAGE })]: consoleServer.url }
+            : {}),
+        },
         // The workflows the CLI checks names against, also from outside this checkout.
         config: JSON.parse(runtimeConfigJson(parseWorkflowConfig(projectConfig).config)),
         pid: process.pid,

@@ -101,8 +101,8 @@ export function RunView({
         <dd>{formatTime(data.endedAt ?? data.updatedAt)}</dd>
         <dt>Took</dt>
         <dd>{durationOf(data.createdAt, data.endedAt, now)}</dd>
-        <dt>Where</dt>
-        <dd>{data.position ? `${data.position.activity} · ${data.position.stage}` : '–'}</dd>
+        <dt>Activity</dt>
+        <dd>{data.position?.activity ?? '–'}</dd>
       </dl>
       <Actions api={api} identity={identity} run={data} act={act} done={done} />
       {notice && (

@@ -135,7 +135,7 @@ export function RunsView({
           <tr>
             <th scope="col">Run</th>
             <th scope="col">State</th>
-            <th scope="col">Where</th>
+            <th scope="col">Activity</th>
             <th scope="col">Started</th>
             <th scope="col">Took</th>
             <th scope="col">Message</th>
@@ -216,7 +216,7 @@ function RunRow({ run }: { run: RunSummary }) {
       <td>
         <StateBadge state={run.state} />
       </td>
-      <td>{run.position ? `${run.position.activity} · ${run.position.stage}` : '–'}</td>
+      <td>{run.position?.activity ?? '–'}</td>
       <td>{formatTime(run.createdAt)}</td>
       <td>{durationOf(run.createdAt, run.endedAt)}</td>
       <td class="message">{run.message ?? ''}</td>
