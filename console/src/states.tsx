@@ -18,7 +18,7 @@ const LOOKS: Readonly<Record<string, Look>> = {
   Complete: { symbol: '✓', css: 's-complete' },
   Error: { symbol: '✕', css: 's-error' },
   'Optional Task Error': { symbol: '!', css: 's-warning' },
-  'Timed Out': { symbol: '⧗', css: 's-timeout' },
+  'Timed Out': { symbol: '◷', css: 's-timeout' },
   'Do Not Run': { symbol: '⊘', css: 's-skipped' },
   Cancelled: { symbol: '■', css: 's-cancelled' },
 };
