@@ -193,8 +193,28 @@ describe('core stack (stage dev, retained)', () => {
               ],
             ],
           },
-          PLUGBOARD_CONFIG:
-            '{"workflows":{"order":["intake","fulfilment","notify"]},"activities":{"intake":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"fulfilment":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2},"notify":{"deadlineSeconds":300,"maxAttempts":3,"retryBaseSeconds":2}}}',
+          PLUGBOARD_CONFIG: JSON.stringify({
+            workflows: { order: ['intake', 'fulfilment', 'notify'] },
+            activities: {
+              intake: { deadlineSeconds: 300, maxAttempts: 3, retryBaseSeconds: 2 },
+              fulfilment: { deadlineSeconds: 300, maxAttempts: 3, retryBaseSeconds: 2 },
+              notify: { deadlineSeconds: 300, maxAttempts: 3, retryBaseSeconds: 2 },
+            },
+            // The shipped config declares the order workflow's input (plugboard.config.ts).
+            inputs: {
+              order: {
+                customer: { type: 'string', description: 'Who ordered' },
+                giftWrap: { type: 'boolean', description: 'Dispatch gift-wrap (its filter policy)' },
+                failPayment: {
+                  type: 'string',
+                  description: 'Make charge-payment fail (demo)',
+                  enum: ['once', 'always', 'first-run'],
+                },
+                hangCourier: { type: 'boolean', description: 'Make track-courier never answer (demo)' },
+                failReview: { type: 'boolean', description: 'Make the optional request-review fail (demo)' },
+              },
+            },
+          }),
           POWERTOOLS_SERVICE_NAME: 'plugboard',
           NODE_OPTIONS: '--enable-source-maps',
           PLUGBOARD_QUARANTINE_URL: { Ref: logicalId(core.startQueue.deadLetterQueue) },
