@@ -1,5 +1,6 @@
 /** `plugboard status <workflow> <uid>`: the run as a tree (activity → stage → plugin). */
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
+import { readRunViaApi, snapshotOfTree } from '../api-runs.js';
 import { type CommandContext, hintCommand } from '../context.js';
 import { EXIT, NotFoundError } from '../errors.js';
 import { renderRunTree } from '../format.js';
@@ -12,6 +13,8 @@ interface StatusOptions {
 
 /** Reads the whole run, or fails with how to find the right one. */
 export async function readSnapshot(ctx: CommandContext, workflow: string, uid: string): Promise<RunSnapshot> {
+  const api = ctx.api();
+  if (api !== undefined) return snapshotOfTree(await readRunViaApi(await api, workflow, uid));
   const deployment = await ctx.deployment();
   const snapshot = await deployment.store.readRun({ workflow, uid });
   if (!snapshot) {
@@ -45,6 +48,12 @@ Example:
     )
     .action(
       run<StatusOptions>(async (ctx, [workflow = '', uid = ''], options) => {
+        const api = ctx.api();
+        if (api !== undefined && ctx.out.json) {
+          // Through the API, scripts get the API's answer (the run with its tree, docs/api.md).
+          ctx.out.data(await readRunViaApi(await api, workflow, uid));
+          return EXIT.ok;
+        }
         const snapshot = await readSnapshot(ctx, workflow, uid);
         if (ctx.out.json) {
           ctx.out.data(snapshot);
