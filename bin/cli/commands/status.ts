@@ -69,7 +69,8 @@ Example:
           ctx.out.line(line);
         }
         // When the deployment has a console (its stack's export; the local cloud writes its console's),
-        // the run's page there.
+        // the run's page there. Through the API the CLI reads no exports.
+        if (api !== undefined) return EXIT.ok;
         const { exports, ref } = await ctx.deployment();
         const consoleUrl = exports[consoleUrlExport(ref)];
         if (consoleUrl !== undefined) ctx.out.line(`console: ${runConsoleUrl(consoleUrl, workflow, uid)}`);
