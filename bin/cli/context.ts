@@ -3,6 +3,8 @@
  * lazily, once, so `--help` and usage errors never touch AWS).
  */
 import type { Command } from 'commander';
+import type { ApiClient } from './api-client.js';
+import { resolveApiClient, wantsApi } from './api-connection.js';
 import { type Deployment, type GlobalOptions, resolveDeployment } from './deployment.js';
 import { createOutput, type Output } from './output.js';
 
@@ -11,11 +13,14 @@ export interface CommandContext {
   readonly out: Output;
   now(): Date;
   deployment(): Promise<Deployment>;
+  /** The HTTP API client when `--api` (or PLUGBOARD_API_URL) is given; otherwise undefined. */
+  api(): Promise<ApiClient> | undefined;
 }
 
 /** Shared by the commands of one process; `dispose()` closes the clients a command opened. */
 export class ContextFactory {
   private resolved?: Promise<Deployment>;
+  private apiClient?: Promise<ApiClient>;
 
   create(command: Command): CommandContext {
     const given = (key: string) => {
@@ -33,6 +38,11 @@ export class ContextFactory {
       deployment: () => {
         this.resolved ??= resolveDeployment(options);
         return this.resolved;
+      },
+      api: () => {
+        if (!wantsApi(options)) return undefined;
+        this.apiClient ??= resolveApiClient(options);
+        return this.apiClient;
       },
     };
   }
@@ -57,6 +67,7 @@ export type Action<A extends unknown[]> = (ctx: CommandContext, ...args: A) => P
 export function hintCommand(options: GlobalOptions, rest: string): string {
   const globals = [
     options.local ? '--local' : '',
+    options.api === true ? '--api' : typeof options.api === 'string' ? `--api ${options.api}` : '',
     options.explicit?.stage ? `--stage ${options.stage}` : '',
     options.explicit?.system ? `--system ${options.system}` : '',
   ].filter(Boolean);

@@ -41,6 +41,10 @@ export interface GlobalOptions {
   readonly local?: boolean;
   readonly json?: boolean;
   readonly debug?: boolean;
+  /** `--api [url]`: talk to the HTTP API (true: the local cloud's, with --local). */
+  readonly api?: string | boolean;
+  /** `--token <jwt>`: a bearer token for an API with the JWT authorizer. */
+  readonly token?: string;
   /** Whether --stage / --system were given (flag or environment) rather than defaulted. */
   readonly explicit?: { readonly stage: boolean; readonly system: boolean };
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { EngineError, UnknownRunError } from '../../lambdas/engine/errors.js';
+import { wantsApi } from './api-connection.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerCredentials } from './commands/credentials.js';
 import { registerDeploy } from './commands/deploy.js';
@@ -19,7 +20,7 @@ import { registerStatus } from './commands/status.js';
 import { registerWatch } from './commands/watch.js';
 import { type CommandContext, ContextFactory, hintCommand } from './context.js';
 import type { GlobalOptions } from './deployment.js';
-import { CliError, EXIT } from './errors.js';
+import { CliError, EXIT, UsageError } from './errors.js';
 import { endQuietlyOnClosedPipe } from './output.js';
 import { checkWorkflow } from './workflows.js';
 
@@ -29,6 +30,17 @@ export interface CliState {
   debug: boolean;
   options?: GlobalOptions;
 }
+
+/** The commands that can go through the HTTP API (`--api`). */
+export const API_COMMANDS: ReadonlySet<string> = new Set([
+  'start',
+  'status',
+  'watch',
+  'list',
+  'cancel',
+  'retry',
+  'skip',
+]);
 
 export interface Registrar {
   readonly program: Command;
@@ -63,6 +75,18 @@ export function buildProgram(state: CliState, options: MainOptions = {}): Regist
       '--local',
       'use the local cloud (state file .plugboard/local.json, or PLUGBOARD_LOCAL_STATE); implied by AWS_ENDPOINT_URL',
     )
+    .addOption(
+      new Option(
+        '--api [url]',
+        "talk to the HTTP API at url (start, status, list, cancel, retry, skip); with --local, the local cloud's API",
+      ).env('PLUGBOARD_API_URL'),
+    )
+    .addOption(
+      new Option(
+        '--token <jwt>',
+        'with --api: a bearer token (an API with the JWT authorizer) instead of SigV4',
+      ).env('PLUGBOARD_API_TOKEN'),
+    )
     .option('--json', 'machine-readable JSON output')
     .option('--debug', 'show stack traces and causes of errors')
     .showHelpAfterError('(add --help for usage)')
@@ -71,13 +95,15 @@ export function buildProgram(state: CliState, options: MainOptions = {}): Regist
       'after',
       `
 Deployment: exports of <system>-<stage> (CloudFormation ListExports), or the local cloud with --local.
+HTTP API (--api): requests signed with your AWS credentials (SigV4), or --token for a JWT-authorized API.
 Exit codes: 0 ok, 1 failure or not found, 2 usage error.
 
 Examples:
   $ npx plugboard start order --uid order-1234 --metadata '{"channel":"web"}'
   $ npx plugboard watch order order-1234
   $ npx plugboard list --workflow order --state stuck
-  $ npx plugboard --local status order order-1234`,
+  $ npx plugboard --local status order order-1234
+  $ npx plugboard --api https://abc123.execute-api.eu-west-1.amazonaws.com status order order-1234`,
     );
 
   const run: Registrar['run'] =
@@ -88,6 +114,16 @@ Examples:
       const ctx = contexts.create(command);
       state.debug = ctx.options.debug === true;
       state.options = ctx.options;
+      if (wantsApi(ctx.options) && !API_COMMANDS.has(command.name())) {
+        throw new UsageError(
+          `\`${command.name()}\` does not go through the HTTP API; it talks to the deployment directly. Drop --api (and unset PLUGBOARD_API_URL) for it. Through the API: ${[...API_COMMANDS].join(', ')}.`,
+        );
+      }
+      // Through the API, the API itself refuses an unknown workflow (404 naming the known ones).
+      if (wantsApi(ctx.options)) {
+        state.exitCode = (await action(ctx, command.processedArgs as string[], options)) ?? EXIT.ok;
+        return;
+      }
       // Every command names a workflow the project does not declare, before touching AWS.
       const [workflowArgument] = command.registeredArguments;
       const [firstArgument] = command.processedArgs as unknown[];

@@ -1,6 +1,10 @@
-/** fulfilment / parallel: reserve-stock, mandatory. Its result (at most 4 KB of JSON) is kept in the status. */
+/**
+ * fulfilment / parallel: reserve-stock, mandatory, with the activity's attempts (3 by default). Its
+ * result (at most 4 KB of JSON) is kept in the status. With `metadata.failStock = 'twice'` its first
+ * two attempts fail (a retryable error) and the third succeeds: the run's history shows all three.
+ */
 import { orchestratorWrapperSns, type PluginInfoInput } from '../../plugin-kit/src/index.js';
-import { EXAMPLE_DEADLINE_SECONDS, pause } from './shared.js';
+import { EXAMPLE_DEADLINE_SECONDS, flag, pause } from './shared.js';
 
 export const info = {
   name: 'reserve-stock',
@@ -8,7 +12,10 @@ export const info = {
   deadlineSeconds: EXAMPLE_DEADLINE_SECONDS,
 } satisfies PluginInfoInput;
 
-export const handler = orchestratorWrapperSns(info, async (message) => {
+export const handler = orchestratorWrapperSns(info, async (message, context) => {
   await pause(50); // the warehouse call
+  if (flag(message, 'failStock') === 'twice' && context.attempt <= 2) {
+    throw new Error(`warehouse busy (attempt ${context.attempt})`);
+  }
   return { warehouse: 'ams-1', reservation: `res-${message.uid}` };
 });

@@ -8,6 +8,7 @@
  * | `failPayment`    | `'once'` \| `'always'` \| `'first-run'` | charge-payment fails its first attempt, every attempt, or every attempt of the first run (a rerun succeeds) |
  * | `giftWrap`       | `true`                  | gift-wrap is dispatched (its filter policy excludes it otherwise) |
  * | `failReview`     | `true`                  | request-review (optional) fails: the run still completes     |
+ * | `failStock`      | `'twice'`               | reserve-stock fails its first two attempts (retryable) and succeeds on the third |
  * | `hangCourier`    | `true`                  | track-courier (optional) never answers and is timed out       |
  * | `failLoyalty`    | `true`                  | loyalty-points (optional, behind the queue bridge) fails      |
  */

@@ -19,10 +19,8 @@ import { createEventPublisher, readCommonConfig, required } from '../handlers/ru
 import type { StartResponse } from '../handlers/start.js';
 import { type ApiEvent, type ApiResult, createApiHandler } from './app.js';
 import { inputsOfPackedConfig } from './inputs.js';
+import { START_FUNCTION_ENV } from './routes.js';
 import { DynamoRunListing } from './run-listing.js';
-
-/** Environment variable with the start function's name (set by the API stack). */
-export const START_FUNCTION_ENV = 'PLUGBOARD_START_FUNCTION_NAME';
 
 const lambda = new LambdaClient({});
 const cloudwatch = new CloudWatchClient({});

@@ -8,6 +8,12 @@
 export type HttpMethod = 'GET' | 'POST';
 
 /**
+ * Environment variable of the API function with the start function's name (set by the API stack).
+ * Here rather than in handler.ts, so the CDK app does not load the handler's SDK clients.
+ */
+export const START_FUNCTION_ENV = 'PLUGBOARD_START_FUNCTION_NAME';
+
+/**
  * What a caller must hold for a route. `read`: look at runs, workflows and plugins; `start`: start
  * runs (optionally of one workflow); `operate`: rerun, retry, cancel and skip.
  */

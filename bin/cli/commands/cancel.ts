@@ -1,11 +1,22 @@
 /** `plugboard cancel <workflow> <uid>`: stops a run in progress (operator override). */
 import { cancelRun } from '../../../lambdas/engine/operator.js';
+import { operateViaApi } from '../api-runs.js';
+import type { CommandContext } from '../context.js';
 import { EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { paint } from '../output.js';
 
 interface CancelOptions {
   readonly reason?: string;
+}
+
+async function cancelDirectly(ctx: CommandContext, workflow: string, uid: string, reason?: string) {
+  const deployment = await ctx.deployment();
+  return cancelRun(
+    { store: deployment.store, events: deployment.events, clock: { now: () => ctx.now() } },
+    { workflow, uid },
+    reason,
+  );
 }
 
 export function registerCancel({ program, run }: Registrar): void {
@@ -26,16 +37,16 @@ Example:
     )
     .action(
       run<CancelOptions>(async (ctx, [workflow = '', uid = ''], options) => {
-        const deployment = await ctx.deployment();
-        const cancelled = await cancelRun(
-          {
-            store: deployment.store,
-            events: deployment.events,
-            clock: { now: () => ctx.now() },
-          },
-          { workflow, uid },
-          options.reason,
-        );
+        const api = ctx.api();
+        const cancelled = api
+          ? await operateViaApi(
+              await api,
+              workflow,
+              uid,
+              ['cancel'],
+              options.reason !== undefined ? { reason: options.reason } : {},
+            )
+          : await cancelDirectly(ctx, workflow, uid, options.reason);
         if (ctx.out.json) {
           ctx.out.data({ ok: true, run: cancelled });
           return EXIT.ok;

@@ -5,6 +5,7 @@
 import { STAGE_NAMES, STATES } from '../../../lambdas/contracts/index.js';
 import type { ActiveRunPage } from '../../../lambdas/engine/ports.js';
 import { currentStageOf, type RunRecord } from '../../../lambdas/engine/records.js';
+import { listViaApi, workflowsViaApi } from '../api-runs.js';
 import { hintCommand } from '../context.js';
 import type { Deployment } from '../deployment.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -121,20 +122,38 @@ Example:
         if (options.nextToken !== undefined && options.workflow === undefined) {
           throw new UsageError('--next-token continues the listing of one workflow: pass --workflow too.');
         }
-        const workflows = options.workflow ? [options.workflow] : await configuredWorkflows(ctx);
-        const deployment = await ctx.deployment();
+        const api = ctx.api();
+        const workflows = options.workflow
+          ? [options.workflow]
+          : api
+            ? await workflowsViaApi(await api)
+            : await configuredWorkflows(ctx);
         let runs: ListedRun[] = [];
         let nextToken: string | undefined;
-        for (const workflow of workflows) {
-          const page = await collectRuns(deployment, workflow, {
+        if (api !== undefined) {
+          // Through the API: one page per workflow from its listing (GET /workflows/{w}/runs).
+          const page = await listViaApi(await api, {
+            workflows,
             limit,
-            now,
             ...(state ? { state } : {}),
             ...(since ? { since } : {}),
-            ...(options.nextToken ? { nextToken: options.nextToken } : {}),
+            ...(options.nextToken ? { cursor: options.nextToken } : {}),
           });
-          runs.push(...page.runs);
-          if (workflows.length === 1) nextToken = page.nextToken;
+          runs = page.runs;
+          nextToken = page.nextCursor;
+        } else {
+          const deployment = await ctx.deployment();
+          for (const workflow of workflows) {
+            const page = await collectRuns(deployment, workflow, {
+              limit,
+              now,
+              ...(state ? { state } : {}),
+              ...(since ? { since } : {}),
+              ...(options.nextToken ? { nextToken: options.nextToken } : {}),
+            });
+            runs.push(...page.runs);
+            if (workflows.length === 1) nextToken = page.nextToken;
+          }
         }
         if (workflows.length > 1) {
           runs = runs.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);

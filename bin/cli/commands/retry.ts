@@ -1,6 +1,7 @@
 /** `plugboard retry <workflow> <uid>`: reruns the failed, timed-out and unfinished plugins of a finished run. */
 import { STAGE_NAMES, STATES } from '../../../lambdas/contracts/index.js';
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
+import { operateViaApi } from '../api-runs.js';
 import { hintCommand } from '../context.js';
 import type { Deployment } from '../deployment.js';
 import { CliError, EXIT } from '../errors.js';
@@ -69,6 +70,20 @@ Example:
     )
     .action(
       run<Record<string, never>>(async (ctx, [workflow = '', uid = '']) => {
+        const api = ctx.api();
+        if (api !== undefined) {
+          // The API refuses a run in progress or complete (409) with the same reasons as below.
+          const rerun = await operateViaApi(await api, workflow, uid, ['retry']);
+          if (ctx.out.json) {
+            ctx.out.data({ ok: true, action: 'retry', run: rerun });
+            return EXIT.ok;
+          }
+          ctx.out.line(
+            `${paint(ctx.out.color, 'green', `Rerunning ${workflow}/${uid}`)} (generation ${rerun.generation}): its failed, timed-out and unreached plugins run again`,
+          );
+          ctx.out.line(`Watch it:  ${hintCommand(ctx.options, `watch ${workflow} ${uid}`)}`);
+          return EXIT.ok;
+        }
         const snapshot = await readSnapshot(ctx, workflow, uid);
         const { run: current } = snapshot;
         if (current.state === STATES.inProgress) {

@@ -1,6 +1,9 @@
 /** `plugboard skip <workflow> <uid> <activity> <stage> <plugin>`: operator Do Not Run. */
 import { SqsCommandBus } from '../../../lambdas/adapters/sqs-command-bus.js';
+import type { StageName } from '../../../lambdas/contracts/index.js';
 import { skipPlugin } from '../../../lambdas/engine/operator.js';
+import { operateViaApi } from '../api-runs.js';
+import type { CommandContext } from '../context.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { Registrar } from '../main.js';
 import { parseStageName } from '../parse.js';
@@ -31,24 +34,12 @@ Example:
       run<Record<string, never>>(
         async (ctx, [workflow = '', uid = '', activity = '', stageArg = '', plugin = '']) => {
           const stage = parseStageName(stageArg);
-          const deployment = await ctx.deployment();
-          const current = await deployment.store.getRun({ workflow, uid });
-          if (current && !current.activities.includes(activity)) {
-            throw new UsageError(
-              `Activity "${activity}" is not part of run "${uid}" (its activities: ${current.activities.join(', ')}).`,
-            );
+          const api = ctx.api();
+          if (api !== undefined) {
+            await operateViaApi(await api, workflow, uid, ['plugins', activity, stage, plugin, 'skip']);
+          } else {
+            await skipDirectly(ctx, { workflow, uid, activity, stage, plugin });
           }
-          const project = await declaredConfig(ctx);
-          await skipPlugin(
-            {
-              store: deployment.store,
-              registry: deployment.registry,
-              ...(project ? { config: { activities: project.activities } } : {}),
-              clock: { now: () => ctx.now() },
-              commands: new SqsCommandBus(deployment.inboxUrl, deployment.sqs),
-            },
-            { workflow, uid, activity, stage, plugin },
-          );
           if (ctx.out.json) {
             ctx.out.data({ ok: true, skipped: { workflow, uid, activity, stage, plugin } });
             return EXIT.ok;
@@ -58,4 +49,29 @@ Example:
         },
       ),
     );
+}
+
+async function skipDirectly(
+  ctx: CommandContext,
+  key: { workflow: string; uid: string; activity: string; stage: StageName; plugin: string },
+): Promise<void> {
+  const { workflow, uid, activity, stage, plugin } = key;
+  const deployment = await ctx.deployment();
+  const current = await deployment.store.getRun({ workflow, uid });
+  if (current && !current.activities.includes(activity)) {
+    throw new UsageError(
+      `Activity "${activity}" is not part of run "${uid}" (its activities: ${current.activities.join(', ')}).`,
+    );
+  }
+  const project = await declaredConfig(ctx);
+  await skipPlugin(
+    {
+      store: deployment.store,
+      registry: deployment.registry,
+      ...(project ? { config: { activities: project.activities } } : {}),
+      clock: { now: () => ctx.now() },
+      commands: new SqsCommandBus(deployment.inboxUrl, deployment.sqs),
+    },
+    { workflow, uid, activity, stage, plugin },
+  );
 }

@@ -1,6 +1,7 @@
 /** `plugboard start <workflow> --uid <id>`: starts a run through the start function, synchronously. */
 import { isDeepStrictEqual } from 'node:util';
 import { STATES } from '../../../lambdas/contracts/index.js';
+import { startViaApi } from '../api-runs.js';
 import { type CommandContext, hintCommand } from '../context.js';
 import { CliError, EXIT } from '../errors.js';
 import type { Registrar } from '../main.js';
@@ -38,16 +39,20 @@ Example:
     .action(
       run<StartOptions>(async (ctx, [workflow = ''], options) => {
         const metadata = options.metadata === undefined ? undefined : parseMetadata(options.metadata);
-        const deployment = await ctx.deployment();
-        const answer = await invokeStart(deployment, {
+        const request = {
           workflow,
           uid: options.uid,
           ...(metadata ? { metadata } : {}),
           ...(options.rerun ? { rerun: true } : {}),
           ...(options.metadataOverride ? { metadataOverride: true } : {}),
-        });
+        };
+        const api = ctx.api();
+        const answer = api
+          ? await startViaApi(await api, request)
+          : await invokeStart(await ctx.deployment(), request);
         if (!answer.ok) return refusedStart(ctx.out, answer);
-        if (answer.outcome === 'existing' && metadata !== undefined) {
+        // The API refuses other metadata itself (409); the start function answers `existing`.
+        if (answer.outcome === 'existing' && metadata !== undefined && api === undefined) {
           await refuseOtherMetadata(ctx, workflow, options, metadata);
         }
         if (ctx.out.json) {

@@ -1,6 +1,7 @@
 /** `plugboard status <workflow> <uid>`: the run as a tree (activity → stage → plugin). */
 import { consoleUrlExport, runConsoleUrl } from '../../../lambdas/api/console-links.js';
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
+import { readRunViaApi, snapshotOfTree } from '../api-runs.js';
 import { type CommandContext, hintCommand } from '../context.js';
 import { EXIT, NotFoundError } from '../errors.js';
 import { renderRunTree } from '../format.js';
@@ -13,6 +14,8 @@ interface StatusOptions {
 
 /** Reads the whole run, or fails with how to find the right one. */
 export async function readSnapshot(ctx: CommandContext, workflow: string, uid: string): Promise<RunSnapshot> {
+  const api = ctx.api();
+  if (api !== undefined) return snapshotOfTree(await readRunViaApi(await api, workflow, uid));
   const deployment = await ctx.deployment();
   const snapshot = await deployment.store.readRun({ workflow, uid });
   if (!snapshot) {
@@ -46,6 +49,12 @@ Example:
     )
     .action(
       run<StatusOptions>(async (ctx, [workflow = '', uid = ''], options) => {
+        const api = ctx.api();
+        if (api !== undefined && ctx.out.json) {
+          // Through the API, scripts get the API's answer (the run with its tree, docs/api.md).
+          ctx.out.data(await readRunViaApi(await api, workflow, uid));
+          return EXIT.ok;
+        }
         const snapshot = await readSnapshot(ctx, workflow, uid);
         if (ctx.out.json) {
           ctx.out.data(snapshot);
@@ -60,7 +69,8 @@ Example:
           ctx.out.line(line);
         }
         // When the deployment has a console (its stack's export; the local cloud writes its console's),
-        // the run's page there.
+        // the run's page there. Through the API the CLI reads no exports.
+        if (api !== undefined) return EXIT.ok;
         const { exports, ref } = await ctx.deployment();
         const consoleUrl = exports[consoleUrlExport(ref)];
         if (consoleUrl !== undefined) ctx.out.line(`console: ${runConsoleUrl(consoleUrl, workflow, uid)}`);
