@@ -1240,7 +1240,7 @@ export class DynamoStatusStore implements StatusStore {
         : [];
     });
     if (reader.exhausted) return { runs };
-    return { runs, nextToken: encodePageToken(index.name, reader.positions()) };
+    return { runs, nextToken: encodePageToken(workflow, index.name, reader.positions()) };
   }
 
   /** Strongly consistent reads of items by key, 100 per request, retrying unprocessed keys. */
@@ -1346,8 +1346,10 @@ function countDownRefused(
   );
 }
 
-function encodePageToken(index: string, positions: IndexPositions): string {
-  return Buffer.from(JSON.stringify({ v: 2, i: index, p: positions }), 'utf8').toString('base64url');
+function encodePageToken(workflow: string, index: string, positions: IndexPositions): string {
+  return Buffer.from(JSON.stringify({ v: 2, w: workflow, i: index, p: positions }), 'utf8').toString(
+    'base64url',
+  );
 }
 
 /** Decodes a page token and checks it holds positions in this index, for this workflow's partitions. */
@@ -1371,8 +1373,9 @@ function decodePageToken(
   if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
     return fail('it does not decode to a page position');
   }
-  const body = decoded as { v?: unknown; i?: unknown; p?: unknown };
+  const body = decoded as { v?: unknown; w?: unknown; i?: unknown; p?: unknown };
   if (body.v !== 2) return fail('it is not a page token of this version (start the listing again)');
+  if (body.w !== workflow) return fail('it belongs to another workflow');
   if (body.i !== index) return fail(`it belongs to another listing (index "${String(body.i)}")`);
   const positions = checkRunPositions(body.p, partitions, (uid) => UID.test(uid));
   if (typeof positions === 'string') return fail(positions);

@@ -62,7 +62,8 @@ export class ShardedIndexReader {
     this.chunk = options.chunk ?? 100;
     const positions = options.positions ?? options.partitions.map(() => '');
     this.buffers = options.partitions.map((partition, i) => {
-      const position = positions[i] ?? '';
+      const stored = positions[i];
+      const position = stored === undefined ? '' : stored;
       return {
         items: [],
         startKey: position ? options.startKey(partition, position) : undefined,
