@@ -203,13 +203,32 @@ export class DynamoStatusStore implements StatusStore {
       { '#pk': PK },
       undefined,
     );
-    if (existing === undefined) return { created: true, run };
+    if (existing === undefined) {
+      this.dueSeen.set(runPk(run.workflow, run.uid), firstDueAt(run.createdAt));
+      return { created: true, run };
+    }
+    this.rememberDue(existing);
     return { created: false, run: toRunRecord(existing) };
   }
 
   async getRun(key: RunKey): Promise<RunRecord | undefined> {
     const item = await this.getItem(runItemKey(key));
+    if (item) this.rememberDue(item);
     return item && toRunRecord(item);
+  }
+
+  /** The `dueAt` of runs this store last read or wrote (`noteDeadline` then needs no write). */
+  private readonly dueSeen = new Map<string, string>();
+
+  private rememberDue(item: Item): void {
+    const id = String(item[PK]);
+    const due = item[DUE.sortKey];
+    this.dueSeen.delete(id);
+    if (typeof due === 'string') this.dueSeen.set(id, due);
+    if (this.dueSeen.size > REMEMBERED_STAGES) {
+      const oldest = this.dueSeen.keys().next().value;
+      if (oldest !== undefined) this.dueSeen.delete(oldest);
+    }
   }
 
   async transitionRun(
@@ -721,6 +740,10 @@ export class DynamoStatusStore implements StatusStore {
       throw new InvalidStoreRequestError(`noteDeadline: "${deadline}" is not an ISO time.`);
     // A deadline at least one revisit interval away is before no due time (ADR 0010): nothing to write.
     if (at >= this.clock.now().getTime() + (DUE_REVISIT_SECONDS + DUE_CLOCK_MARGIN_SECONDS) * 1000) return;
+    // Nor is one after the due time this store read with the run just before (ADR 0010, "Left": a
+    // sweep between that read and the dispatch may move it later).
+    const seen = this.dueSeen.get(runPk(key.workflow, key.uid));
+    if (seen !== undefined && deadline >= seen) return;
     try {
       await this.client.send(
         new UpdateCommand({
@@ -732,6 +755,7 @@ export class DynamoStatusStore implements StatusStore {
           ExpressionAttributeValues: { ':deadline': deadline },
         }),
       );
+      this.dueSeen.set(runPk(key.workflow, key.uid), deadline);
     } catch (error) {
       // Already due by then, or finished (or indexed before ADR 0010: the sweeper walks those).
       if (!(error instanceof ConditionalCheckFailedException)) throw error;

@@ -807,7 +807,8 @@ export class MemoryStatusStore implements StatusStore {
 
   async noteDeadline(key: RunKey, deadline: string): Promise<void> {
     const far = Date.parse(deadline) >= this.clock.now().getTime() + (DUE_REVISIT_SECONDS + 5) * 1000;
-    if (far) return;
+    const current = this.due.get(runId(key));
+    if (far || current === undefined || current <= deadline) return;
     await this.write('noteDeadline', [runKeyOf(key), deadline], () => {
       const id = runId(key);
       const current = this.due.get(id);
