@@ -12,6 +12,7 @@
  * `--json <file>` also writes every batch as JSON. The script exits 1 when a run does not complete.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEMO_WORKFLOW, DemoEnvironment } from '../demo/environment.js';
 import { cachedDemo } from '../demo/synth-cache.js';
@@ -28,6 +29,8 @@ interface Batch {
   readonly runsDone: number;
   readonly wallMs: number;
   readonly motoRssMb: number;
+  /** The machine's 1-minute load average when the batch ended: other work on the machine slows batches. */
+  readonly load1: number;
 }
 
 function fail(message: string): never {
@@ -112,7 +115,7 @@ async function main(): Promise<number> {
     say(
       `long session: ${runs} reference runs of ${DEMO_WORKFLOW} in batches of ${batchSize}, moto ${tracked ? 'as installed (tracked)' : 'untracked (the default)'}; moto RSS at start ${rssMb(pid).toFixed(0)} MB`,
     );
-    say('batch  runs  wall s  per run ms  moto RSS MB');
+    say('batch  runs  wall s  per run ms  moto RSS MB  load');
     for (let done = 0, index = 1; done < runs; index += 1) {
       const size = Math.min(batchSize, runs - done);
       const uids = Array.from({ length: size }, (_, i) => `long-${String(done + i + 1).padStart(5, '0')}`);
@@ -134,10 +137,16 @@ async function main(): Promise<number> {
       const wallMs = performance.now() - started;
       failed += finished.filter((snapshot) => snapshot.run.state !== 'Complete').length;
       done += size;
-      const entry = { batch: index, runsDone: done, wallMs, motoRssMb: rssMb(pid) };
+      const entry = {
+        batch: index,
+        runsDone: done,
+        wallMs,
+        motoRssMb: rssMb(pid),
+        load1: loadavg()[0] ?? Number.NaN,
+      };
       batches.push(entry);
       say(
-        `${String(index).padStart(5)} ${String(done).padStart(5)} ${(wallMs / 1000).toFixed(1).padStart(7)} ${(wallMs / size).toFixed(0).padStart(11)} ${entry.motoRssMb.toFixed(0).padStart(12)}`,
+        `${String(index).padStart(5)} ${String(done).padStart(5)} ${(wallMs / 1000).toFixed(1).padStart(7)} ${(wallMs / size).toFixed(0).padStart(11)} ${entry.motoRssMb.toFixed(0).padStart(12)} ${entry.load1.toFixed(1).padStart(5)}`,
       );
     }
   } finally {
