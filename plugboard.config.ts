@@ -8,7 +8,23 @@ import { defineConfig } from './lib/config/index.js';
 export default defineConfig({
   workflows: [
     // The reference workflow: an order is taken in, fulfilled, and the customer is told.
-    { name: 'order', activities: ['intake', 'fulfilment', 'notify'] },
+    // Its declared input (all optional) steers the example plugins (examples/plugins/shared.ts); the
+    // API checks it on every start and the console generates its start form from it.
+    {
+      name: 'order',
+      activities: ['intake', 'fulfilment', 'notify'],
+      input: {
+        customer: { type: 'string', description: 'Who ordered' },
+        giftWrap: { type: 'boolean', description: 'Dispatch gift-wrap (its filter policy)' },
+        failPayment: {
+          type: 'string',
+          enum: ['once', 'always', 'first-run'],
+          description: 'Make charge-payment fail (demo)',
+        },
+        hangCourier: { type: 'boolean', description: 'Make track-courier never answer (demo)' },
+        failReview: { type: 'boolean', description: 'Make the optional request-review fail (demo)' },
+      },
+    },
   ],
   // Settings per activity, all optional: deadlineSeconds (default 300), maxAttempts (3),
   // retryBaseSeconds (2; doubles with every retry), a description, and parallelBatching for a wide

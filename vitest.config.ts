@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three tiers, all run by `npm test`:
+ * Four tiers, all run by `npm test`:
  * - unit: pure and fast (engine rules, validation, plugin kit);
  * - cdk: template tests on synthesized stacks (bundling skipped);
  * - integration: real SDK adapters against a private moto_server per test file;
+ * - browser: the web console in headless Chromium against a local cloud (test/browser);
  * - load (`npm run test:load`, not part of `npm test`): 100 runs at once on the local cloud.
  */
 export default defineConfig({
@@ -41,6 +42,17 @@ export default defineConfig({
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          // The console in headless Chromium (Debian's package) against a local cloud.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          pool: 'forks',
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
         },
       },
       {

@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import { type DeploymentRef, EXPORTS, STAGE_NAMES } from '../plugin-kit/src/contracts/index.js';
 import { Activity } from './activity.js';
 import { NO_BATCHING, type StageBatching } from './activity-stage.js';
-import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
+import { declaredActivities, runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 
@@ -50,6 +50,7 @@ export class ActivityStack extends Stack {
     this.activity = new Activity(this, 'Activity', {
       deployment: d,
       activityName: props.activityName,
+      declaredActivities: declaredActivities(props.config),
       table,
       eventsTopic,
       key,

@@ -1,7 +1,7 @@
 import { Duration, Fn, type RemovalPolicy } from 'aws-cdk-lib';
 import type { Metric, MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -12,9 +12,10 @@ import {
   stageTopicName,
 } from '../plugin-kit/src/contracts/index.js';
 import { DurableQueue } from './durable-queue.js';
+import { ENGINE_TAG_KEY, engineTagValue, tagEngineRole } from './engine-identity.js';
 import { ENV } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
-import { StatusTable } from './status-table.js';
+import { grantTableAccess } from './table-grants.js';
 
 /** How a stage inbox's event source batches reports (see `parallelBatching` in the workflow config). */
 export interface StageBatching {
@@ -41,6 +42,8 @@ export const NO_BATCHING: StageBatching = { window: Duration.seconds(0), batchSi
 export interface ActivityStageProps {
   readonly deployment: DeploymentRef;
   readonly activityName: string;
+  /** Every activity of the deployment (the orchestrator may hand a run to any of their stages). */
+  readonly declaredActivities: readonly string[];
   readonly stage: StageName;
   /** The status table (read/write for the orchestrator). */
   readonly table: ITable;
@@ -110,6 +113,31 @@ export class ActivityStage extends Construct {
       enforceSSL: true,
     });
 
+    // Only the engine's roles publish dispatches (start, the stage orchestrators); subscriptions only
+    // with the protocols plugins use (a function, or the kit's queue bridge).
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'OnlyTheEnginePublishes',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringNotEquals: { [`aws:PrincipalTag/${ENGINE_TAG_KEY}`]: engineTagValue(props.deployment) },
+        },
+      }),
+    );
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'SubscribeWithLambdaOrSqsOnly',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['sns:Subscribe'],
+        resources: [this.topic.topicArn],
+        conditions: { StringNotEquals: { 'sns:Protocol': ['lambda', 'sqs'] } },
+      }),
+    );
+
     this.inbox = new DurableQueue(this, 'Inbox', {
       queueName: inboxQueueName(props.deployment, props.activityName, props.stage),
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6 + batching.window.toSeconds()),
@@ -145,9 +173,10 @@ export class ActivityStage extends Construct {
       ...(batching.window.toSeconds() > 0 ? { maxBatchingWindow: batching.window } : {}),
     });
 
-    StatusTable.grantEngineAccess(props.table, this.orchestrator);
+    tagEngineRole(this.orchestrator.role, props.deployment);
+    grantTableAccess(props.table, this.orchestrator, 'stage');
     // Its own topic (retries) and, when it completes its stage, the next stage's (inline hand-off).
-    this.orchestrator.allowPublishToEveryStageTopic(props.deployment, props.key);
+    this.orchestrator.allowPublishToStageTopics(props.deployment, props.declaredActivities, props.key);
     this.orchestrator.allowPublish(props.eventsTopic, props.key);
     // Retry commands go to its own inbox, delayed by the back-off.
     this.orchestrator.role.addToPrincipalPolicy(

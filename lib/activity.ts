@@ -21,6 +21,12 @@ export interface ActivityProps {
   readonly deployment: DeploymentRef;
   /** The activity's name, as in the workflow config (`RESOURCE_NAME`). */
   readonly activityName: string;
+  /**
+   * Every activity of the deployment, in declaration order: the stage orchestrators may publish to
+   * and send to their stages (by exact name, no pattern).
+   * @default - this activity only
+   */
+  readonly declaredActivities?: readonly string[];
   /** The status table; the stage orchestrators read and write it. */
   readonly table: ITable;
   /** The lifecycle events topic; the stage orchestrators publish to it. */
@@ -75,6 +81,7 @@ export class Activity extends Construct {
       new ActivityStage(this, constructId, {
         deployment: props.deployment,
         activityName: props.activityName,
+        declaredActivities: props.declaredActivities ?? [props.activityName],
         stage: name,
         table: props.table,
         eventsTopic: props.eventsTopic,

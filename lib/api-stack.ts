@@ -30,12 +30,13 @@ import type { Construct } from 'constructs';
 import { START_FUNCTION_ENV } from '../lambdas/api/handler.js';
 import { type Permission, ROUTES, type Route, SCOPES } from '../lambdas/api/routes.js';
 import { type DeploymentRef, EXPORTS } from '../plugin-kit/src/contracts/index.js';
-import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
+import { declaredActivities, runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
+import { tagEngineRole } from './engine-identity.js';
 import { PlugboardCdkError } from './errors.js';
 import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { orchestratorEnvironment } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
-import { StatusTable } from './status-table.js';
+import { grantTableAccess } from './table-grants.js';
 
 /** Export names of the API stack (docs/api.md). */
 export const API_EXPORTS = {
@@ -142,7 +143,8 @@ export class ApiStack extends Stack {
     const fn = this.apiFunction;
     // Reads, the runs listing, and the operator's writes (cancel, skip) as the CLI's operator path
     // makes them: the engine's conditional writes on the table.
-    StatusTable.grantEngineAccess(table, fn);
+    tagEngineRole(fn.role, d);
+    grantTableAccess(table, fn, 'api');
     // Starts go through the start function, never around it.
     fn.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [startFunctionArn] }),
@@ -150,7 +152,7 @@ export class ApiStack extends Stack {
     // Cancel publishes run.cancelled; skip nudges the plugin's stage inbox.
     fn.allowPublish(eventsTopic, key);
     eventBus?.grantPutEvents(fn);
-    fn.allowSendToEveryInbox(d);
+    fn.allowSendToInboxes(d, declaredActivities(props.config));
     fn.role.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
     );

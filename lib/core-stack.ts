@@ -1,16 +1,7 @@
-import {
-  ArnFormat,
-  CfnOutput,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  type StackProps,
-  Token,
-  Validations,
-} from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -18,16 +9,28 @@ import {
   type DeploymentRef,
   EXPORTS,
   PLUGIN_TAG_KEY,
-  pluginTagValue,
   startQueueName,
 } from '../plugin-kit/src/contracts/index.js';
-import { runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
+import { declaredActivities, runtimeConfigJson, type WorkflowConfig } from './config/workflow-config.js';
 import { DurableQueue } from './durable-queue.js';
+import { ENGINE_TAG_KEY, engineTagValue, tagEngineRole } from './engine-identity.js';
 import { PlugboardCdkError } from './errors.js';
 import { LifecycleEventBus } from './lifecycle-event-bus.js';
 import { ENV, orchestratorEnvironment } from './orchestrator-environment.js';
 import { OrchestratorFunction } from './orchestrator-function.js';
 import { StatusTable } from './status-table.js';
+import { grantTableAccess } from './table-grants.js';
+
+/** Every action that changes an item (PartiQL included): the status table's policy denies them. */
+const TABLE_WRITE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLInsert',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+] as const;
 
 /** Timeout of the start function; its queue's visibility timeout is 6 × this. */
 const START_TIMEOUT = Duration.seconds(30);
@@ -141,9 +144,10 @@ export class CoreStack extends Stack {
       environment: { ...environment, [ENV.quarantineUrl]: this.startQueue.deadLetterQueue.queueUrl },
     });
     this.startFunction.consume(this.startQueue.queue);
-    StatusTable.grantEngineAccess(table, this.startFunction);
+    const activities = declaredActivities(props.config);
+    grantTableAccess(table, this.startFunction, 'start');
     // It creates the first stage of a run and publishes its dispatch (inline hand-off).
-    this.startFunction.allowPublishToEveryStageTopic(d, this.key);
+    this.startFunction.allowPublishToStageTopics(d, activities, this.key);
     this.startFunction.allowPublish(this.eventsTopic, this.key);
     // Only the functions that announce lifecycle events (start here, the stage orchestrators in the
     // activity stacks) may put them on the bus.
@@ -161,9 +165,9 @@ export class CoreStack extends Stack {
         ? {}
         : { reservedConcurrentExecutions: props.sweeperReservedConcurrency }),
     });
-    StatusTable.grantEngineAccess(table, this.sweeperFunction);
+    grantTableAccess(table, this.sweeperFunction, 'sweeper');
     // It sends timeout commands and publishes nothing (no events topic, no key).
-    this.sweeperFunction.allowSendToEveryInbox(d);
+    this.sweeperFunction.allowSendToInboxes(d, activities);
     const schedule = new Rule(this, 'SweeperSchedule', {
       description: `Plugboard ${prefix}: runs the sweeper every minute`,
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -191,36 +195,24 @@ export class CoreStack extends Stack {
       environment,
     });
     // It writes and removes registrations only, and publishes nothing (no events topic, no key).
-    StatusTable.grantRegistryAccess(table, this.registrarFunction);
+    grantTableAccess(table, this.registrarFunction, 'registrar');
     this.registrarFunction.function.addPermission('CloudFormationInvoke', {
       principal: new ServicePrincipal('cloudformation.amazonaws.com'),
       action: 'lambda:InvokeFunction',
       sourceAccount: this.account,
     });
-    this.registrarFunction.role.addToPrincipalPolicy(
-      new PolicyStatement({
-        sid: 'InvokePluginsOfThisDeploymentOnly',
-        actions: ['lambda:InvokeFunction'],
-        resources: [
-          this.formatArn({
-            service: 'lambda',
-            resource: 'function',
-            resourceName: '*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-        conditions: { StringEquals: { [`aws:ResourceTag/${PLUGIN_TAG_KEY}`]: pluginTagValue(d) } },
-      }),
-    );
-    Validations.of(this.registrarFunction.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:*]',
-      reason: `The registrar calls plugin functions with {"initialize":true}; plugins live in other teams' stacks, so access is by tag (ABAC): only functions tagged ${PLUGIN_TAG_KEY}=${pluginTagValue(d)} by the plugin kit can be invoked.`,
-    });
+    // It invokes no function on its own authority: a plugin registered by FunctionArn (the
+    // `initialize` call) lets the registrar's role invoke that one function with a Lambda permission
+    // in its own stack (ADR 0011), so no tag or name pattern reaches other functions of the account.
     Validations.of(this.registrarFunction.function).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason:
         'Invoked by CloudFormation for custom resources; the handler always answers CloudFormation itself, and a dead-letter queue would not release a waiting stack.',
     });
+
+    for (const fn of [this.startFunction, this.sweeperFunction, this.registrarFunction])
+      tagEngineRole(fn.role, d);
+    this.denyTableWrites(props.config.operatorPrincipals);
 
     this.addExport(
       'StatusTableName',
@@ -266,6 +258,12 @@ export class CoreStack extends Stack {
       'ServiceToken of Custom::PlugboardPluginRegistration resources',
     );
     this.addExport(
+      'RegistrarRoleArn',
+      EXPORTS.registrarRoleArn(d),
+      this.registrarFunction.role.roleArn,
+      'Role ARN of the registrar: a plugin registered by FunctionArn lets it invoke the function (ADR 0011)',
+    );
+    this.addExport(
       'SweeperRoleId',
       EXPORTS.sweeperRoleId(d),
       this.sweeperFunction.role.roleId,
@@ -291,6 +289,42 @@ export class CoreStack extends Stack {
         'ARN of the EventBridge bus that carries the run lifecycle events',
       );
     }
+  }
+
+  /**
+   * The status table's resource policy: no principal whose role is tagged as a plugin's may write
+   * (the kit tags every reporting role); with `operatorPrincipals` listed, no principal but the
+   * engine's roles (tagged `plugboard:engine`) and those operators may write. Reads are left to
+   * identity policies. `Resource: *` is the table itself and its indexes (a table's policy cannot
+   * name its own generated ARN without a circular reference).
+   */
+  private denyTableWrites(operatorPrincipals: readonly string[]): void {
+    const d = this.deployment;
+    const table = this.statusTable.table;
+    table.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyWritesByPlugins',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: [...TABLE_WRITE_ACTIONS],
+        resources: ['*'],
+        conditions: { Null: { [`aws:PrincipalTag/${PLUGIN_TAG_KEY}`]: 'false' } },
+      }),
+    );
+    if (operatorPrincipals.length === 0) return;
+    table.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'DenyWritesButEngineAndOperators',
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: [...TABLE_WRITE_ACTIONS],
+        resources: ['*'],
+        conditions: {
+          StringNotEquals: { [`aws:PrincipalTag/${ENGINE_TAG_KEY}`]: engineTagValue(d) },
+          StringNotLike: { 'aws:userid': operatorPrincipals.flatMap((id) => [id, `${id}:*`]) },
+        },
+      }),
+    );
   }
 
   private addExport(id: string, exportName: string, value: string, description: string): void {

@@ -17,7 +17,13 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { DeploymentRef } from '../plugin-kit/src/contracts/index.js';
+import {
+  type DeploymentRef,
+  inboxQueueName,
+  STAGE_NAMES,
+  type StageName,
+  stageTopicName,
+} from '../plugin-kit/src/contracts/index.js';
 import { PlugboardCdkError } from './errors.js';
 
 /** The handler entry points under `lambdas/handlers/` (and the HTTP API's, `lambdas/api/handler.ts`). */
@@ -218,47 +224,38 @@ export class OrchestratorFunction extends Construct implements IGrantable {
   }
 
   /**
-   * Lets the function send commands to every stage inbox of this deployment
-   * (`arn:…:sqs:<region>:<account>:<system>-<stage>-*-inbox`). The next activity's inbox lives in another
-   * stack, so a name pattern is the only reference that creates no dependency between activity stacks.
+   * Lets the function send commands to the stage inboxes of the declared `activities` of this
+   * deployment: one ARN per inbox (`<system>-<stage>-<activity>-<stage>-inbox`), no name pattern, so no
+   * queue of another deployment whose name shares the prefix (system `shop` and `shop-eu`) matches.
+   * The next activity's inbox lives in another stack, so it is named, not referenced.
    */
-  allowSendToEveryInbox(deployment: DeploymentRef): void {
-    const pattern = `${deployment.systemName}-${deployment.stage}-*-inbox`;
+  allowSendToInboxes(deployment: DeploymentRef, activities: readonly string[]): void {
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
+        sid: 'SendToTheInboxesOfThisDeployment',
         effect: Effect.ALLOW,
         actions: ['sqs:SendMessage'],
-        resources: [Stack.of(this).formatArn({ service: 'sqs', resource: pattern })],
+        resources: stageResourceArns(this, deployment, activities, 'sqs', inboxQueueName),
       }),
     );
-    Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:${pattern}]`,
-      reason:
-        'Orchestrators hand runs on to the next stage or activity, whose inbox lives in another activity stack; the pattern is limited to the inboxes of this system and deployment stage.',
-    });
   }
 
   /**
-   * Lets the function publish plugin dispatches to every stage topic of this deployment
-   * (`arn:…:sns:<region>:<account>:<system>-<stage>-*-topic`): the orchestrator that completes a stage
+   * Lets the function publish plugin dispatches to the stage topics of the declared `activities` of
+   * this deployment (one ARN per topic, no name pattern): the orchestrator that completes a stage
    * starts the next one, whose topic lives in another activity stack. Stage topics are encrypted with
    * the deployment key.
    */
-  allowPublishToEveryStageTopic(deployment: DeploymentRef, key: IKey): void {
-    const pattern = `${deployment.systemName}-${deployment.stage}-*-topic`;
+  allowPublishToStageTopics(deployment: DeploymentRef, activities: readonly string[], key: IKey): void {
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
+        sid: 'PublishToTheStageTopicsOfThisDeployment',
         effect: Effect.ALLOW,
         actions: ['sns:Publish'],
-        resources: [Stack.of(this).formatArn({ service: 'sns', resource: pattern })],
+        resources: stageResourceArns(this, deployment, activities, 'sns', stageTopicName),
       }),
     );
     this.allowKeyForPublishing(key);
-    Validations.of(this.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:${pattern}]`,
-      reason:
-        'The orchestrator that completes a stage publishes the next stage’s dispatch, and that topic lives in another activity stack; the pattern is limited to the stage topics of this system and deployment stage.',
-    });
   }
 
   /**
@@ -281,6 +278,24 @@ export class OrchestratorFunction extends Construct implements IGrantable {
       new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [key.keyArn] }),
     );
   }
+}
+
+/** The ARN of every stage's queue or topic (`name`) of the declared activities, in declaration order. */
+function stageResourceArns(
+  scope: Construct,
+  deployment: DeploymentRef,
+  activities: readonly string[],
+  service: 'sqs' | 'sns',
+  name: (d: DeploymentRef, activity: string, stage: StageName) => string,
+): string[] {
+  if (activities.length === 0) {
+    throw new PlugboardCdkError('An orchestrator grant needs the declared activities; none were given.');
+  }
+  return activities.flatMap((activity) =>
+    STAGE_NAMES.map((stage) =>
+      Stack.of(scope).formatArn({ service, resource: name(deployment, activity, stage) }),
+    ),
+  );
 }
 
 /** Context key that turns on active X-Ray tracing for every orchestrator: `--context tracing=active`. */

@@ -10,6 +10,7 @@ import {
   parseWorkflowConfig,
   type WorkflowConfig,
 } from './config/workflow-config.js';
+import { CONSOLE_CONTEXT, ConsoleStack } from './console-stack.js';
 import { CoreStack } from './core-stack.js';
 import { PlugboardCdkError } from './errors.js';
 import { applyNagChecks } from './nag-checks.js';
@@ -39,6 +40,8 @@ export interface PlugboardStacks {
   readonly metrics: MetricsStack;
   /** The HTTP API (`<system>-<stage>-api`). */
   readonly api: ApiStack;
+  /** The web console (`<system>-<stage>-console`), when `--context console=true`. */
+  readonly console?: ConsoleStack;
 }
 
 /**
@@ -99,6 +102,7 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
   });
   metrics.addStackDependency(core, 'imports the status table and key from the core exports');
 
+  const apiJwt = apiJwtOf(app);
   const api = new ApiStack(app, `${prefix}-api`, {
     stackName: `${prefix}-api`,
     description: `Plugboard ${prefix}: the HTTP API (start, status, list, operator actions)`,
@@ -106,16 +110,28 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
     config,
     ephemeral,
     tags,
-    ...apiJwtOf(app),
+    ...apiJwt,
   });
   api.addStackDependency(
     core,
     'imports the status table, events topic, key and start function from the core exports',
   );
 
+  const consoleStack = consoleOf(app, prefix, deployment, apiJwt.jwt?.issuer, ephemeral, tags);
+  consoleStack?.addStackDependency(api, 'imports the API URL from the API exports');
+
   for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
   if (props.nag ?? true) applyNagChecks(app);
-  return { deployment, config, ephemeral, core, activities, metrics, api };
+  return {
+    deployment,
+    config,
+    ephemeral,
+    core,
+    activities,
+    metrics,
+    api,
+    ...(consoleStack ? { console: consoleStack } : {}),
+  };
 }
 
 /** The API's JWT authorizer from the context (`apiJwtIssuer` and `apiJwtAudience`, comma-separated). */
@@ -137,6 +153,34 @@ function apiJwtOf(app: App): { jwt?: ApiJwtSettings } {
         .filter(Boolean),
     },
   };
+}
+
+/** The console stack when `--context console=true` (it signs in through the API's JWT option). */
+function consoleOf(
+  app: App,
+  prefix: string,
+  deployment: DeploymentRef,
+  issuer: string | undefined,
+  ephemeral: boolean,
+  tags: Record<string, string>,
+): ConsoleStack | undefined {
+  const enabled = app.node.tryGetContext(CONSOLE_CONTEXT.enabled) as unknown;
+  if (enabled !== true && enabled !== 'true') return undefined;
+  const clientId = app.node.tryGetContext(CONSOLE_CONTEXT.clientId) as unknown;
+  if (issuer === undefined || typeof clientId !== 'string' || clientId === '') {
+    throw new PlugboardCdkError(
+      `The console (--context ${CONSOLE_CONTEXT.enabled}=true) signs in with OIDC through the API's JWT option: give --context ${API_JWT_CONTEXT.issuer}=…, --context ${API_JWT_CONTEXT.audience}=… and --context ${CONSOLE_CONTEXT.clientId}=<the console's public OIDC client id>.`,
+    );
+  }
+  return new ConsoleStack(app, `${prefix}-console`, {
+    stackName: `${prefix}-console`,
+    description: `Plugboard ${prefix}: the web console (S3 + CloudFront, the API under /api)`,
+    deployment,
+    oidcIssuer: issuer,
+    oidcClientId: clientId,
+    ephemeral,
+    tags,
+  });
 }
 
 function activityDescription(prefix: string, activity: string, config: WorkflowConfig): string {

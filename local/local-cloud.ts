@@ -29,6 +29,7 @@ import {
 } from './deployer.js';
 import { NoFunctionCredentialsError, StackNotDeployedError } from './errors.js';
 import { IamEnforcer } from './iam/enforcer.js';
+import { CallRecorder } from './iam/recorder.js';
 import { IamRegistry, type LocalCredentials, type Principal } from './iam/registry.js';
 import {
   type InvocationResult,
@@ -147,6 +148,13 @@ export class LocalCloud {
       }
       onAccessDenied?.({ principal, reason });
     };
+    // PLUGBOARD_IAM_RECORD=<file>: every allowed call of a function, in template terms (recorder.ts).
+    const recordFile = options.env?.PLUGBOARD_IAM_RECORD ?? process.env.PLUGBOARD_IAM_RECORD;
+    let deployed: () => readonly DeployedStack[] = () => [];
+    const recorder =
+      recordFile !== undefined && recordFile !== ''
+        ? new CallRecorder(recordFile, () => deployed())
+        : undefined;
     const iam =
       registry === undefined
         ? undefined
@@ -154,6 +162,9 @@ export class LocalCloud {
             warn,
             enforce,
             onDenied: ({ principal, reason }) => denied(principal, reason),
+            ...(recorder !== undefined
+              ? { onAllowed: ({ principal, checks }) => recorder.record(principal, checks) }
+              : {}),
           });
     const issued = new Map<string, LocalCredentials>();
     try {
@@ -199,6 +210,7 @@ export class LocalCloud {
         ...(options.parameters !== undefined ? { parameters: options.parameters } : {}),
         ...(options.log !== undefined ? { log: options.log } : {}),
       });
+      deployed = () => deployer.stacks();
       return new LocalCloud(cloud, runner, deployer, proxy, iam, issued);
     } catch (error) {
       await runner?.stop();

@@ -24,6 +24,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localStatePath, writeLocalState } from '../bin/cli/local-state.js';
+import { consoleUrlExport } from '../lambdas/api/console-links.js';
 import type { RunSnapshot } from '../lambdas/engine/records.js';
 import { parseWorkflowConfig, runtimeConfigJson } from '../lib/config/workflow-config.js';
 import projectConfig from '../plugboard.config.js';
@@ -190,6 +191,9 @@ async function main(): Promise<number> {
   const api = apiStack ? await LocalApiGateway.start({ stack: apiStack, local: env.local }) : undefined;
   if (api)
     step(`HTTP API: ${api.url} (SigV4, service execute-api; the dummy credentials may call every route)`);
+  // The web console (console/, local/console-server.ts): no sign-in, it acts as the local administrator.
+  const consoleServer = api ? await startConsole(api, env) : undefined;
+  if (consoleServer) step(`console: ${consoleServer.url}/ (no sign-in; acts as the local administrator)`);
 
   const from = new Date(Date.now() - 60_000);
   trace?.cpu('runs start', env.local.cloud.pid);
@@ -291,8 +295,16 @@ async function main(): Promise<number> {
         endpoint: env.local.endpoint,
         lambdaEndpoint: env.local.lambdaEndpoint,
         ...(api ? { apiUrl: api.url } : {}),
+        ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
         region: env.local.clientConfig().region,
-        exports: env.local.exports(),
+        // The console server stands in for the console stack: its URL is that stack's export, so
+        // `plugboard --local status` links runs to it as on AWS.
+        exports: {
+          ...env.local.exports(),
+          ...(consoleServer
+            ? { [consoleUrlExport({ systemName: 'plugboard', stage: STAGE })]: consoleServer.url }
+            : {}),
+        },
         // The workflows the CLI checks names against, also from outside this checkout.
         config: JSON.parse(runtimeConfigJson(parseWorkflowConfig(projectConfig).config)),
         pid: process.pid,
@@ -318,6 +330,19 @@ async function main(): Promise<number> {
     }
   }
   return failures.length > 0 ? 1 : 0;
+}
+
+/** Builds the console bundle (esbuild, a fraction of a second) and serves it in front of the API. */
+async function startConsole(
+  api: import('./api-gateway.js').LocalApiGateway,
+  env: DemoEnvironment,
+): Promise<import('./console-server.js').ConsoleServer> {
+  const [{ buildConsole }, { ConsoleServer }] = await Promise.all([
+    import('../console/build.js'),
+    import('./console-server.js'),
+  ]);
+  await buildConsole();
+  return ConsoleServer.start({ gateway: api, local: env.local });
 }
 
 main().then(

@@ -3,6 +3,7 @@
  * Plugboard deployment. It imports the core stack's exports by name (never by construct reference),
  * so it deploys on its own once core is deployed.
  */
+
 import {
   Aws,
   CfnOutput,
@@ -21,6 +22,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../lambdas/handlers/metric-names.js';
+import { tagEngineRole } from '../lib/engine-identity.js';
 import { type DeploymentRef, EXPORTS } from '../plugin-kit/src/contracts/exports.js';
 import { DEFAULT_FAILURE_RATE_THRESHOLD_PERCENT, MetricsAlarms } from './alarms.js';
 import { PlugboardDashboard } from './dashboard.js';
@@ -208,6 +210,8 @@ export class MetricsStack extends Stack {
       logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
       logRemovalPolicy: props.ephemeral ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
+    // An engine role: it writes the alert ledger of stuck runs (lib/engine-identity.ts).
+    tagEngineRole(this.liveness.role, d);
 
     this.deadLetterQueueNames = [
       ...inboxDeadLetterQueueNames(d, props.activities),

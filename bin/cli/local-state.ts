@@ -43,6 +43,8 @@ export const localStateSchema = z.object({
   lambdaEndpoint: z.url().optional(),
   /** Base URL of the HTTP API served by the local API gateway (local/api-gateway.ts). */
   apiUrl: z.url().optional(),
+  /** Base URL of the web console served by the local cloud (local/console-server.ts). */
+  consoleUrl: z.url().optional(),
   region: z.string().min(1).default('us-east-1'),
   /** Every CloudFormation export of the deployed stacks, by export name. */
   exports: z.record(z.string(), z.string()),

@@ -59,6 +59,15 @@ export interface IamEnforcerOptions {
   readonly onDenied?: (event: { readonly principal: Principal; readonly reason: string }) => void;
   readonly warn?: (message: string) => void;
   /**
+   * Told about every request IAM allowed for a function's role, with the checks it passed (what
+   * `PLUGBOARD_IAM_RECORD` writes down: the calls the code makes, local/iam/recorder.ts). Only
+   * while policies are evaluated.
+   */
+  readonly onAllowed?: (event: {
+    readonly principal: Principal;
+    readonly checks: readonly AccessCheck[];
+  }) => void;
+  /**
    * Evaluate policies (the default). False keeps every identity (per-function credentials, unknown
    * keys refused, `SenderId` of the sender) and allows every call: IAM switched off, as with
    * `npm start -- --no-iam`, while reports still say who sent them.
@@ -122,7 +131,10 @@ export class IamEnforcer {
       registry: this.registry,
     });
     const denial = await this.firstDenial(principal, checks);
-    if (denial === undefined) return { allowed: true, principal };
+    if (denial === undefined) {
+      if (principal.kind === 'role') this.options.onAllowed?.({ principal, checks });
+      return { allowed: true, principal };
+    }
     const message = denialMessage(service, principal, denial);
     this.options.onDenied?.({ principal, reason: message });
     return { allowed: false, response: accessDenied(service, message, denial), reason: message };
@@ -137,10 +149,12 @@ export class IamEnforcer {
     if ('response' in identified) return identified.response;
     const { principal } = identified;
     if (this.options.enforce === false) return undefined;
-    const denial = await this.firstDenial(principal, [
-      { action: 'lambda:InvokeFunction', resource: functionArn, context: {} },
-    ]);
-    if (denial === undefined) return undefined;
+    const checks: AccessCheck[] = [{ action: 'lambda:InvokeFunction', resource: functionArn, context: {} }];
+    const denial = await this.firstDenial(principal, checks);
+    if (denial === undefined) {
+      if (principal.kind === 'role') this.options.onAllowed?.({ principal, checks });
+      return undefined;
+    }
     const message = denialMessage('lambda', principal, denial);
     this.options.onDenied?.({ principal, reason: message });
     return accessDenied('lambda', message, denial);

@@ -246,9 +246,15 @@ export class IamRegistry {
     return this.managed.get(policyArn);
   }
 
-  /** The resource policy of a queue, topic or KMS key (by ARN). */
+  /**
+   * The resource policy of a queue, topic, KMS key, function (its Lambda permissions) or table (by
+   * ARN); an index of a table has its table's policy, as in DynamoDB.
+   */
   resourcePolicy(resourceArn: string): PolicyDocument | undefined {
-    return this.resourcePolicies.get(resourceArn);
+    const own = this.resourcePolicies.get(resourceArn);
+    if (own !== undefined) return own;
+    const index = /^(arn:[^:]+:dynamodb:[^:]*:[^:]*:table\/[^/]+)\/index\/[^/]+$/.exec(resourceArn)?.[1];
+    return index === undefined ? undefined : this.resourcePolicies.get(index);
   }
 
   /** Tags of a resource (by ARN), from its template. */
@@ -379,6 +385,41 @@ export class IamRegistry {
         );
         if (isRecord(hash) && typeof hash.AttributeName === 'string')
           this.partitionKeys.set(physicalId, hash.AttributeName);
+        // The table's resource policy (it applies to its indexes too: resourcePolicy()).
+        if (isRecord(p.ResourcePolicy) && isRecord(p.ResourcePolicy.PolicyDocument))
+          this.resourcePolicies.set(tableArn, p.ResourcePolicy.PolicyDocument);
+        break;
+      }
+      case 'AWS::Lambda::Permission': {
+        // A function's resource policy, one statement per permission (as Lambda's AddPermission).
+        const target = text(p.FunctionName);
+        const action = text(p.Action);
+        const principal = text(p.Principal);
+        if (target === undefined || action === undefined || principal === undefined) break;
+        const functionArn = target.startsWith('arn:')
+          ? target
+          : `arn:aws:lambda:${region}:${accountId}:function:${target}`;
+        const condition: Record<string, Record<string, string>> = {};
+        const sourceArn = text(p.SourceArn);
+        const sourceAccount = text(p.SourceAccount);
+        if (sourceArn !== undefined) condition.ArnLike = { 'aws:SourceArn': sourceArn };
+        if (sourceAccount !== undefined) condition.StringEquals = { 'aws:SourceAccount': sourceAccount };
+        const statement = {
+          Sid: physicalId,
+          Effect: 'Allow',
+          Principal: principal.endsWith('.amazonaws.com')
+            ? { Service: principal }
+            : { AWS: /^\d{12}$/.test(principal) ? `arn:aws:iam::${principal}:root` : principal },
+          Action: action,
+          Resource: functionArn,
+          ...(Object.keys(condition).length > 0 ? { Condition: condition } : {}),
+        };
+        const existing = this.resourcePolicies.get(functionArn);
+        const statements = Array.isArray(existing?.Statement) ? (existing.Statement as unknown[]) : [];
+        this.resourcePolicies.set(functionArn, {
+          Version: '2012-10-17',
+          Statement: [...statements, statement],
+        });
         break;
       }
       case 'AWS::Lambda::Function': {

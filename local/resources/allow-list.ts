@@ -88,7 +88,8 @@ export const ALLOW_LIST: Readonly<Record<string, AllowListed>> = {
     describe: opaque,
   },
   'AWS::Lambda::Permission': {
-    reason: 'resource policies are not evaluated locally; every local caller may invoke',
+    reason:
+      'evaluated by the local cloud (local/iam) as the function’s resource policy for callers of the Lambda Invoke endpoint; invocations by event sources and SNS inside the runner are not checked against it',
     describe: opaque,
   },
   'AWS::SQS::QueuePolicy': {

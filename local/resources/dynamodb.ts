@@ -140,7 +140,10 @@ function tableShape(context: ProviderContext): TableShape {
   const recovery = read(p, 'PointInTimeRecoverySpecification', pitr);
   p.ignore('Tags', TAGS_REASON);
   p.ignore('ContributorInsightsSpecification', 'Contributor Insights is not emulated');
-  p.ignore('ResourcePolicy', 'moto does not evaluate resource policies');
+  p.ignore(
+    'ResourcePolicy',
+    'not given to moto; the local cloud evaluates it itself (local/iam) for callers of the table and its indexes',
+  );
   p.ignore('OnDemandThroughput', 'throughput limits (throttling) are not emulated');
   p.ignore('WarmThroughput', 'throughput limits (throttling) are not emulated');
   p.reject('KinesisStreamSpecification', 'Kinesis streaming of DynamoDB changes is not emulated');

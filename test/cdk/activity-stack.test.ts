@@ -10,6 +10,7 @@ import type { ActivityStack } from '../../lib/activity-stack.js';
 import type { CoreStack } from '../../lib/core-stack.js';
 import { PlugboardCdkError } from '../../lib/errors.js';
 import { StatusTable } from '../../lib/status-table.js';
+import shippedConfig from '../../plugboard.config.js';
 import { STAGE_NAMES, type StageName } from '../../plugin-kit/src/contracts/index.js';
 import {
   allowing,
@@ -21,20 +22,21 @@ import {
 } from '../support/synth.js';
 
 /** `arn:<partition>:sns:<region>:<account>:plugboard-dev-*-topic`: every stage topic of the dev deployment. */
-const STAGE_TOPIC_PATTERN = {
+/** The ARN of a named queue or topic of this account, as the templates write it. */
+const namedArn = (service: string, name: string) => ({
   'Fn::Join': [
     '',
     [
       'arn:',
       { Ref: 'AWS::Partition' },
-      ':sns:',
+      `:${service}:`,
       { Ref: 'AWS::Region' },
       ':',
       { Ref: 'AWS::AccountId' },
-      ':plugboard-dev-*-topic',
+      `:${name}`,
     ],
   ],
-};
+});
 
 describe('activity stack (intake, stage dev)', () => {
   let core: CoreStack;
@@ -99,7 +101,7 @@ describe('activity stack (intake, stage dev)', () => {
     for (const name of imports) expect(coreExports.has(name)).toBe(true);
   });
 
-  it('encrypts each stage topic with the core key and refuses publishing without TLS', () => {
+  it('encrypts each stage topic with the core key; refuses publishing without TLS or by a non-engine role, and subscriptions other than lambda and sqs', () => {
     template.resourceCountIs('AWS::SNS::Topic', 3);
     template.allResourcesProperties('AWS::SNS::Topic', {
       KmsMasterKeyId: { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
@@ -109,15 +111,37 @@ describe('activity stack (intake, stage dev)', () => {
       template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: logicalId(stack.activity.stages[stage].topic) }],
         PolicyDocument: {
-          Statement: [
+          Statement: Match.arrayWith([
             Match.objectLike({
               Effect: 'Deny',
               Action: 'sns:Publish',
               Condition: { Bool: { 'aws:SecureTransport': 'false' } },
             }),
-          ],
+            Match.objectLike({
+              Sid: 'OnlyTheEnginePublishes',
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sns:Publish',
+              Condition: { StringNotEquals: { 'aws:PrincipalTag/plugboard:engine': 'plugboard-dev' } },
+            }),
+            Match.objectLike({
+              Sid: 'SubscribeWithLambdaOrSqsOnly',
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sns:Subscribe',
+              Condition: { StringNotEquals: { 'sns:Protocol': ['lambda', 'sqs'] } },
+            }),
+          ]),
         },
       });
+    }
+    // Every orchestrator role carries the engine tag the policy tests.
+    const resources = template.toJSON().Resources as Record<string, { Properties?: { Tags?: unknown } }>;
+    for (const stage of STAGE_NAMES) {
+      const role = resources[logicalId(stack.activity.stages[stage].orchestrator.role)];
+      expect(role?.Properties?.Tags).toEqual(
+        expect.arrayContaining([{ Key: 'plugboard:engine', Value: 'plugboard-dev' }]),
+      );
     }
   });
 
@@ -231,19 +255,22 @@ describe('activity stack (intake, stage dev)', () => {
     }
   });
 
-  it('lets each orchestrator publish to every stage topic of the deployment (by name) and the events topic only', () => {
+  it('lets each orchestrator publish to each stage topic of the declared activities (exact names, no pattern) and the events topic only', () => {
+    const activities = Object.keys(shippedConfig.activities);
     for (const stage of STAGE_NAMES) {
       const s = stack.activity.stages[stage];
       const statements = roleStatements(template, logicalId(s.orchestrator.role));
       const published = allowing(statements, 'sns:Publish').flatMap((st) => asArray(st.Resource));
 
-      expect(published).toEqual(
-        expect.arrayContaining([
+      expect(byJson(published)).toEqual(
+        byJson([
+          ...activities.flatMap((activity) =>
+            STAGE_NAMES.map((name) => namedArn('sns', `plugboard-dev-${activity}-${name}-topic`)),
+          ),
           { 'Fn::ImportValue': 'plugboard-dev-events-topic-arn' },
-          STAGE_TOPIC_PATTERN,
         ]),
       );
-      expect(published).toHaveLength(2);
+      expect(JSON.stringify(published)).not.toContain('*');
       for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
         expect(allowing(statements, action).flatMap((st) => asArray(st.Resource))).toEqual([
           { 'Fn::ImportValue': 'plugboard-dev-key-arn' },
@@ -252,7 +279,7 @@ describe('activity stack (intake, stage dev)', () => {
     }
   });
 
-  it('lets each orchestrator read and write the table and its two indexes by name, without Scan', () => {
+  it('lets each orchestrator get, put, update and query the table only: no index, no delete, no Scan', () => {
     const s = stack.activity.stages.parallel;
     const statements = roleStatements(template, logicalId(s.orchestrator.role));
     const tableStatements = statements.filter((st) =>
@@ -260,21 +287,13 @@ describe('activity stack (intake, stage dev)', () => {
     );
 
     expect(tableStatements).toHaveLength(1);
-    expect(asArray(tableStatements[0]?.Action ?? [])).toEqual(
-      expect.arrayContaining([
-        'dynamodb:GetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-      ]),
-    );
-    expect(asArray(tableStatements[0]?.Action ?? [])).not.toContain('dynamodb:Scan');
-    const tableArn = { 'Fn::ImportValue': 'plugboard-dev-status-table-arn' };
-    expect(tableStatements[0]?.Resource).toEqual([
-      tableArn,
-      { 'Fn::Join': ['', [tableArn, '/index/active']] },
-      { 'Fn::Join': ['', [tableArn, '/index/runs']] },
+    expect(asArray(tableStatements[0]?.Action ?? []).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
     ]);
+    expect(tableStatements[0]?.Resource).toEqual({ 'Fn::ImportValue': 'plugboard-dev-status-table-arn' });
   });
 
   it('lets each orchestrator of every activity send only to its own inbox (retries) and its own dead-letter queue', () => {
@@ -425,3 +444,8 @@ describe('Activity construct', () => {
     );
   });
 });
+
+/** Values in a stable order (the CDK sorts a statement's resources). */
+function byJson(values: readonly unknown[]): string[] {
+  return values.map((value) => JSON.stringify(value)).sort();
+}

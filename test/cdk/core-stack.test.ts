@@ -1,6 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CoreStack } from '../../lib/core-stack.js';
+import shippedConfig from '../../plugboard.config.js';
+import { STAGE_NAMES } from '../../plugin-kit/src/contracts/index.js';
 import { allowing, asArray, logicalIdOf as logicalId, roleStatements, synthApp } from '../support/synth.js';
 
 describe('core stack (stage dev, retained)', () => {
@@ -36,6 +38,9 @@ describe('core stack (stage dev, retained)', () => {
       'plugboard-dev-registrar-service-token': { 'Fn::GetAtt': [registrar, 'Arn'] },
       'plugboard-dev-key-arn': { 'Fn::GetAtt': [key, 'Arn'] },
       'plugboard-dev-sweeper-role-id': { 'Fn::GetAtt': [sweeperRole, 'RoleId'] },
+      'plugboard-dev-registrar-role-arn': {
+        'Fn::GetAtt': [logicalId(core.registrarFunction.role), 'Arn'],
+      },
     };
 
     const outputs = template.findOutputs('*');
@@ -258,45 +263,24 @@ describe('core stack (stage dev, retained)', () => {
     });
   });
 
-  it('lets the registrar invoke only functions tagged as plugins of this deployment', () => {
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: logicalId(core.registrarFunction.role) }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          {
-            Sid: 'InvokePluginsOfThisDeploymentOnly',
-            Effect: 'Allow',
-            Action: 'lambda:InvokeFunction',
-            Resource: {
-              'Fn::Join': [
-                '',
-                [
-                  'arn:',
-                  { Ref: 'AWS::Partition' },
-                  ':lambda:',
-                  { Ref: 'AWS::Region' },
-                  ':',
-                  { Ref: 'AWS::AccountId' },
-                  ':function:*',
-                ],
-              ],
-            },
-            Condition: { StringEquals: { 'aws:ResourceTag/plugboard:system': 'plugboard-dev' } },
-          },
-        ]),
-      },
+  it('gives the registrar no invoke permission of its own, and exports its role ARN for plugins that want initialize', () => {
+    const statements = roleStatements(template, logicalId(core.registrarFunction.role));
+    expect(allowing(statements, 'lambda:InvokeFunction')).toEqual([]);
+    template.hasOutput('RegistrarRoleArn', {
+      Export: { Name: 'plugboard-dev-registrar-role-arn' },
+      Value: { 'Fn::GetAtt': [logicalId(core.registrarFunction.role), 'Arn'] },
     });
   });
 
-  it('lets the start function publish to every stage topic and the events topic, and send to no inbox', () => {
+  it('lets the start function publish to each stage topic of the declared activities (exact names) and the events topic, and send to no inbox', () => {
     const statements = roleStatements(template, logicalId(core.startFunction.role));
     const published = allowing(statements, 'sns:Publish').flatMap((s) => asArray(s.Resource));
     const sends = allowing(statements, 'sqs:SendMessage').flatMap((s) => asArray(s.Resource));
 
-    expect(published).toEqual(
-      expect.arrayContaining([pattern('sns', 'plugboard-dev-*-topic'), { Ref: logicalId(core.eventsTopic) }]),
+    expect(byJson(published)).toEqual(
+      byJson([...everyStage('sns', 'topic'), { Ref: logicalId(core.eventsTopic) }]),
     );
-    expect(published).toHaveLength(2);
+    expect(JSON.stringify(published)).not.toContain('*');
     for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
       expect(allowing(statements, action).flatMap((s) => asArray(s.Resource))).toEqual([
         { 'Fn::GetAtt': [logicalId(core.key), 'Arn'] },
@@ -307,11 +291,11 @@ describe('core stack (stage dev, retained)', () => {
     expect(JSON.stringify(statements)).not.toContain('-inbox');
   });
 
-  it('lets the sweeper send to every inbox of this deployment only, and publish nothing', () => {
+  it('lets the sweeper send to each inbox of the declared activities only (exact names), and publish nothing', () => {
     const statements = roleStatements(template, logicalId(core.sweeperFunction.role));
     const sends = allowing(statements, 'sqs:SendMessage');
 
-    expect(sends.flatMap((s) => asArray(s.Resource))).toEqual([pattern('sqs', 'plugboard-dev-*-inbox')]);
+    expect(byJson(sends.flatMap((s) => asArray(s.Resource)))).toEqual(byJson(everyStage('sqs', 'inbox')));
     expect(sends.every((s) => asArray(s.Action).length === 1)).toBe(true);
     expect(allowing(statements, 'sns:Publish')).toEqual([]);
     expect(allowing(statements, 'kms:GenerateDataKey')).toEqual([]);
@@ -334,6 +318,13 @@ describe('core stack (stage dev, retained)', () => {
     expect(allowing(statements, 'kms:Decrypt')).toEqual([]);
   });
 });
+
+/** The ARN of every stage's inbox or topic of the shipped config's activities, in declaration order. */
+function everyStage(service: 'sqs' | 'sns', kind: 'inbox' | 'topic'): unknown[] {
+  return Object.keys(shippedConfig.activities).flatMap((activity) =>
+    STAGE_NAMES.map((stage) => pattern(service, `plugboard-dev-${activity}-${stage}-${kind}`)),
+  );
+}
 
 /** `arn:<partition>:<service>:<region>:<account>:<resource>` as the CDK synthesizes it. */
 function pattern(service: string, resource: string): unknown {
@@ -392,3 +383,8 @@ describe('core stack (ephemeral stage)', () => {
     });
   });
 });
+
+/** Values in a stable order (the CDK sorts a statement's resources). */
+function byJson(values: readonly unknown[]): string[] {
+  return values.map((value) => JSON.stringify(value)).sort();
+}

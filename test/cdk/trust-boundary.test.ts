@@ -57,4 +57,30 @@ describe('trust boundary in the synthesized stacks', () => {
     });
     expect(stacks.config.operatorPrincipals).toEqual([OPERATOR]);
   });
+
+  it('lets only the engine roles and the listed operators write the status table', () => {
+    Template.fromStack(stacks.core).hasResourceProperties('AWS::DynamoDB::Table', {
+      ResourcePolicy: {
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({
+              Sid: 'DenyWritesByPlugins',
+              Effect: 'Deny',
+              Resource: '*',
+              Condition: { Null: { 'aws:PrincipalTag/plugboard:system': 'false' } },
+            }),
+            Match.objectLike({
+              Sid: 'DenyWritesButEngineAndOperators',
+              Effect: 'Deny',
+              Resource: '*',
+              Condition: {
+                StringNotEquals: { 'aws:PrincipalTag/plugboard:engine': 'plugboard-dev' },
+                StringNotLike: { 'aws:userid': [OPERATOR, `${OPERATOR}:*`] },
+              },
+            }),
+          ],
+        },
+      },
+    });
+  });
 });

@@ -25,7 +25,17 @@ describe('workflow config', () => {
   it('accepts the shipped reference workflow and fills in every default', () => {
     const { config, warnings } = parseWorkflowConfig(shippedConfig, DEV);
 
-    expect(config.workflows).toEqual([{ name: 'order', activities: ['intake', 'fulfilment', 'notify'] }]);
+    expect(config.workflows).toMatchObject([
+      { name: 'order', activities: ['intake', 'fulfilment', 'notify'] },
+    ]);
+    // Its declared input steers the example plugins and gives the console's start form its fields.
+    expect(Object.keys(config.workflows[0]?.input ?? {})).toEqual([
+      'customer',
+      'giftWrap',
+      'failPayment',
+      'hangCourier',
+      'failReview',
+    ]);
     expect(Object.keys(config.activities)).toEqual(['intake', 'fulfilment', 'notify']);
     expect(config.activities.intake).toMatchObject({
       deadlineSeconds: 300,

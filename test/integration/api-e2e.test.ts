@@ -207,7 +207,15 @@ describe('HTTP API over the local cloud', () => {
     expect(openapi.openapi).toBe('3.1.0');
     for (const route of ROUTES) expect(openapi.paths[route.path]).toHaveProperty(route.method.toLowerCase());
     const workflows = workflowListSchema.parse((await call('GET', '/workflows')).body);
-    expect(workflows.workflows).toEqual([{ name: 'order', activities: ['intake', 'fulfilment', 'notify'] }]);
+    expect(workflows.workflows).toMatchObject([
+      { name: 'order', activities: ['intake', 'fulfilment', 'notify'] },
+    ]);
+    expect(workflows.workflows[0]?.input?.failPayment).toEqual({
+      type: 'string',
+      required: false,
+      enum: ['once', 'always', 'first-run'],
+      description: 'Make charge-payment fail (demo)',
+    });
     const plugins = pluginListSchema.parse((await call('GET', '/plugins')).body);
     expect(plugins.plugins.map((p) => p.plugin)).toContain('validate-order');
   });

@@ -2,7 +2,10 @@
  * `plugboard start | status | watch | retry` as a subprocess against the engine on a private moto.
  * The start function is the real start handler behind a minimal Lambda Invoke endpoint (cli-harness).
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleUrlExport } from '../../lambdas/api/console-links.js';
 import { useMoto } from '../support/moto.js';
 import { type CliWorld, createCliWorld, json, outputOf, WORKFLOW, waitForOutput } from './cli-harness.js';
 
@@ -83,6 +86,31 @@ describe('plugboard status', CLI_TIMEOUT, () => {
     expect(result.stdout).toMatch(/result: \{"score":0\.93,"reasons":\["x+…/);
     expect(result.stdout).toMatch(/send-sms {2}Complete/);
     expect(result.stdout).not.toContain('states:');
+  });
+
+  it('links the run to its page in the console when the deployment exports a console URL', async () => {
+    await settle('start-1');
+    const state = JSON.parse(await readFile(world.statePath, 'utf8')) as { exports: Record<string, string> };
+    const withConsole = join(dirname(world.statePath), 'with-console.json');
+    await writeFile(
+      withConsole,
+      JSON.stringify({
+        ...state,
+        exports: {
+          ...state.exports,
+          [consoleUrlExport({ systemName: 'plugboard', stage: 'dev' })]: 'https://console.example/',
+        },
+      }),
+    );
+
+    const linked = await world.cli(['status', WORKFLOW, 'start-1'], {
+      env: { PLUGBOARD_LOCAL_STATE: withConsole },
+    });
+    const plain = await world.cli(['status', WORKFLOW, 'start-1']);
+
+    expect(linked.code).toBe(0);
+    expect(linked.stdout).toContain('console: https://console.example/#/runs/order/start-1');
+    expect(plain.stdout).not.toContain('console:');
   });
 
   it('adds the time of every state with --verbose', async () => {

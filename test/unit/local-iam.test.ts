@@ -340,3 +340,57 @@ describe('SenderId of received messages', () => {
     expect(await enforcer.withSenderIds(other)).toBeUndefined();
   });
 });
+
+describe('resource policies of functions and tables', () => {
+  const FUNCTION_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:plugin-fn`;
+  const OTHER_ARN = `arn:aws:iam::${ACCOUNT}:role/another-role`;
+  function registryWithPolicies() {
+    const registry = new IamRegistry({ accountId: ACCOUNT, region: REGION });
+    for (const [name, arn] of [
+      ['plugin-role', ROLE_ARN],
+      ['another-role', OTHER_ARN],
+    ] as const) {
+      registry.record({ type: 'AWS::IAM::Role', physicalId: name, attributes: { Arn: arn }, properties: {} });
+    }
+    registry.record({
+      type: 'AWS::Lambda::Permission',
+      physicalId: 'perm-1',
+      attributes: {},
+      properties: { Action: 'lambda:InvokeFunction', FunctionName: 'plugin-fn', Principal: ROLE_ARN },
+    });
+    registry.record({
+      type: 'AWS::DynamoDB::Table',
+      physicalId: 'status',
+      attributes: { Arn: TABLE_ARN },
+      properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        ResourcePolicy: {
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Deny', Principal: { AWS: '*' }, Action: 'dynamodb:PutItem', Resource: '*' },
+              { Effect: 'Allow', Principal: { AWS: ROLE_ARN }, Action: 'dynamodb:Query', Resource: '*' },
+            ],
+          },
+        },
+      },
+    });
+    return { registry, enforcer: new IamEnforcer(registry) };
+  }
+
+  it('lets the principal a Lambda permission names invoke the function without an identity grant, and no one else', async () => {
+    const { registry, enforcer } = registryWithPolicies();
+    const check = { action: 'lambda:InvokeFunction', resource: FUNCTION_ARN, context: {} };
+    expect(await enforcer.firstDenial(registry.principalOfRole(ROLE_ARN, 's'), [check])).toBeUndefined();
+    expect(await enforcer.firstDenial(registry.principalOfRole(OTHER_ARN, 's'), [check])).toBeDefined();
+  });
+
+  it("applies a table's resource policy to the table and to its indexes", async () => {
+    const { registry, enforcer } = registryWithPolicies();
+    const role = registry.principalOfRole(ROLE_ARN, 's');
+    const query = { action: 'dynamodb:Query', resource: `${TABLE_ARN}/index/active`, context: {} };
+    expect(await enforcer.firstDenial(role, [query])).toBeUndefined();
+    const put = { action: 'dynamodb:PutItem', resource: TABLE_ARN, context: {} };
+    expect(await enforcer.firstDenial(registry.admin, [put])).toMatchObject({ explicit: true });
+  });
+});

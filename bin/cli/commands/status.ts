@@ -1,4 +1,5 @@
 /** `plugboard status <workflow> <uid>`: the run as a tree (activity → stage → plugin). */
+import { consoleUrlExport, runConsoleUrl } from '../../../lambdas/api/console-links.js';
 import type { RunSnapshot } from '../../../lambdas/engine/records.js';
 import { type CommandContext, hintCommand } from '../context.js';
 import { EXIT, NotFoundError } from '../errors.js';
@@ -58,6 +59,11 @@ Example:
         })) {
           ctx.out.line(line);
         }
+        // When the deployment has a console (its stack's export; the local cloud writes its console's),
+        // the run's page there.
+        const { exports, ref } = await ctx.deployment();
+        const consoleUrl = exports[consoleUrlExport(ref)];
+        if (consoleUrl !== undefined) ctx.out.line(`console: ${runConsoleUrl(consoleUrl, workflow, uid)}`);
         return EXIT.ok;
       }),
     );

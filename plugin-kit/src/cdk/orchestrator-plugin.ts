@@ -231,6 +231,10 @@ export class OrchestratorPlugin extends Construct {
       ) {
         this.principals.push(principal.roleId);
       }
+      // Marks the role as a plugin's: the status table's resource policy denies it every write.
+      Tags.of(principal).add(PLUGIN_TAG_KEY, pluginTagValue(this.deployment), {
+        includeResourceTypes: ['AWS::IAM::Role'],
+      });
     } else {
       Annotations.of(this).addWarningV2(
         '@plugboard/plugin-kit:unregisteredReporter',
@@ -244,13 +248,12 @@ export class OrchestratorPlugin extends Construct {
     });
   }
 
-  /** Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table. */
+  /**
+   * Lets `grantee` read its own status for the skip rules: `dynamodb:GetItem` on the status table,
+   * in run partitions only (`dynamodb:LeadingKeys` `RUN#*`: not the plugin registry).
+   */
   grantStatusCheck(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:GetItem'],
-      resourceArns: [this.statusTableArn],
-    });
+    return this.grantRunReads(grantee, ['dynamodb:GetItem']);
   }
 
   /**
@@ -258,10 +261,16 @@ export class OrchestratorPlugin extends Construct {
    * on the status table. Read-only.
    */
   grantReadStatus(grantee: IGrantable): Grant {
+    return this.grantRunReads(grantee, ['dynamodb:GetItem', 'dynamodb:Query']);
+  }
+
+  /** `actions` on the status table itself (no index), limited to run partitions (`RUN#…`). */
+  private grantRunReads(grantee: IGrantable, actions: string[]): Grant {
     return Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:GetItem', 'dynamodb:Query'],
+      actions,
       resourceArns: [this.statusTableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RUN#*'] } },
     });
   }
 }

@@ -21,6 +21,11 @@ export const EXPORTS = {
   startFunctionArn: (d: DeploymentRef) => `${prefix(d)}-start-function-arn`,
   startFunctionName: (d: DeploymentRef) => `${prefix(d)}-start-function-name`,
   registrarServiceToken: (d: DeploymentRef) => `${prefix(d)}-registrar-service-token`,
+  /**
+   * The registrar's role ARN: a plugin registered by `FunctionArn` (the `initialize` call) lets it
+   * invoke the function with an `AWS::Lambda::Permission` naming this principal (ADR 0011).
+   */
+  registrarRoleArn: (d: DeploymentRef) => `${prefix(d)}-registrar-role-arn`,
   /** The sweeper's role id: stage orchestrators accept its timeout commands (not for plugins). */
   sweeperRoleId: (d: DeploymentRef) => `${prefix(d)}-sweeper-role-id`,
   /** The KMS key that encrypts topics and queues; plugins that send reports need to use it. */
@@ -63,7 +68,10 @@ export const eventBusName = (d: DeploymentRef): string => `${prefix(d)}-events`;
  */
 export const eventSource = (d: Pick<DeploymentRef, 'systemName'>): string => `plugboard.${d.systemName}`;
 
-/** Tag that marks a function as a plugin of one deployment; the registrar may invoke only those. */
+/**
+ * Tag that marks a plugin's function and its reporting roles as belonging to one deployment; the
+ * status table's resource policy denies writes to any principal whose role carries it (docs/security.md).
+ */
 export const PLUGIN_TAG_KEY = 'plugboard:system';
 export const pluginTagValue = (d: DeploymentRef): string => prefix(d);
 
