@@ -13,7 +13,15 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { RUN_SK, runPk, stageSk, TABLE_LAYOUT } from '../plugin-kit/src/contracts/table-layout.js';
+import {
+  DEFAULT_INDEX_SHARDS,
+  indexPartitions,
+  isPartitionOf,
+  RUN_SK,
+  runPk,
+  stageSk,
+  TABLE_LAYOUT,
+} from '../plugin-kit/src/contracts/table-layout.js';
 import { ItemReadError, UnreadableRunError } from './errors.js';
 import { type ActiveRun, chunk } from './liveness.js';
 import type { ActiveRunReader, AlertLedger, StageRef } from './monitor.js';
@@ -30,6 +38,8 @@ export interface DynamoRunReaderOptions {
   readonly maxBatchRetries?: number;
   /** Waits between those retries (tests pass a no-op). @default exponential, from 50 ms */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Index shards per workflow (ADR 0010): every shard and the legacy partition are read. @default 16 */
+  readonly indexShards?: number;
 }
 
 const { partitionKey: PK, sortKey: SK, activeIndex } = TABLE_LAYOUT;
@@ -40,8 +50,10 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   private readonly tableName: string;
   private readonly maxBatchRetries: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly indexShards: number;
 
   constructor(options: DynamoRunReaderOptions) {
+    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
     this.client = options.client;
     this.tableName = options.tableName;
     this.maxBatchRetries = options.maxBatchRetries ?? 5;
@@ -49,10 +61,19 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   }
 
   async countActive(workflow: string, staleAtOrBefore: string): Promise<{ total: number; stale: number }> {
-    const [total, stale] = await Promise.all([
-      this.count(this.activeQuery(workflow)),
-      this.count(this.createdByQuery(workflow, staleAtOrBefore)),
-    ]);
+    const partitions = indexPartitions(workflow, this.indexShards);
+    const counts = await Promise.all(
+      partitions.flatMap((partition) => [
+        this.count(this.activeQuery(partition)),
+        this.count(this.createdByQuery(partition, staleAtOrBefore)),
+      ]),
+    );
+    let total = 0;
+    let stale = 0;
+    for (let i = 0; i < counts.length; i += 2) {
+      total += counts[i] ?? 0;
+      stale += counts[i + 1] ?? 0;
+    }
     return { total, stale };
   }
 
@@ -76,8 +97,25 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
    * those are read from the table (a run updated since it was read is dropped, as is one that finished).
    */
   private async staleCandidates(workflow: string, staleAtOrBefore: string): Promise<Item[]> {
+    const partitions = indexPartitions(workflow, this.indexShards);
+    const keyLists = await Promise.all(partitions.map((p) => this.staleKeys(p, staleAtOrBefore)));
+    const keys = keyLists.flat();
+    const stale: Item[] = [];
+    for (const batch of chunk(keys, MAX_BATCH_GET_KEYS)) {
+      for (const item of await this.batchGet(batch, RUN_PROJECTION)) {
+        const updatedAt = item.updatedAt;
+        const active = isPartitionOf(item[activeIndex.partitionKey], workflow);
+        // An unreadable updatedAt is kept, so that listStale reports it instead of hiding the run.
+        if (active && (typeof updatedAt !== 'string' || updatedAt <= staleAtOrBefore)) stale.push(item);
+      }
+    }
+    return stale;
+  }
+
+  /** Keys of the active runs of one index partition created by the cut-off. */
+  private async staleKeys(partition: string, staleAtOrBefore: string): Promise<Item[]> {
     const keys: Item[] = [];
-    const query = this.createdByQuery(workflow, staleAtOrBefore);
+    const query = this.createdByQuery(partition, staleAtOrBefore);
     let startKey: Item | undefined;
     do {
       const page: QueryCommandOutput = await this.client.send(
@@ -93,16 +131,7 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
       for (const entry of page.Items ?? []) keys.push({ [PK]: entry[PK], [SK]: entry[SK] });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    const stale: Item[] = [];
-    for (const batch of chunk(keys, MAX_BATCH_GET_KEYS)) {
-      for (const item of await this.batchGet(batch, RUN_PROJECTION)) {
-        const updatedAt = item.updatedAt;
-        const active = item[activeIndex.partitionKey] === workflow;
-        // An unreadable updatedAt is kept, so that listStale reports it instead of hiding the run.
-        if (active && (typeof updatedAt !== 'string' || updatedAt <= staleAtOrBefore)) stale.push(item);
-      }
-    }
-    return stale;
+    return keys;
   }
 
   async stageUpdatedAt(refs: readonly StageRef[]): Promise<ReadonlyMap<string, string>> {

@@ -197,6 +197,7 @@ class FakeStatusTable {
 
 const config: MetricsConfig = {
   tableName: TABLE,
+  indexShards: 16,
   deploymentStage: 'dev',
   workflows: ['orders', 'refunds', 'quiet'],
   alertsTopicArn: TOPIC,
