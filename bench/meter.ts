@@ -176,11 +176,7 @@ export function emptyCounts(): Counts {
   };
 }
 
-const INDEXES: readonly IndexKeys[] = [
-  TABLE_LAYOUT.activeIndex,
-  TABLE_LAYOUT.runsIndex,
-  TABLE_LAYOUT.dueIndex,
-];
+const INDEXES: readonly IndexKeys[] = [TABLE_LAYOUT.activeIndex, TABLE_LAYOUT.runsIndex];
 const utf8 = (s: string | undefined): number => (s ? Buffer.byteLength(s, 'utf8') : 0);
 
 function attributesBytes(attributes: unknown): number {

@@ -102,11 +102,9 @@ export class CoreStack extends Stack {
       }),
     );
 
-    const warmThroughput = props.config.statusTable.warmThroughput;
     this.statusTable = new StatusTable(this, 'StatusTable', {
       removalPolicy: statefulRemoval,
       deletionProtection: !ephemeral,
-      ...(warmThroughput ? { warmThroughput } : {}),
     });
     const table = this.statusTable.table;
 

@@ -94,7 +94,6 @@ export function composePlugboard(app: App, props: PlugboardAppProps): PlugboardS
     description: `Plugboard ${prefix}: liveness metrics, stuck-run alerts, dashboard and alarms`,
     deployment,
     workflows: config.workflows.map((w) => w.name),
-    indexShards: config.statusTable.indexShards,
     activities: declaredActivities(config),
     additionalDeadLetterQueueNames: [`${startQueueName(deployment)}-dlq`],
     ephemeral,

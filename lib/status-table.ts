@@ -49,20 +49,11 @@ export interface StatusTableProps {
    * @default true
    */
   readonly deletionProtection?: boolean;
-  /**
-   * On-demand warm throughput of the table and of each index (`statusTable.warmThroughput` in the
-   * workflow config): pre-warmed capacity for a launch that expects a burst on day one (ADR 0010).
-   * @default - none: DynamoDB's on-demand starting capacity, which grows with traffic
-   */
-  readonly warmThroughput?: {
-    readonly readUnitsPerSecond?: number;
-    readonly writeUnitsPerSecond?: number;
-  };
 }
 
 /**
  * The single DynamoDB table that holds runs, stages, plugin executions and the plugin registry, laid
- * out exactly as `TABLE_LAYOUT` says: `pk`/`sk`, the sparse `active` and `due` indexes and the `runs` index (all
+ * out exactly as `TABLE_LAYOUT` says: `pk`/`sk`, the sparse `active` index and the `runs` index (both
  * projecting keys only, so stage transitions do not rewrite index entries), TTL on `expiresAt`. On demand, point-in-time recovery on, encrypted with
  * the AWS-managed DynamoDB key (ADR 0003).
  */
@@ -71,17 +62,7 @@ export class StatusTable extends Construct {
 
   constructor(scope: Construct, id: string, props: StatusTableProps = {}) {
     super(scope, id);
-    const { partitionKey, sortKey, ttlAttribute, activeIndex, runsIndex, dueIndex } = TABLE_LAYOUT;
-    const warm = props.warmThroughput;
-    const warmThroughput =
-      warm === undefined
-        ? undefined
-        : {
-            ...(warm.readUnitsPerSecond !== undefined ? { readUnitsPerSecond: warm.readUnitsPerSecond } : {}),
-            ...(warm.writeUnitsPerSecond !== undefined
-              ? { writeUnitsPerSecond: warm.writeUnitsPerSecond }
-              : {}),
-          };
+    const { partitionKey, sortKey, ttlAttribute, activeIndex, runsIndex } = TABLE_LAYOUT;
     this.table = new Table(this, 'Table', {
       partitionKey: { name: partitionKey, type: AttributeType.STRING },
       sortKey: { name: sortKey, type: AttributeType.STRING },
@@ -91,28 +72,24 @@ export class StatusTable extends Construct {
       timeToLiveAttribute: ttlAttribute,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      ...(warmThroughput ? { warmThroughput } : {}),
     });
-    // The `due` index is added last: CloudFormation adds one index per update to an existing table.
-    for (const index of [activeIndex, runsIndex, dueIndex]) {
+    for (const index of [activeIndex, runsIndex]) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
         sortKey: { name: index.sortKey, type: AttributeType.STRING },
         projectionType: ProjectionType[index.projection],
-        ...(warmThroughput ? { warmThroughput } : {}),
       });
     }
   }
 
   /** ARNs of the table and of each of its indexes by name (no `index/*` wildcard). */
   static resourceArns(table: ITable): string[] {
-    const { activeIndex, runsIndex, dueIndex } = TABLE_LAYOUT;
+    const { activeIndex, runsIndex } = TABLE_LAYOUT;
     return [
       table.tableArn,
       `${table.tableArn}/index/${activeIndex.name}`,
       `${table.tableArn}/index/${runsIndex.name}`,
-      `${table.tableArn}/index/${dueIndex.name}`,
     ];
   }
 

@@ -11,7 +11,7 @@ export interface TableAccess {
   readonly indexes: Readonly<Record<string, readonly string[]>>;
 }
 
-const { activeIndex, runsIndex, dueIndex } = TABLE_LAYOUT;
+const { activeIndex, runsIndex } = TABLE_LAYOUT;
 
 /**
  * What each function's code calls on the status table: the calls the local cloud recorded while the
@@ -32,12 +32,11 @@ export const TABLE_ACCESS: Readonly<Record<TableUser, TableAccess>> = {
     table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
     indexes: {},
   },
-  // Lists due runs on the `due` index (and runs indexed before ADR 0010 on the `active` index), reads
-  // them (BatchGetItem, Query of a run's items), claims timeouts and reschedules runs with conditional
-  // updates (ADR 0010).
+  // Lists active runs on the `active` index, reads them (BatchGetItem, Query of a run's items) and
+  // claims timeouts with conditional updates.
   sweeper: {
     table: ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:UpdateItem'],
-    indexes: { [activeIndex.name]: ['dynamodb:Query'], [dueIndex.name]: ['dynamodb:Query'] },
+    indexes: { [activeIndex.name]: ['dynamodb:Query'] },
   },
   // Conditional put and delete of a registration, and the read of its owner when a condition fails.
   registrar: {

@@ -48,8 +48,6 @@ export class MetricsAlarms extends Construct {
   readonly alarms: Alarm[] = [];
   readonly stuckRuns: Alarm;
   readonly livenessSilent: Alarm;
-  /** The deadline sweeper left due runs behind, or put no data point (ADR 0010). */
-  readonly sweeperBehind: Alarm;
   readonly livenessErrors: Alarm;
   readonly failureRate: ReadonlyMap<string, Alarm>;
   readonly deadLetters: ReadonlyMap<string, Alarm>;
@@ -113,20 +111,6 @@ export class MetricsAlarms extends Construct {
       evaluationPeriods: 2,
       treatMissingData: TreatMissingData.BREACHING,
       description: `${title}: the liveness function has put no ActiveWorkflows data point for 10 minutes, so stuck runs would go unnoticed. Check its log group and errors.`,
-    });
-    // The sweeper puts SweeperLagSeconds on every tick: above 0, a due run was left for a later tick
-    // (a deadline is enforced later than deadline + 60 s); missing, the sweeper is not running at all.
-    this.sweeperBehind = this.add('SweeperBehind', {
-      metric: factory.engineMetric(
-        METRIC_NAMES.sweeperLag,
-        {},
-        { statistic: Stats.MAXIMUM, period: Duration.minutes(1) },
-      ),
-      threshold: 0,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      treatMissingData: TreatMissingData.BREACHING,
-      description: `${title}: the deadline sweeper fell behind (SweeperLagSeconds above 0: due runs left for a later tick, so overdue plugins are timed out later than deadline + 60 s) or put no data point (it is not running). Check the sweeper's log group for "deadline sweep fell behind"; raise its bound or shards (docs/operations.md, ADR 0010).`,
     });
     this.livenessErrors = this.add('LivenessErrors', {
       metric: props.livenessFunction.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),

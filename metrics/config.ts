@@ -2,7 +2,6 @@
  * Configuration of the liveness function, read once from the environment the metrics stack sets,
  * typed, and failing fast with the name of the missing or malformed variable.
  */
-import { DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS } from '../plugin-kit/src/contracts/table-layout.js';
 import { MetricsConfigurationError } from './errors.js';
 import { DEFAULT_INACTIVE_MINUTES, DEFAULT_STUCK_MINUTES, METRICS_ENV } from './names.js';
 
@@ -15,8 +14,6 @@ export interface LivenessThresholds {
 
 export interface MetricsConfig extends LivenessThresholds {
   readonly tableName: string;
-  /** Index shards per workflow of the status table (ADR 0010). */
-  readonly indexShards: number;
   readonly deploymentStage: string;
   /** Every configured workflow: each gets a data point every run, zeros included. */
   readonly workflows: readonly string[];
@@ -38,7 +35,6 @@ export function readMetricsConfig(env: Env = process.env): MetricsConfig {
   }
   return {
     tableName: required(env, METRICS_ENV.tableName),
-    indexShards: indexShards(env),
     deploymentStage: required(env, METRICS_ENV.deploymentStage),
     workflows: workflowList(env),
     alertsTopicArn: required(env, METRICS_ENV.alertsTopicArn),
@@ -46,19 +42,6 @@ export function readMetricsConfig(env: Env = process.env): MetricsConfig {
     inactiveMinutes,
     stuckMinutes,
   };
-}
-
-function indexShards(env: Env): number {
-  const raw = env[METRICS_ENV.indexShards];
-  if (raw === undefined || raw.trim() === '') return DEFAULT_INDEX_SHARDS;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > MAX_INDEX_SHARDS) {
-    throw new MetricsConfigurationError(
-      METRICS_ENV.indexShards,
-      `is "${raw}" but must be a whole number from 1 to ${MAX_INDEX_SHARDS}`,
-    );
-  }
-  return value;
 }
 
 function required(env: Env, name: string): string {

@@ -13,15 +13,7 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import {
-  DEFAULT_INDEX_SHARDS,
-  indexPartitions,
-  isPartitionOf,
-  RUN_SK,
-  runPk,
-  stageSk,
-  TABLE_LAYOUT,
-} from '../plugin-kit/src/contracts/table-layout.js';
+import { RUN_SK, runPk, stageSk, TABLE_LAYOUT } from '../plugin-kit/src/contracts/table-layout.js';
 import { ItemReadError, UnreadableRunError } from './errors.js';
 import { type ActiveRun, chunk } from './liveness.js';
 import type { ActiveRunReader, AlertLedger, StageRef } from './monitor.js';
@@ -38,8 +30,6 @@ export interface DynamoRunReaderOptions {
   readonly maxBatchRetries?: number;
   /** Waits between those retries (tests pass a no-op). @default exponential, from 50 ms */
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Index shards per workflow (ADR 0010): every shard and the legacy partition are read. @default 16 */
-  readonly indexShards?: number;
 }
 
 const { partitionKey: PK, sortKey: SK, activeIndex } = TABLE_LAYOUT;
@@ -50,10 +40,8 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   private readonly tableName: string;
   private readonly maxBatchRetries: number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly indexShards: number;
 
   constructor(options: DynamoRunReaderOptions) {
-    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
     this.client = options.client;
     this.tableName = options.tableName;
     this.maxBatchRetries = options.maxBatchRetries ?? 5;
@@ -61,19 +49,10 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
   }
 
   async countActive(workflow: string, staleAtOrBefore: string): Promise<{ total: number; stale: number }> {
-    const partitions = indexPartitions(workflow, this.indexShards);
-    const counts = await Promise.all(
-      partitions.flatMap((partition) => [
-        this.count(this.activeQuery(partition)),
-        this.count(this.createdByQuery(partition, staleAtOrBefore)),
-      ]),
-    );
-    let total = 0;
-    let stale = 0;
-    for (let i = 0; i < counts.length; i += 2) {
-      total += counts[i] ?? 0;
-      stale += counts[i + 1] ?? 0;
-    }
+    const [total, stale] = await Promise.all([
+      this.count(this.activeQuery(workflow)),
+      this.count(this.createdByQuery(workflow, staleAtOrBefore)),
+    ]);
     return { total, stale };
   }
 
@@ -97,25 +76,8 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
    * those are read from the table (a run updated since it was read is dropped, as is one that finished).
    */
   private async staleCandidates(workflow: string, staleAtOrBefore: string): Promise<Item[]> {
-    const partitions = indexPartitions(workflow, this.indexShards);
-    const keyLists = await Promise.all(partitions.map((p) => this.staleKeys(p, staleAtOrBefore)));
-    const keys = keyLists.flat();
-    const stale: Item[] = [];
-    for (const batch of chunk(keys, MAX_BATCH_GET_KEYS)) {
-      for (const item of await this.batchGet(batch, RUN_PROJECTION)) {
-        const updatedAt = item.updatedAt;
-        const active = isPartitionOf(item[activeIndex.partitionKey], workflow);
-        // An unreadable updatedAt is kept, so that listStale reports it instead of hiding the run.
-        if (active && (typeof updatedAt !== 'string' || updatedAt <= staleAtOrBefore)) stale.push(item);
-      }
-    }
-    return stale;
-  }
-
-  /** Keys of the active runs of one index partition created by the cut-off. */
-  private async staleKeys(partition: string, staleAtOrBefore: string): Promise<Item[]> {
     const keys: Item[] = [];
-    const query = this.createdByQuery(partition, staleAtOrBefore);
+    const query = this.createdByQuery(workflow, staleAtOrBefore);
     let startKey: Item | undefined;
     do {
       const page: QueryCommandOutput = await this.client.send(
@@ -131,7 +93,16 @@ export class DynamoRunReader implements ActiveRunReader, AlertLedger {
       for (const entry of page.Items ?? []) keys.push({ [PK]: entry[PK], [SK]: entry[SK] });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return keys;
+    const stale: Item[] = [];
+    for (const batch of chunk(keys, MAX_BATCH_GET_KEYS)) {
+      for (const item of await this.batchGet(batch, RUN_PROJECTION)) {
+        const updatedAt = item.updatedAt;
+        const active = item[activeIndex.partitionKey] === workflow;
+        // An unreadable updatedAt is kept, so that listStale reports it instead of hiding the run.
+        if (active && (typeof updatedAt !== 'string' || updatedAt <= staleAtOrBefore)) stale.push(item);
+      }
+    }
+    return stale;
   }
 
   async stageUpdatedAt(refs: readonly StageRef[]): Promise<ReadonlyMap<string, string>> {

@@ -39,11 +39,7 @@ const systemClock: Clock = { now: () => new Date() };
 /** Builds the handler from its dependencies (tests pass fake or moto-bound clients and a fake clock). */
 export function createMetricsHandler(deps: MetricsHandlerDeps): MetricsHandler {
   const { config } = deps;
-  const reader = new DynamoRunReader({
-    client: deps.dynamo,
-    tableName: config.tableName,
-    indexShards: config.indexShards,
-  });
+  const reader = new DynamoRunReader({ client: deps.dynamo, tableName: config.tableName });
   const monitorDeps = {
     reader,
     ledger: reader,

@@ -31,11 +31,6 @@ export interface LivenessFunctionProps extends LivenessThresholds {
   readonly whereToLook?: string;
   /** Every configured workflow (each gets data points every run). */
   readonly workflows: readonly string[];
-  /**
-   * Index shards per workflow of the status table (`statusTable.indexShards`; ADR 0010).
-   * @default DEFAULT_INDEX_SHARDS (16)
-   */
-  readonly indexShards?: number;
   readonly alertsTopic: ITopic;
   /** The KMS key that encrypts the alerts topic (publishing needs it). */
   readonly alertsKey: IKey;
@@ -98,7 +93,6 @@ export class LivenessFunction extends Construct {
         [METRICS_ENV.inactiveMinutes]: String(props.inactiveMinutes),
         [METRICS_ENV.stuckMinutes]: String(props.stuckMinutes),
         ...(props.whereToLook ? { [METRICS_ENV.whereToLook]: props.whereToLook } : {}),
-        ...(props.indexShards !== undefined ? { [METRICS_ENV.indexShards]: String(props.indexShards) } : {}),
         NODE_OPTIONS: '--enable-source-maps',
       },
       role: this.role,

@@ -46,11 +46,6 @@ export interface MetricsStackProps extends StackProps {
   readonly deployment: DeploymentRef;
   /** Every workflow of the config, by name: each gets liveness data points, graphs and a failure-rate alarm. */
   readonly workflows: readonly string[];
-  /**
-   * Index shards per workflow of the status table (`statusTable.indexShards`; ADR 0010).
-   * @default DEFAULT_INDEX_SHARDS (16)
-   */
-  readonly indexShards?: number;
   /** Every declared activity: the dead-letter queues of its three stage inboxes are graphed and alarmed. */
   readonly activities: readonly string[];
   /**
@@ -195,7 +190,6 @@ export class MetricsStack extends Stack {
       tableName,
       tableArn,
       deploymentStage: d.stage,
-      ...(props.indexShards !== undefined ? { indexShards: props.indexShards } : {}),
       whereToLook: [
         `Dashboard: ${dashboardUrl}`,
         `Logs: ${logsInsightsUrl} , saved query "${queryName('run')}" with {uid} for ${UID_PLACEHOLDER}.`,

@@ -51,8 +51,6 @@ export const METRICS_ENV = {
   stuckMinutes: 'PLUGBOARD_STUCK_MINUTES',
   /** Optional: where a stuck-run alert says to look (the dashboard, the saved Logs Insights query). */
   whereToLook: 'PLUGBOARD_WHERE_TO_LOOK',
-  /** Optional: index shards per workflow of the status table (ADR 0010; default 16). */
-  indexShards: 'PLUGBOARD_INDEX_SHARDS',
 } as const;
 
 /** The Overseer's liveness thresholds: 10 minutes without progress = inactive, 20 = stuck/offline. */

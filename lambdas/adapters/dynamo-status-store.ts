@@ -24,31 +24,21 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   byteLength,
-  DEFAULT_INDEX_SHARDS,
-  DUE_REVISIT_SECONDS,
   HELD_PLUGINS_ATTRIBUTE,
   HELD_STATE_CODES,
-  indexPartitions,
-  indexShard,
   isFinalRunState,
-  isPartitionOf,
   LIMITS,
-  MAX_INDEX_SHARDS,
   type PluginState,
   pluginSkPrefix,
   type RunState,
   runPk,
   STATES,
   type StageState,
-  shardKey,
   TABLE_LAYOUT,
-  UID,
 } from '../contracts/index.js';
 import type {
   ActiveRunPage,
   Clock,
-  DuePage,
-  DueRun,
   FinalOutcome,
   PluginPatch,
   RunPatch,
@@ -85,10 +75,8 @@ import {
   patchedStage,
   pluginHolds,
 } from './held-stage.js';
-import { checkRunPositions, type IndexPositions, ShardedIndexReader, uidOfRunSort } from './sharded-index.js';
 import {
   COUNTED_NAMES,
-  firstDueAt,
   HELD_VERSION,
   type Item,
   type ItemKey,
@@ -117,19 +105,12 @@ export interface DynamoStatusStoreOptions {
   readonly clock?: Clock;
   /** Conditional puts in flight at once in `putPluginsIfAbsent`. @default 25 */
   readonly writeConcurrency?: number;
-  /**
-   * Shards of each workflow's index partitions (`statusTable.indexShards` in the workflow config;
-   * ADR 0010). Writers and readers of one deployment must agree.
-   * @default DEFAULT_INDEX_SHARDS (16)
-   */
-  readonly indexShards?: number;
 }
 
 const PK = TABLE_LAYOUT.partitionKey;
 const SK = TABLE_LAYOUT.sortKey;
 const ACTIVE = TABLE_LAYOUT.activeIndex;
 const RUNS = TABLE_LAYOUT.runsIndex;
-const DUE = TABLE_LAYOUT.dueIndex;
 
 /** A transaction holds at most 100 items: 99 plugin outcomes and the stage's count-down. */
 const OUTCOMES_PER_TRANSACTION = 99;
@@ -147,8 +128,6 @@ const TRANSIENT_CANCELLATION_CODES = new Set([
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 const SECONDS_PER_DAY = 86_400;
-/** Clock difference between functions allowed for when deciding that a deadline needs no due write. */
-const DUE_CLOCK_MARGIN_SECONDS = 5;
 /** Tries of a versioned change of a stage that holds its plugins, against concurrent writers. */
 const HELD_WRITE_ATTEMPTS = 10;
 /** Stage items remembered from the last read or write (a later change then needs no read). */
@@ -162,8 +141,6 @@ export class DynamoStatusStore implements StatusStore {
   private readonly retentionSeconds: number;
   private readonly clock: Clock;
   private readonly writeConcurrency: number;
-  /** Index shards per workflow (ADR 0010). */
-  readonly indexShards: number;
   /**
    * The stage items (that hold their plugins) this store last read or wrote, by key. A change starts
    * from the remembered item and is conditional on its version, so a stale one costs one refused
@@ -174,11 +151,7 @@ export class DynamoStatusStore implements StatusStore {
   constructor(options: DynamoStatusStoreOptions) {
     const retentionDays = options.retentionDays ?? 90;
     const writeConcurrency = options.writeConcurrency ?? 25;
-    const indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
     const problems = [
-      Number.isInteger(indexShards) && indexShards >= 1 && indexShards <= MAX_INDEX_SHARDS
-        ? ''
-        : `indexShards must be an integer from 1 to ${MAX_INDEX_SHARDS} (got ${indexShards})`,
       options.tableName ? '' : 'tableName must not be empty',
       retentionDays > 0 ? '' : `retentionDays must be positive (got ${retentionDays})`,
       Number.isInteger(writeConcurrency) && writeConcurrency >= 1
@@ -191,44 +164,24 @@ export class DynamoStatusStore implements StatusStore {
     this.retentionSeconds = Math.round(retentionDays * SECONDS_PER_DAY);
     this.clock = options.clock ?? systemClock;
     this.writeConcurrency = writeConcurrency;
-    this.indexShards = indexShards;
   }
 
   // ---- runs ----------------------------------------------------------------------------------
 
   async createRunIfAbsent(run: RunRecord): Promise<{ readonly created: boolean; readonly run: RunRecord }> {
     const existing = await this.putIfAbsent(
-      runItem(run, this.expiresAt(run.createdAt), this.indexShards),
+      runItem(run, this.expiresAt(run.createdAt)),
       'attribute_not_exists(#pk)',
       { '#pk': PK },
       undefined,
     );
-    if (existing === undefined) {
-      this.dueSeen.set(runPk(run.workflow, run.uid), firstDueAt(run.createdAt));
-      return { created: true, run };
-    }
-    this.rememberDue(existing);
+    if (existing === undefined) return { created: true, run };
     return { created: false, run: toRunRecord(existing) };
   }
 
   async getRun(key: RunKey): Promise<RunRecord | undefined> {
     const item = await this.getItem(runItemKey(key));
-    if (item) this.rememberDue(item);
     return item && toRunRecord(item);
-  }
-
-  /** The `dueAt` of runs this store last read or wrote (`noteDeadline` then needs no write). */
-  private readonly dueSeen = new Map<string, string>();
-
-  private rememberDue(item: Item): void {
-    const id = String(item[PK]);
-    const due = item[DUE.sortKey];
-    this.dueSeen.delete(id);
-    if (typeof due === 'string') this.dueSeen.set(id, due);
-    if (this.dueSeen.size > REMEMBERED_STAGES) {
-      const oldest = this.dueSeen.keys().next().value;
-      if (oldest !== undefined) this.dueSeen.delete(oldest);
-    }
   }
 
   async transitionRun(
@@ -244,19 +197,10 @@ export class DynamoStatusStore implements StatusStore {
     if (patch.state !== undefined) {
       setState(update, patch.state, now);
       if (isFinalRunState(patch.state)) {
-        update
-          .remove([ACTIVE.partitionKey])
-          .remove([ACTIVE.sortKey])
-          .remove([DUE.partitionKey])
-          .remove([DUE.sortKey]);
+        update.remove([ACTIVE.partitionKey]).remove([ACTIVE.sortKey]);
       } else {
-        // Back in the sparse active and due indexes (a rerun), in the shard of its `runs` entry (a run
-        // written before ADR 0010 stays in its legacy partition): same sort value as the `runs` index.
-        update.copy([ACTIVE.partitionKey], [RUNS.partitionKey]).copy([ACTIVE.sortKey], [RUNS.sortKey]);
-        // A rerun is due again a revisit interval from now; any other move keeps its due time.
-        if (patch.generation !== undefined) {
-          update.copy([DUE.partitionKey], [RUNS.partitionKey]).set([DUE.sortKey], firstDueAt(now));
-        }
+        // Back in the sparse active index (a rerun): same sort value as the `runs` index.
+        update.set([ACTIVE.partitionKey], key.workflow).copy([ACTIVE.sortKey], [RUNS.sortKey]);
       }
     }
     setOrRemove(update, 'message', patch.message);
@@ -649,117 +593,6 @@ export class DynamoStatusStore implements StatusStore {
     options: { readonly limit?: number; readonly nextToken?: string } = {},
   ): Promise<ActiveRunPage> {
     return this.listIndex('listActiveRuns', ACTIVE, workflow, options);
-  }
-
-  async listDueRuns(
-    workflow: string,
-    shard: number,
-    options: { readonly before: string; readonly limit: number },
-  ): Promise<DuePage> {
-    if (!Number.isInteger(shard) || shard < 0 || shard > this.indexShards) {
-      throw new InvalidStoreRequestError(
-        `listDueRuns: shard must be an integer from 0 to ${this.indexShards} (got ${shard}).`,
-      );
-    }
-    if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) {
-      throw new InvalidStoreRequestError(
-        `listDueRuns: limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${options.limit}).`,
-      );
-    }
-    const legacy = shard === this.indexShards;
-    // The legacy partition has no due times: every run in it is due, oldest first by creation.
-    const index = legacy ? ACTIVE : DUE;
-    const output = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: index.name,
-        KeyConditionExpression: legacy ? '#p = :p' : '#p = :p AND #s <= :before',
-        ExpressionAttributeNames: { '#p': index.partitionKey, ...(legacy ? {} : { '#s': index.sortKey }) },
-        ExpressionAttributeValues: {
-          ':p': legacy ? workflow : shardKey(workflow, shard),
-          ...(legacy ? {} : { ':before': options.before }),
-        },
-        ScanIndexForward: true,
-        Limit: options.limit + 1,
-      }),
-    );
-    const entries = output.Items ?? [];
-    const runs: DueRun[] = entries.slice(0, options.limit).flatMap((entry) => {
-      const uid = String(entry[PK]).slice(runPk(workflow, '').length);
-      if (!UID.test(uid)) return [];
-      return [
-        legacy
-          ? { workflow, uid, dueAt: String(entry[ACTIVE.sortKey]).split('#')[0] ?? '', legacy: true as const }
-          : { workflow, uid, dueAt: String(entry[DUE.sortKey]) },
-      ];
-    });
-    const left = entries[options.limit];
-    if (left === undefined) return { runs };
-    return {
-      runs,
-      firstLeft: legacy ? (String(left[ACTIVE.sortKey]).split('#')[0] ?? '') : String(left[DUE.sortKey]),
-    };
-  }
-
-  async rescheduleRun(run: DueRun, next: string | null): Promise<boolean> {
-    const update = new ExpressionBuilder();
-    if (run.legacy) {
-      // The one-off move of a run indexed before ADR 0010 into its shard of `active` and `due`.
-      update.condition(equals(update, ACTIVE.partitionKey, run.workflow));
-      const partition = shardKey(run.workflow, indexShard(run.uid, this.indexShards));
-      if (next === null) update.remove([ACTIVE.partitionKey]).remove([ACTIVE.sortKey]);
-      else {
-        update
-          .set([ACTIVE.partitionKey], partition)
-          .set([DUE.partitionKey], partition)
-          .set([DUE.sortKey], next);
-      }
-    } else {
-      update.condition(equals(update, DUE.sortKey, run.dueAt));
-      if (next === null) update.remove([DUE.partitionKey]).remove([DUE.sortKey]);
-      else update.set([DUE.sortKey], next);
-    }
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keyAttributes(runItemKey(run)),
-          ...update.buildUpdate(),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  async noteDeadline(key: RunKey, deadline: string): Promise<void> {
-    const at = Date.parse(deadline);
-    if (Number.isNaN(at))
-      throw new InvalidStoreRequestError(`noteDeadline: "${deadline}" is not an ISO time.`);
-    // A deadline at least one revisit interval away is before no due time (ADR 0010): nothing to write.
-    if (at >= this.clock.now().getTime() + (DUE_REVISIT_SECONDS + DUE_CLOCK_MARGIN_SECONDS) * 1000) return;
-    // Nor is one after the due time this store read with the run just before (ADR 0010, "Left": a
-    // sweep between that read and the dispatch may move it later).
-    const seen = this.dueSeen.get(runPk(key.workflow, key.uid));
-    if (seen !== undefined && deadline >= seen) return;
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keyAttributes(runItemKey(key)),
-          UpdateExpression: 'SET #due = :deadline',
-          ConditionExpression: 'attribute_exists(#shard) AND #due > :deadline',
-          ExpressionAttributeNames: { '#due': DUE.sortKey, '#shard': DUE.partitionKey },
-          ExpressionAttributeValues: { ':deadline': deadline },
-        }),
-      );
-      this.dueSeen.set(runPk(key.workflow, key.uid), deadline);
-    } catch (error) {
-      // Already due by then, or finished (or indexed before ADR 0010: the sweeper walks those).
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
   }
 
   listRuns(
@@ -1218,10 +1051,6 @@ export class DynamoStatusStore implements StatusStore {
     return items;
   }
 
-  /**
-   * One page of a workflow's runs from a sharded index, newest first: every shard (and the legacy
-   * partition) is queried in parallel and merged (ADR 0010). The token holds each partition's position.
-   */
   private async listIndex(
     listing: string,
     index: { readonly name: string; readonly partitionKey: string; readonly sortKey: string },
@@ -1234,37 +1063,31 @@ export class DynamoStatusStore implements StatusStore {
         `${listing}: limit must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${limit}).`,
       );
     }
-    const partitions = indexPartitions(workflow, this.indexShards);
-    const positions =
+    const startKey =
       options.nextToken === undefined
         ? undefined
-        : decodePageToken(listing, workflow, options.nextToken, index.name, partitions.length);
-    const reader = new ShardedIndexReader({
-      client: this.client,
-      tableName: this.tableName,
-      index,
-      partitions,
-      descending: true,
-      startKey: (partition, sort) => ({
-        ...keyAttributes(runItemKey({ workflow, uid: uidOfRunSort(sort) ?? '' })),
-        [index.partitionKey]: partition,
-        [index.sortKey]: sort,
+        : decodePageToken(listing, workflow, options.nextToken, index);
+    const output = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#workflow = :workflow',
+        ExpressionAttributeNames: { '#workflow': index.partitionKey },
+        ExpressionAttributeValues: { ':workflow': workflow },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
-      ...(positions ? { positions } : {}),
-    });
-    const entries = await reader.take(limit);
+    );
     // The indexes project keys only (TABLE_LAYOUT): read the run items themselves, in index order. A
     // run that left the index in between (finished, or expired) is not listed.
-    const keys = entries.map(({ item }) => ({ [PK]: item[PK], [SK]: item[SK] }));
+    const keys = (output.Items ?? []).map((entry) => ({ [PK]: entry[PK], [SK]: entry[SK] }));
     const items = await this.batchGet(listing, keys);
     const runs = keys.flatMap((key) => {
       const item = items.get(itemKeyString(key));
-      return item !== undefined && isPartitionOf(item[index.partitionKey], workflow)
-        ? [toRunRecord(item)]
-        : [];
+      return item !== undefined && item[index.partitionKey] === workflow ? [toRunRecord(item)] : [];
     });
-    if (reader.exhausted) return { runs };
-    return { runs, nextToken: encodePageToken(workflow, index.name, reader.positions()) };
+    return output.LastEvaluatedKey ? { runs, nextToken: encodePageToken(output.LastEvaluatedKey) } : { runs };
   }
 
   /** Strongly consistent reads of items by key, 100 per request, retrying unprocessed keys. */
@@ -1370,20 +1193,17 @@ function countDownRefused(
   );
 }
 
-function encodePageToken(workflow: string, index: string, positions: IndexPositions): string {
-  return Buffer.from(JSON.stringify({ v: 2, w: workflow, i: index, p: positions }), 'utf8').toString(
-    'base64url',
-  );
+function encodePageToken(lastEvaluatedKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(lastEvaluatedKey), 'utf8').toString('base64url');
 }
 
-/** Decodes a page token and checks it holds positions in this index, for this workflow's partitions. */
+/** Decodes a page token and checks it is a key of this index, for this workflow. */
 function decodePageToken(
   listing: string,
   workflow: string,
   token: string,
-  index: string,
-  partitions: number,
-): IndexPositions {
+  index: { readonly partitionKey: string; readonly sortKey: string },
+): Record<string, string> {
   const fail = (problem: string): never => {
     throw new InvalidPageTokenError(listing, workflow, problem);
   };
@@ -1395,15 +1215,19 @@ function decodePageToken(
     throw new InvalidPageTokenError(listing, workflow, 'it does not decode to JSON', { cause: error });
   }
   if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) {
-    return fail('it does not decode to a page position');
+    return fail('it does not decode to a key');
   }
-  const body = decoded as { v?: unknown; w?: unknown; i?: unknown; p?: unknown };
-  if (body.v !== 2) return fail('it is not a page token of this version (start the listing again)');
-  if (body.w !== workflow) return fail('it belongs to another workflow');
-  if (body.i !== index) return fail(`it belongs to another listing (index "${String(body.i)}")`);
-  const positions = checkRunPositions(body.p, partitions, (uid) => UID.test(uid));
-  if (typeof positions === 'string') return fail(positions);
-  return positions;
+  const expected = [PK, SK, index.partitionKey, index.sortKey].sort();
+  const entries = Object.entries(decoded);
+  const names = entries.map(([name]) => name).sort();
+  if (names.join(',') !== expected.join(',')) return fail(`it names ${names.join(', ') || 'no attributes'}`);
+  const key: Record<string, string> = {};
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string') return fail(`"${name}" is not a string`);
+    key[name] = value;
+  }
+  if (key[index.partitionKey] !== workflow) return fail('it belongs to another workflow');
+  return key;
 }
 
 /** Runs `work` over `items` with at most `limit` calls in flight. */

@@ -4,11 +4,9 @@
  * strips those again and checks the record's shape, naming the item when it is corrupt.
  */
 import {
-  DUE_REVISIT_SECONDS,
   decodeHeldPlugin,
   encodeHeldPlugin,
   HELD_PLUGINS_ATTRIBUTE,
-  indexShard,
   isFinalRunState,
   PLUGIN_STATES,
   pluginSk,
@@ -18,7 +16,6 @@ import {
   runPk,
   STAGE_NAMES,
   STAGE_STATES,
-  shardKey,
   stageSk,
   TABLE_LAYOUT,
 } from '../contracts/index.js';
@@ -47,7 +44,6 @@ const PK = TABLE_LAYOUT.partitionKey;
 const SK = TABLE_LAYOUT.sortKey;
 const ACTIVE = TABLE_LAYOUT.activeIndex;
 const RUNS = TABLE_LAYOUT.runsIndex;
-const DUE = TABLE_LAYOUT.dueIndex;
 
 /** Attributes that exist only for the table (keys, index keys, TTL); never part of a record. */
 export const INTERNAL_ATTRIBUTES: readonly string[] = [
@@ -57,8 +53,6 @@ export const INTERNAL_ATTRIBUTES: readonly string[] = [
   ACTIVE.sortKey,
   RUNS.partitionKey,
   RUNS.sortKey,
-  DUE.partitionKey,
-  DUE.sortKey,
   TABLE_LAYOUT.ttlAttribute,
 ];
 
@@ -81,42 +75,20 @@ export function keyAttributes(key: ItemKey): Item {
 export const runSortValue = (run: Pick<RunRecord, 'createdAt' | 'uid'>): string =>
   `${run.createdAt}#${run.uid}`;
 
-/** The index partition (`<workflow>#<shard>`) of a run, for all three run indexes (ADR 0010). */
-export const runPartition = (run: Pick<RunRecord, 'workflow' | 'uid'>, shards: number): string =>
-  shardKey(run.workflow, indexShard(run.uid, shards));
-
-/** The first `dueAt` of a run: the sweeper looks at it {@link DUE_REVISIT_SECONDS} after `from`. */
-export function firstDueAt(from: string): string {
-  const millis = Date.parse(from);
-  return new Date((Number.isNaN(millis) ? Date.now() : millis) + DUE_REVISIT_SECONDS * 1000).toISOString();
+/** The index attributes that make a run visible in the sparse `active` index. */
+export function activeIndexAttributes(run: Pick<RunRecord, 'workflow' | 'createdAt' | 'uid'>): Item {
+  return { [ACTIVE.partitionKey]: run.workflow, [ACTIVE.sortKey]: runSortValue(run) };
 }
 
-/**
- * The index attributes that make a run visible in the sparse `active` and `due` indexes, in its
- * shard's partition of both.
- */
-export function activeIndexAttributes(
-  run: Pick<RunRecord, 'workflow' | 'createdAt' | 'uid'>,
-  shards: number,
-): Item {
-  const partition = runPartition(run, shards);
-  return {
-    [ACTIVE.partitionKey]: partition,
-    [ACTIVE.sortKey]: runSortValue(run),
-    [DUE.partitionKey]: partition,
-    [DUE.sortKey]: firstDueAt(run.createdAt),
-  };
-}
-
-export function runItem(run: RunRecord, expiresAt: number, shards: number): Item {
+export function runItem(run: RunRecord, expiresAt: number): Item {
   const { marked, ...rest } = run;
   return {
     ...rest,
     ...(marked !== undefined && marked.length > 0 ? { marked: new Set(marked) } : {}),
     ...keyAttributes(runItemKey(run)),
-    [RUNS.partitionKey]: runPartition(run, shards),
+    [RUNS.partitionKey]: run.workflow,
     [RUNS.sortKey]: runSortValue(run),
-    ...(isActiveRunState(run.state) ? activeIndexAttributes(run, shards) : {}),
+    ...(isActiveRunState(run.state) ? activeIndexAttributes(run) : {}),
     [TABLE_LAYOUT.ttlAttribute]: expiresAt,
   };
 }

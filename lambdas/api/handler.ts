@@ -34,8 +34,8 @@ function wireFromEnvironment(): (event: ApiEvent) => Promise<ApiResult> {
   const clock = { now: () => new Date() };
   const ref = { systemName: common.system, stage: common.deploymentStage };
   return createApiHandler({
-    store: new DynamoStatusStore({ tableName: common.tableName, indexShards: common.indexShards }),
-    runs: new DynamoRunListing({ tableName: common.tableName, indexShards: common.indexShards }),
+    store: new DynamoStatusStore({ tableName: common.tableName }),
+    runs: new DynamoRunListing({ tableName: common.tableName }),
     registry: new DynamoRegistry({ tableName: common.tableName }),
     events: createEventPublisher(common, { sns }),
     commands: new SqsCommandBus(common.engine.inboxUrl, sqs),

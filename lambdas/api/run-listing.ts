@@ -1,35 +1,18 @@
 /**
  * The API's read-only run listing: `Query` on the sparse `active` index (runs in progress) or the
- * `runs` index (every run), newest first, bounded by creation time; never a scan. Both indexes are
- * sharded per workflow (ADR 0010): every shard is queried in parallel and the entries merged by sort
- * value. Both project keys only, so the run items are read by key afterwards (BatchGetItem, strongly
- * consistent). A state other than `In Progress` is filtered after that read; the listing keeps reading
- * until the page is full or the index is exhausted, examining at most {@link MAX_EXAMINED} entries per
- * request (a page cut short by that bound still carries a `nextCursor`).
+ * `runs` index (every run), newest first, bounded by creation time; never a scan. Both indexes
+ * project keys only, so the run items are read by key afterwards (BatchGetItem, strongly consistent).
+ * A state other than `In Progress` is filtered after that read, so such a page may hold fewer runs
+ * than `limit` while a `nextCursor` still says more may follow.
  *
  * The cursor is opaque to clients but validated here: it is bound to the query that produced it
- * (workflow, index, state, since, until, shard count) and holds only one sort value per shard, from
- * which each shard's start key is rebuilt, so a forged cursor can at most start the same query
- * somewhere else.
+ * (workflow, index, state, since, until) and holds only the last sort value, from which the index's
+ * start key is rebuilt, so a forged cursor can at most start the same query somewhere else.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { defaultDocumentClient } from '../adapters/ddb-client.js';
-import {
-  checkRunPositions,
-  type IndexEntry,
-  type IndexPositions,
-  ShardedIndexReader,
-  uidOfRunSort,
-} from '../adapters/sharded-index.js';
 import { type Item, keyAttributes, runItemKey, toRunRecord } from '../adapters/status-items.js';
-import {
-  DEFAULT_INDEX_SHARDS,
-  indexPartitions,
-  type RunState,
-  STATES,
-  TABLE_LAYOUT,
-  UID,
-} from '../contracts/index.js';
+import { type RunState, STATES, TABLE_LAYOUT, UID } from '../contracts/index.js';
 import type { RunRecord } from '../engine/records.js';
 import { ApiProblem, PROBLEM_TYPES } from './problem.js';
 
@@ -54,19 +37,19 @@ export interface RunListing {
 }
 
 /** Index entries examined per request at most when a state filter thins the pages out. */
-export const MAX_EXAMINED = 2000;
+const MAX_EXAMINED = 500;
 const BATCH_GET_KEYS = 100;
 const BATCH_GET_ATTEMPTS = 5;
+const SORT_VALUE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)#(.+)$/;
 
 interface CursorBody {
-  readonly v: 2;
+  readonly v: 1;
   readonly w: string;
   readonly i: string;
   readonly s?: string;
   readonly a?: string;
   readonly b?: string;
-  /** One position per partition (shards, then the legacy partition). */
-  readonly p: IndexPositions;
+  readonly k: string;
 }
 
 function badCursor(why: string): ApiProblem {
@@ -83,18 +66,11 @@ const normalized = (time: string | undefined): string | undefined =>
 
 export class DynamoRunListing implements RunListing {
   private readonly client: DynamoDBDocumentClient;
-  private readonly indexShards: number;
 
   constructor(
-    private readonly options: {
-      readonly tableName: string;
-      readonly client?: DynamoDBDocumentClient;
-      /** @default DEFAULT_INDEX_SHARDS */
-      readonly indexShards?: number;
-    },
+    private readonly options: { readonly tableName: string; readonly client?: DynamoDBDocumentClient },
   ) {
     this.client = options.client ?? defaultDocumentClient();
-    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
   }
 
   async list(query: RunListQuery): Promise<RunListPage> {
@@ -110,57 +86,108 @@ export class DynamoRunListing implements RunListing {
       ...(since !== undefined ? { a: since } : {}),
       ...(until !== undefined ? { b: until } : {}),
     };
-    const partitions = indexPartitions(query.workflow, this.indexShards);
-    const positions =
-      query.cursor === undefined ? undefined : positionsOf(query.cursor, binding, partitions.length);
-    const reader = new ShardedIndexReader({
-      client: this.client,
-      tableName: this.options.tableName,
-      index,
-      partitions,
-      descending: true,
-      ...(since !== undefined ? { from: since } : {}),
-      // Sort values are `<createdAt>#<uid>`: `until` (exclusive) bounds the times before it.
-      ...(until !== undefined ? { before: until } : {}),
-      startKey: (partition, sort) => ({
-        ...keyAttributes(runItemKey({ workflow: query.workflow, uid: uidOfRunSort(sort) ?? '' })),
-        [index.partitionKey]: partition,
-        [index.sortKey]: sort,
-      }),
-      ...(positions ? { positions } : {}),
-    });
+    let startKey =
+      query.cursor === undefined ? undefined : this.startKeyOf(query.cursor, binding, index, query.workflow);
+
+    // DynamoDB refuses names the expression does not use: `#s` only with a time bound.
+    const names: Record<string, string> = {
+      '#w': index.partitionKey,
+      ...(since !== undefined || until !== undefined ? { '#s': index.sortKey } : {}),
+    };
+    const values: Record<string, unknown> = { ':w': query.workflow };
+    let condition = '#w = :w';
+    if (since !== undefined && until !== undefined) {
+      condition += ' AND #s BETWEEN :a AND :b';
+      values[':a'] = since;
+      values[':b'] = until;
+    } else if (since !== undefined) {
+      condition += ' AND #s >= :a';
+      values[':a'] = since;
+    } else if (until !== undefined) {
+      condition += ' AND #s < :b';
+      values[':b'] = until;
+    }
 
     const runs: RunRecord[] = [];
     let examined = 0;
-    let position: IndexPositions = reader.positions();
-    let full = false;
-    while (runs.length < query.limit && examined < MAX_EXAMINED) {
-      const before = reader.positions();
+    let lastSort: string | undefined;
+    let more = false;
+    do {
       const want = filter === undefined ? query.limit - runs.length : Math.min(100, MAX_EXAMINED - examined);
-      const entries: IndexEntry[] = await reader.take(want);
-      if (entries.length === 0) break;
-      const items = await this.batchGet(entries.map((entry) => keysOf(entry.item)));
-      let used = 0;
+      const output = await this.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: want,
+          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      const entries = output.Items ?? [];
+      examined += entries.length;
+      const items = await this.batchGet(entries.map((entry) => keysOf(entry)));
       for (const entry of entries) {
         if (runs.length >= query.limit) {
-          full = true;
+          more = true;
           break;
         }
-        used += 1;
-        const item = items.get(`${String(entry.item.pk)}|${String(entry.item.sk)}`);
+        lastSort = String(entry[index.sortKey]);
+        const item = items.get(`${String(entry.pk)}|${String(entry.sk)}`);
         if (item === undefined) continue; // expired or finished in between
         const run = toRunRecord(item);
         if (filter !== undefined && run.state !== filter) continue;
         if (active && run.state !== STATES.inProgress) continue;
         runs.push(run);
       }
-      examined += used;
-      position = reader.positionsAfter(before, entries, used);
-      if (full) break;
-    }
-    if (position.every((p) => p === null)) return { runs };
-    const body: CursorBody = { v: 2, ...binding, p: position };
+      startKey = output.LastEvaluatedKey as Item | undefined;
+      if (more) break;
+      more = startKey !== undefined;
+    } while (more && runs.length < query.limit && examined < MAX_EXAMINED);
+
+    if (!more || lastSort === undefined) return { runs };
+    const body: CursorBody = { v: 1, ...binding, k: lastSort };
     return { runs, nextCursor: Buffer.from(JSON.stringify(body)).toString('base64url') };
+  }
+
+  /** The index start key a cursor stands for, after checking that it belongs to this query. */
+  private startKeyOf(
+    cursor: string,
+    binding: Omit<CursorBody, 'v' | 'k'>,
+    index: { readonly partitionKey: string; readonly sortKey: string },
+    workflow: string,
+  ): Item {
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    } catch {
+      throw badCursor('it is not a cursor this API issued');
+    }
+    if (typeof body !== 'object' || body === null) throw badCursor('it is not a cursor this API issued');
+    const c = body as Partial<CursorBody>;
+    if (c.v !== 1 || typeof c.k !== 'string') throw badCursor('it is not a cursor this API issued');
+    if (
+      c.w !== binding.w ||
+      c.i !== binding.i ||
+      c.s !== binding.s ||
+      c.a !== binding.a ||
+      c.b !== binding.b
+    ) {
+      throw badCursor('it belongs to another query (workflow, state, since or until differ)');
+    }
+    const match = SORT_VALUE.exec(c.k);
+    const uid = match?.[2];
+    if (match === null || uid === undefined || !UID.test(uid)) throw badCursor('its position is malformed');
+    if ((c.a !== undefined && c.k < c.a) || (c.b !== undefined && c.k > c.b)) {
+      throw badCursor('its position is outside since/until');
+    }
+    return {
+      ...keyAttributes(runItemKey({ workflow, uid })),
+      [index.partitionKey]: workflow,
+      [index.sortKey]: c.k,
+    };
   }
 
   /** Run items by key, strongly consistent, 100 per request, retrying unprocessed keys. */
@@ -196,33 +223,4 @@ export class DynamoRunListing implements RunListing {
 
 function keysOf(entry: Item): Item {
   return { [TABLE_LAYOUT.partitionKey]: entry.pk, [TABLE_LAYOUT.sortKey]: entry.sk };
-}
-
-/** The positions a cursor stands for, after checking that it belongs to this query. */
-function positionsOf(
-  cursor: string,
-  binding: Omit<CursorBody, 'v' | 'p'>,
-  partitions: number,
-): IndexPositions {
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw badCursor('it is not a cursor this API issued');
-  }
-  if (typeof body !== 'object' || body === null) throw badCursor('it is not a cursor this API issued');
-  const c = body as Partial<CursorBody>;
-  if (c.v !== 2) throw badCursor('it is not a cursor this API issued');
-  if (c.w !== binding.w || c.i !== binding.i || c.s !== binding.s || c.a !== binding.a || c.b !== binding.b) {
-    throw badCursor('it belongs to another query (workflow, state, since or until differ)');
-  }
-  const positions = checkRunPositions(c.p, partitions, (uid) => UID.test(uid));
-  if (typeof positions === 'string') throw badCursor(positions);
-  for (const p of positions) {
-    if (!p) continue;
-    if ((c.a !== undefined && p < c.a) || (c.b !== undefined && p > c.b)) {
-      throw badCursor('a position is outside since/until');
-    }
-  }
-  return positions;
 }

@@ -80,26 +80,7 @@ export interface ActiveRunPage {
   readonly nextToken?: string;
 }
 
-/** A run the `due` index says the sweeper should look at (ADR 0010). */
-export interface DueRun {
-  readonly workflow: string;
-  readonly uid: string;
-  /** The time the run was due at, as stored (the sweeper's compare-and-set value). */
-  readonly dueAt: string;
-  /** Indexed before ADR 0010 (the bare `active` partition, no `dueAt`): the sweeper migrates it. */
-  readonly legacy?: true;
-}
-
-export interface DuePage {
-  /** Oldest first. */
-  readonly runs: readonly DueRun[];
-  /** `dueAt` of the first run left out by the limit, when one due by `before` is left. */
-  readonly firstLeft?: string;
-}
-
 export interface StatusStore {
-  /** Index shards per workflow (ADR 0010): the sweeper reads each one. */
-  readonly indexShards: number;
   /** Creates the run if no run exists for (workflow, uid). Otherwise returns the existing one. */
   createRunIfAbsent(run: RunRecord): Promise<{ readonly created: boolean; readonly run: RunRecord }>;
   getRun(key: RunKey): Promise<RunRecord | undefined>;
@@ -208,25 +189,6 @@ export interface StatusStore {
     workflow: string,
     options?: { readonly limit?: number; readonly nextToken?: string },
   ): Promise<ActiveRunPage>;
-  /**
-   * Runs of one shard of `workflow` due at or before `before`, oldest first, at most `limit`. Shard
-   * `indexShards` is the legacy partition (runs started before ADR 0010, oldest first by creation).
-   */
-  listDueRuns(
-    workflow: string,
-    shard: number,
-    options: { readonly before: string; readonly limit: number },
-  ): Promise<DuePage>;
-  /**
-   * Sets when the sweeper looks at the run next (`next`; `null` takes it out of the due index), if
-   * its `dueAt` is still the one the sweeper saw. False when another writer changed it first.
-   */
-  rescheduleRun(run: DueRun, next: string | null): Promise<boolean>;
-  /**
-   * An attempt with this deadline is about to be dispatched: makes sure the sweeper looks at the run
-   * by then. Writes only when the deadline is sooner than the sweeper's revisit interval.
-   */
-  noteDeadline(key: RunKey, deadline: string): Promise<void>;
   /** Every run of a workflow, newest first (for the CLI's list). */
   listRuns(
     workflow: string,

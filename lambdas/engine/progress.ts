@@ -152,8 +152,6 @@ async function createStage(
     lookForRecords ? deps.store.listStagePlugins(key, { withHeld: rerun }) : [],
   ]);
   const plan = planStage(deps, run, key, registrations, existing);
-  // Before the write that dispatches: the sweeper must look at the run by the first deadline (ADR 0010).
-  await noteEarliestDeadline(deps, run, plan.records);
   if (plan.stage.holdsPlugins) {
     // A narrow stage and its plugins are one record, written at once.
     const created = await deps.store.createStageIfAbsent(plan.stage, plan.records);
@@ -163,20 +161,6 @@ async function createStage(
   await deps.store.putPluginsIfAbsent(plan.toWrite);
   const created = await deps.store.createStageIfAbsent(plan.stage);
   return { created: created.created, stage: created.stage, records: plan.records };
-}
-
-/** The earliest deadline of the attempts a plan dispatches, noted on the run (ADR 0010). */
-async function noteEarliestDeadline(
-  deps: EngineDeps,
-  run: RunRecord,
-  records: readonly PluginRecord[],
-): Promise<void> {
-  let earliest: string | undefined;
-  for (const record of records) {
-    if (record.state !== STATES.inProgress || record.deadline === undefined) continue;
-    if (earliest === undefined || record.deadline < earliest) earliest = record.deadline;
-  }
-  if (earliest !== undefined) await deps.store.noteDeadline(run, earliest);
 }
 
 interface ProgressOptions {
@@ -395,7 +379,6 @@ async function dispatchAttempt(
   attempt: number,
 ): Promise<void> {
   const deadline = new Date(deps.clock.now().getTime() + plugin.deadlineSeconds * 1000).toISOString();
-  await deps.store.noteDeadline(run, deadline);
   const moved = await deps.store.transitionPlugin(
     plugin,
     [STATES.notStarted],

@@ -34,7 +34,6 @@ export async function retryPlugins(
       if (!plugin || plugin.generation !== stage.generation) continue;
       const nextAttempt = command.attempt + 1;
       const deadline = new Date(deps.clock.now().getTime() + plugin.deadlineSeconds * 1000).toISOString();
-      await deps.store.noteDeadline(run, deadline);
       const moved = await deps.store.transitionPlugin(
         plugin,
         [STATES.notStarted],

@@ -22,13 +22,4 @@ export const METRIC_NAMES = {
   unauthenticatedSenders: 'UnauthenticatedSenders',
   /** Reports accepted for a registration without principals (made before they existed): redeploy its stack. */
   legacySenderReports: 'LegacySenderReports',
-  /**
-   * Age in seconds of the oldest run already due that a sweep left for the next one (0: it reached
-   * every due run). Above 0, deadlines are enforced late; alarmed by the metrics stack (ADR 0010).
-   */
-  sweeperLag: 'SweeperLagSeconds',
-  /** Age in seconds of the oldest due run at the start of a sweep (dashboard). */
-  sweeperOldestDue: 'SweeperOldestDueSeconds',
-  /** Timeout commands a sweep sent. */
-  sweeperTimeouts: 'SweeperTimeoutsSent',
 } as const;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { EventBridgePublisher } from '../adapters/event-bridge-publisher.js';
 import { FanOutEventPublisher } from '../adapters/fan-out-event-publisher.js';
 import { SnsEventPublisher } from '../adapters/sns-event-publisher.js';
-import { DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS, STAGE_NAMES, type StageName } from '../contracts/index.js';
+import { STAGE_NAMES, type StageName } from '../contracts/index.js';
 import { DEFAULT_ACTIVITY_SETTINGS, type EngineConfig } from '../engine/config.js';
 import type { EventPublisher } from '../engine/ports.js';
 
@@ -20,8 +20,6 @@ export class ConfigurationError extends Error {
 }
 
 const packedConfigSchema = z.object({
-  /** `statusTable.indexShards` of the workflow config (ADR 0010). */
-  indexShards: z.number().int().min(1).max(MAX_INDEX_SHARDS).default(DEFAULT_INDEX_SHARDS),
   workflows: z.record(z.string(), z.array(z.string()).min(1)),
   activities: z.record(
     z.string(),
@@ -49,8 +47,6 @@ export interface CommonConfig {
   readonly system: string;
   readonly deploymentStage: string;
   readonly tableName: string;
-  /** Index shards per workflow of the status table (ADR 0010). */
-  readonly indexShards: number;
   readonly eventsTopicArn: string;
   /** Where lifecycle events also go (`events.eventBridge` in the workflow config); absent when off. */
   readonly eventBridge?: EventBridgeTarget;
@@ -101,7 +97,6 @@ export function readCommonConfig(env: Env = process.env): CommonConfig {
     system: required(env, 'PLUGBOARD_SYSTEM'),
     deploymentStage: required(env, 'PLUGBOARD_DEPLOYMENT_STAGE'),
     tableName: required(env, 'PLUGBOARD_TABLE_NAME'),
-    indexShards: packed.indexShards,
     eventsTopicArn: required(env, 'PLUGBOARD_EVENTS_TOPIC_ARN'),
     ...withEventBridge(readEventBridgeTarget(env)),
     engine: {

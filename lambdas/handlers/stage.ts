@@ -144,7 +144,7 @@ function wireFromEnvironment(): StageHandler {
     quarantine: new SqsQuarantine(own.quarantineUrl, sqs),
     senders: { rules: readSenderRules(), registry },
     engine: {
-      store: new DynamoStatusStore({ tableName: common.tableName, indexShards: common.indexShards }),
+      store: new DynamoStatusStore({ tableName: common.tableName }),
       registry,
       dispatcher: new SnsDispatcher(common.engine.topicArn, sns),
       commands: new SqsCommandBus(common.engine.inboxUrl, sqs),

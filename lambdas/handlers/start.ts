@@ -183,7 +183,7 @@ function wireFromEnvironment(): ReturnType<typeof createStartHandler> {
     inputs: inputsOfPackedConfig(process.env.PLUGBOARD_CONFIG),
     quarantine: new SqsQuarantine(required(process.env, 'PLUGBOARD_QUARANTINE_URL'), sqs),
     engine: {
-      store: new DynamoStatusStore({ tableName: common.tableName, indexShards: common.indexShards }),
+      store: new DynamoStatusStore({ tableName: common.tableName }),
       // The start enters the run's first stage itself: registry, dispatch and filter evaluation.
       registry: new CachedRegistry(new DynamoRegistry({ tableName: common.tableName }), clock),
       dispatcher: new SnsDispatcher(common.engine.topicArn, sns),

@@ -6,10 +6,8 @@
 import { z } from 'zod';
 import { INPUT_TYPES } from '../../lambdas/api/inputs.js';
 import {
-  DEFAULT_INDEX_SHARDS,
   type DeploymentRef,
   inboxQueueName,
-  MAX_INDEX_SHARDS,
   principalId,
   RESOURCE_NAME,
   STAGE_NAMES,
@@ -130,52 +128,6 @@ export const workflowSchema = z.strictObject(
   { error: 'a workflow must be an object { name, activities: [...] }' },
 );
 
-/** Settings of the status table (ADR 0010). */
-export const statusTableConfigSchema = z.strictObject(
-  {
-    /**
-     * Shards of each workflow's index partitions (`active`, `runs`, `due`): each partition takes
-     * 1/indexShards of a workflow's index writes, so a workflow can start about 500 × indexShards runs
-     * per second before one partition reaches DynamoDB's 1,000 WCU/s. Readers query every shard in
-     * parallel. Raise it freely; lowering it strands runs indexed in the shards it drops.
-     */
-    indexShards: z
-      .number({ error: 'statusTable.indexShards must be a number' })
-      .int({ error: 'statusTable.indexShards must be a whole number' })
-      .min(1, { error: 'statusTable.indexShards must be at least 1' })
-      .max(MAX_INDEX_SHARDS, { error: `statusTable.indexShards must be at most ${MAX_INDEX_SHARDS}` })
-      .default(DEFAULT_INDEX_SHARDS),
-    /**
-     * On-demand warm throughput for a launch that expects a burst on day one: the table (and each of
-     * its indexes) is pre-warmed to serve this many reads and writes per second at once. Billed as a
-     * one-off warm-throughput charge by AWS. @default - none (DynamoDB's on-demand starting capacity)
-     */
-    warmThroughput: z
-      .strictObject(
-        {
-          readUnitsPerSecond: z
-            .number({ error: 'warmThroughput.readUnitsPerSecond must be a number' })
-            .int()
-            .min(12_000, { error: 'warmThroughput.readUnitsPerSecond must be at least 12000 (AWS minimum)' })
-            .max(40_000_000)
-            .optional(),
-          writeUnitsPerSecond: z
-            .number({ error: 'warmThroughput.writeUnitsPerSecond must be a number' })
-            .int()
-            .min(4_000, { error: 'warmThroughput.writeUnitsPerSecond must be at least 4000 (AWS minimum)' })
-            .max(40_000_000)
-            .optional(),
-        },
-        { error: 'warmThroughput must be an object such as { writeUnitsPerSecond: 20000 }' },
-      )
-      .refine((w) => w.readUnitsPerSecond !== undefined || w.writeUnitsPerSecond !== undefined, {
-        error: 'warmThroughput needs readUnitsPerSecond, writeUnitsPerSecond or both',
-      })
-      .optional(),
-  },
-  { error: 'statusTable must be an object such as { indexShards: 16 }' },
-);
-
 export const workflowConfigSchema = z.strictObject(
   {
     workflows: z
@@ -198,8 +150,6 @@ export const workflowConfigSchema = z.strictObject(
       .default([]),
     /** Where lifecycle events go besides the SNS events topic (events-config.ts). */
     events: eventsConfigSchema,
-    /** Index shards and warm throughput of the status table (ADR 0010). */
-    statusTable: statusTableConfigSchema.default({ indexShards: DEFAULT_INDEX_SHARDS }),
     /**
      * IAM unique ids (a role's `RoleId` `AROA…`, a user's `AIDA…`) of the operators who may send
      * `start-stage` nudges (`plugboard skip`) to stage inboxes. Empty: any principal that is not a
@@ -276,14 +226,7 @@ export function runtimeConfigJson(config: WorkflowConfig): string {
     config.workflows.flatMap((w) => (w.input !== undefined ? [[w.name, w.input]] : [])),
   );
   // Declared inputs travel with the config, so every start path checks them (lambdas/api/inputs.ts).
-  // The shard count travels only when it is not the default, so existing configs keep their size.
-  const shards = config.statusTable.indexShards;
-  return JSON.stringify({
-    workflows,
-    activities,
-    ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
-    ...(shards !== DEFAULT_INDEX_SHARDS ? { indexShards: shards } : {}),
-  });
+  return JSON.stringify({ workflows, activities, ...(Object.keys(inputs).length > 0 ? { inputs } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

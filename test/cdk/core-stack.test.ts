@@ -78,42 +78,8 @@ describe('core stack (stage dev, retained)', () => {
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
-        {
-          IndexName: 'due',
-          KeySchema: [
-            { AttributeName: 'dueShard', KeyType: 'HASH' },
-            { AttributeName: 'dueAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
-        },
       ],
     });
-  });
-
-  it('pre-warms the table and every index when statusTable.warmThroughput is set, and not otherwise', () => {
-    const config = {
-      workflows: [{ name: 'order', activities: ['intake'] }],
-      activities: { intake: {} },
-      statusTable: { indexShards: 32, warmThroughput: { writeUnitsPerSecond: 20_000 } },
-    };
-    const warm = Template.fromStack(
-      synthApp({ stage: 'dev', config, nag: false, builtinValidation: false }).stacks.core,
-    );
-    const tables = Object.values(warm.findResources('AWS::DynamoDB::Table'));
-    const props = tables[0]?.Properties as {
-      WarmThroughput?: unknown;
-      GlobalSecondaryIndexes: { WarmThroughput?: unknown }[];
-    };
-    expect(props.WarmThroughput).toEqual({ WriteUnitsPerSecond: 20_000 });
-    expect(props.GlobalSecondaryIndexes.map((i) => i.WarmThroughput)).toEqual([
-      { WriteUnitsPerSecond: 20_000 },
-      { WriteUnitsPerSecond: 20_000 },
-      { WriteUnitsPerSecond: 20_000 },
-    ]);
-    const cold = Object.values(template.findResources('AWS::DynamoDB::Table'))[0]?.Properties as {
-      WarmThroughput?: unknown;
-    };
-    expect(cold.WarmThroughput).toBeUndefined();
   });
 
   it('retains the table with deletion protection on a stage that is not ephemeral', () => {

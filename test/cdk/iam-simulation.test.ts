@@ -62,8 +62,6 @@ const UNUSED_WITH_REASON: Readonly<Record<string, string>> = {
     'GET /runs?state=In Progress lists the `active` index (lambdas/api/run-listing.ts); the recorded API scenario lists without that filter.',
   'ApiFunctionRole927806B9: sqs:SendMessage inbox':
     'A skip nudges the stage inbox with start-stage when the stage waited only on the skipped plugin (lambdas/api/handler.ts, SqsCommandBus); not reached in the recorded scenarios.',
-  'sweeper: dynamodb:Query table/index/due':
-    'The sweeper lists due runs on the `due` index (ADR 0010, lambdas/adapters/dynamo-status-store.ts listDueRuns); the recorded calls (test/cdk/fixtures/iam-calls.json) predate it: re-record them to drop this line.',
   'registrar: dynamodb:GetItem table':
     'The read of a registration’s owner after a conditional write failed, to name the owner in the error (lambdas/adapters/dynamo-registry.ts ownerOf); covered by test/integration/registrar-ownership.test.ts, which calls the handler in process.',
   'LivenessRoleD524532D: dynamodb:BatchGetItem table':

@@ -397,25 +397,8 @@ describe('metrics stack', () => {
       EvaluationPeriods: 3,
       DatapointsToAlarm: 2,
     });
-    // 1 stuck + 2 failure rate + 9 dead-letter queues + 2 liveness + 1 unauthenticated senders + 1 sweeper.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 16);
-  });
-
-  it('alarms when the deadline sweeper falls behind or puts no data point (ADR 0010)', () => {
-    const { template } = synth();
-
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'SweeperLagSeconds',
-      Namespace: 'Plugboard',
-      Statistic: 'Maximum',
-      Period: 60,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 2,
-      TreatMissingData: 'breaching',
-      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlertsTopic') }],
-    });
+    // 1 stuck + 2 failure rate + 9 dead-letter queues + 2 liveness + 1 unauthenticated senders.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 15);
   });
 
   it('alarms on any inbox message refused for its sender', () => {
@@ -492,7 +475,7 @@ describe('metrics stack', () => {
     expect(text).toContain('plugboard-dev-notify-post-inbox-dlq');
     expect(text).toContain("FunctionName=plugboard-dev'");
     const alarmWidget = body.widgets.find((w) => w.type === 'alarm');
-    expect(alarmWidget?.properties.alarms).toHaveLength(16);
+    expect(alarmWidget?.properties.alarms).toHaveLength(15);
   });
 
   it('puts the alarms and the four numbers in the first row, above everything but the description', () => {

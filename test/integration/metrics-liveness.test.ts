@@ -76,7 +76,6 @@ async function setup(workflows: readonly string[] = ['order', 'refund', 'quiet']
   };
   const metricsConfig: MetricsConfig = {
     tableName: table.tableName,
-    indexShards: 16,
     deploymentStage: stage,
     workflows,
     alertsTopicArn: topic.TopicArn ?? '',

@@ -12,17 +12,7 @@ import {
   InvalidStoreRequestError,
   ResultTooLargeError,
 } from '../../lambdas/adapters/errors.js';
-import {
-  DUE_REVISIT_SECONDS,
-  indexShard,
-  LIMITS,
-  pluginSk,
-  RUN_SK,
-  runPk,
-  STATES,
-  shardKey,
-  stageSk,
-} from '../../lambdas/contracts/index.js';
+import { LIMITS, pluginSk, RUN_SK, runPk, STATES, stageSk } from '../../lambdas/contracts/index.js';
 import type { RunRecord } from '../../lambdas/engine/records.js';
 import {
   at,
@@ -76,15 +66,11 @@ describe('runs', () => {
     const item = await rawItem(table, runPk(WORKFLOW, 'u-1'), RUN_SK);
     const record = await store.getRun({ workflow: WORKFLOW, uid: 'u-1' });
 
-    // Every index in the run's shard (ADR 0010), due one revisit interval after it started.
-    const shard = shardKey(WORKFLOW, indexShard('u-1', 16));
     expect(item).toMatchObject({
-      activeWorkflow: shard,
+      activeWorkflow: WORKFLOW,
       activeSince: `${T0}#u-1`,
-      runsWorkflow: shard,
+      runsWorkflow: WORKFLOW,
       runsSort: `${T0}#u-1`,
-      dueShard: shard,
-      dueAt: at(DUE_REVISIT_SECONDS * 1000),
       expiresAt: Date.parse(T0) / 1000 + 30 * DAY_SECONDS,
     });
     for (const internal of [
@@ -94,8 +80,6 @@ describe('runs', () => {
       'activeSince',
       'runsWorkflow',
       'runsSort',
-      'dueShard',
-      'dueAt',
       'expiresAt',
     ]) {
       expect(record).not.toHaveProperty(internal);
@@ -135,10 +119,7 @@ describe('runs', () => {
     });
     expect(afterFinish).not.toHaveProperty('activeWorkflow');
     expect(afterFinish).not.toHaveProperty('activeSince');
-    expect(afterFinish).not.toHaveProperty('dueShard');
-    expect(afterFinish).not.toHaveProperty('dueAt');
-    const shard = shardKey(WORKFLOW, indexShard('u-1', 16));
-    expect(afterFinish).toMatchObject({ runsWorkflow: shard, runsSort: `${T0}#u-1` });
+    expect(afterFinish).toMatchObject({ runsWorkflow: WORKFLOW, runsSort: `${T0}#u-1` });
     expect(rerun.applied && rerun.record).toMatchObject({
       state: STATES.inProgress,
       generation: 2,
@@ -146,12 +127,7 @@ describe('runs', () => {
     });
     expect(rerun.applied && rerun.record).not.toHaveProperty('endedAt');
     expect(rerun.applied && rerun.record).not.toHaveProperty('position');
-    expect(afterRerun).toMatchObject({
-      activeWorkflow: shard,
-      activeSince: `${T0}#u-1`,
-      dueShard: shard,
-      dueAt: at(120_000 + DUE_REVISIT_SECONDS * 1000),
-    });
+    expect(afterRerun).toMatchObject({ activeWorkflow: WORKFLOW, activeSince: `${T0}#u-1` });
     // The rerun is kept for the full retention from when it started, not from the first run.
     expect(afterFinish?.expiresAt).toBe(Date.parse(T0) / 1000 + 90 * DAY_SECONDS);
     expect(afterRerun?.expiresAt).toBe(Date.parse(at(120_000)) / 1000 + 90 * DAY_SECONDS);

@@ -43,7 +43,7 @@ import type {
 import type { PluginKey, RunKey, RunRecord, StageKey, StageRecord } from '../../lambdas/engine/records.js';
 import { applySignals, type SignalResult } from '../../lambdas/engine/reports.js';
 import { type StartOutcome, startRun } from '../../lambdas/engine/start.js';
-import { sweepDeadlines, TIMEOUT_RESEND_SECONDS } from '../../lambdas/engine/sweeper.js';
+import { sweepDeadlines } from '../../lambdas/engine/sweeper.js';
 import { CallJournal, copy, InjectedFault, MemoryRegistry, MemoryStatusStore } from './memory-store.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -537,7 +537,6 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
   let steps = 0;
   let redelivered = 0;
   let sweeps = 0;
-  let resent = false;
   let lastSweep = '';
 
   const enqueue = (
@@ -576,15 +575,7 @@ export async function drive(h: EngineHarness, options: DriveOptions = {}): Promi
         continue;
       }
       h.clock.setAtLeast(sweepAt);
-      if (overdue?.signature === lastSweep && nextMessage === undefined) {
-        // A sweep changed nothing (e.g. it crashed after claiming a timeout it never sent): the next
-        // ticks resend once the resend interval has passed; give up only when that changes nothing too.
-        if (resent) break;
-        resent = true;
-        h.clock.setAtLeast(now() + (TIMEOUT_RESEND_SECONDS + 1) * 1000);
-      } else {
-        resent = false;
-      }
+      if (overdue?.signature === lastSweep && nextMessage === undefined) break; // a sweep changed nothing
       lastSweep = overdue?.signature ?? '';
       sweeps += 1;
       try {

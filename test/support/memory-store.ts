@@ -12,12 +12,8 @@
  * event publisher: it numbers the calls, keeps their arguments and results, and injects faults.
  */
 import { CountDownRefusedError, InvalidStoreRequestError } from '../../lambdas/adapters/errors.js';
-import { firstDueAt } from '../../lambdas/adapters/status-items.js';
 import {
-  DEFAULT_INDEX_SHARDS,
-  DUE_REVISIT_SECONDS,
   describeIssues,
-  indexShard,
   isFinalRunState,
   type PluginState,
   type Registration,
@@ -29,8 +25,6 @@ import {
 import type {
   ActiveRunPage,
   Clock,
-  DuePage,
-  DueRun,
   FinalOutcome,
   PluginPatch,
   Registry,
@@ -245,8 +239,6 @@ export interface MemoryStoreOptions {
   readonly clock?: Clock;
   /** @default - a journal of its own */
   readonly journal?: CallJournal;
-  /** @default DEFAULT_INDEX_SHARDS */
-  readonly indexShards?: number;
 }
 
 /** Port methods, and the second write of a count-down by name (a crash can fall before it). */
@@ -258,19 +250,10 @@ export class MemoryStatusStore implements StatusStore {
   private readonly runs = new Map<string, RunRecord>();
   private readonly stages = new Map<string, StageRecord>();
   private readonly plugins = new Map<string, PluginRecord>();
-  /** The `due` index (ADR 0010): run id → dueAt, for active runs. */
-  private readonly due = new Map<string, string>();
-  readonly indexShards: number;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.journal = options.journal ?? new CallJournal();
-    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
-  }
-
-  /** The run's `dueAt` in the due index (undefined when it is not in it). */
-  peekDue(key: RunKey): string | undefined {
-    return this.due.get(runId(key));
   }
 
   // ---- test controls (not part of the port, not journaled) -----------------------------------
@@ -330,12 +313,7 @@ export class MemoryStatusStore implements StatusStore {
     readonly stages?: readonly StageRecord[];
     readonly plugins?: readonly PluginRecord[];
   }): void {
-    for (const run of records.runs ?? []) {
-      this.runs.set(runId(run), copy(run));
-      // A seeded active run is due at once: never after any deadline it may be given.
-      if (!isFinalRunState(run.state)) this.due.set(runId(run), run.createdAt);
-      else this.due.delete(runId(run));
-    }
+    for (const run of records.runs ?? []) this.runs.set(runId(run), copy(run));
     for (const stage of records.stages ?? []) this.stages.set(stageId(stage), copy(stage));
     for (const plugin of records.plugins ?? []) this.plugins.set(pluginId(plugin), copy(plugin));
   }
@@ -347,7 +325,6 @@ export class MemoryStatusStore implements StatusStore {
       const existing = this.runs.get(runId(run));
       if (existing) return { created: false, run: copy(existing) };
       this.runs.set(runId(run), copy(run));
-      if (!isFinalRunState(run.state)) this.due.set(runId(run), firstDueAt(run.createdAt));
       return { created: true, run: copy(run) };
     });
   }
@@ -378,9 +355,6 @@ export class MemoryStatusStore implements StatusStore {
       }
       if (mark !== undefined) next = { ...next, marked: [...new Set([...(next.marked ?? []), mark])].sort() };
       this.runs.set(runId(key), next);
-      if (patch.state !== undefined && isFinalRunState(patch.state)) this.due.delete(runId(key));
-      // A rerun is due again a revisit interval from now (its attempts note sooner deadlines).
-      else if (patch.generation !== undefined) this.due.set(runId(key), firstDueAt(this.now()));
       return { applied: true, record: copy(next) };
     });
   }
@@ -769,51 +743,6 @@ export class MemoryStatusStore implements StatusStore {
     return this.read('listActiveRuns', [workflow, options], () =>
       this.page(workflow, options, (run) => !isFinalRunState(run.state)),
     );
-  }
-
-  listDueRuns(
-    workflow: string,
-    shard: number,
-    options: { readonly before: string; readonly limit: number },
-  ): Promise<DuePage> {
-    return this.read('listDueRuns', [workflow, shard, options], () => {
-      if (!Number.isInteger(shard) || shard < 0 || shard > this.indexShards) {
-        throw new InvalidStoreRequestError(`listDueRuns: no shard ${shard}`);
-      }
-      const due = [...this.due.entries()]
-        .flatMap(([id, dueAt]) => {
-          const run = this.runs.get(id);
-          return run && run.workflow === workflow && indexShard(run.uid, this.indexShards) === shard
-            ? [{ workflow, uid: run.uid, dueAt }]
-            : [];
-        })
-        .filter((d) => d.dueAt <= options.before)
-        .sort((a, b) => (a.dueAt < b.dueAt ? -1 : a.dueAt > b.dueAt ? 1 : a.uid < b.uid ? -1 : 1));
-      const left = due[options.limit];
-      const runs = due.slice(0, options.limit);
-      return left ? { runs, firstLeft: left.dueAt } : { runs };
-    });
-  }
-
-  rescheduleRun(run: DueRun, next: string | null): Promise<boolean> {
-    return this.write('rescheduleRun', [run, next], () => {
-      const id = runId(run);
-      if (this.due.get(id) !== run.dueAt) return false;
-      if (next === null) this.due.delete(id);
-      else this.due.set(id, next);
-      return true;
-    });
-  }
-
-  async noteDeadline(key: RunKey, deadline: string): Promise<void> {
-    const far = Date.parse(deadline) >= this.clock.now().getTime() + (DUE_REVISIT_SECONDS + 5) * 1000;
-    const current = this.due.get(runId(key));
-    if (far || current === undefined || current <= deadline) return;
-    await this.write('noteDeadline', [runKeyOf(key), deadline], () => {
-      const id = runId(key);
-      const current = this.due.get(id);
-      if (current !== undefined && current > deadline) this.due.set(id, deadline);
-    });
   }
 
   listRuns(

@@ -28,7 +28,7 @@ export interface StatusTable {
 
 /** The CreateTable request of the status table (what the CDK construct declares). */
 export function statusTableDefinition(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, activeIndex, runsIndex, dueIndex } = TABLE_LAYOUT;
+  const { partitionKey, sortKey, activeIndex, runsIndex } = TABLE_LAYOUT;
   const attributes = [
     partitionKey,
     sortKey,
@@ -36,8 +36,6 @@ export function statusTableDefinition(tableName: string): CreateTableCommandInpu
     activeIndex.sortKey,
     runsIndex.partitionKey,
     runsIndex.sortKey,
-    dueIndex.partitionKey,
-    dueIndex.sortKey,
   ];
   return {
     TableName: tableName,
@@ -47,7 +45,7 @@ export function statusTableDefinition(tableName: string): CreateTableCommandInpu
       { AttributeName: partitionKey, KeyType: 'HASH' },
       { AttributeName: sortKey, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: [activeIndex, runsIndex, dueIndex].map((index) => ({
+    GlobalSecondaryIndexes: [activeIndex, runsIndex].map((index) => ({
       IndexName: index.name,
       KeySchema: [
         { AttributeName: index.partitionKey, KeyType: 'HASH' },

@@ -197,7 +197,6 @@ class FakeStatusTable {
 
 const config: MetricsConfig = {
   tableName: TABLE,
-  indexShards: 16,
   deploymentStage: 'dev',
   workflows: ['orders', 'refunds', 'quiet'],
   alertsTopicArn: TOPIC,

@@ -153,20 +153,12 @@ describe('configuration', () => {
   it('reads the environment once into a typed config with the Overseer defaults (10 and 20 minutes)', () => {
     expect(readMetricsConfig(env)).toEqual({
       tableName: 'status',
-      indexShards: 16,
       deploymentStage: 'dev',
       workflows: ['orders', 'refunds'],
       alertsTopicArn: 'arn:aws:sns:us-east-1:1:alerts',
       inactiveMinutes: 10,
       stuckMinutes: 20,
     });
-  });
-
-  it('reads the index shard count when the stack sets it, and refuses one out of range', () => {
-    expect(readMetricsConfig({ ...env, PLUGBOARD_INDEX_SHARDS: '32' }).indexShards).toBe(32);
-    expect(() => readMetricsConfig({ ...env, PLUGBOARD_INDEX_SHARDS: '0' })).toThrow(
-      /PLUGBOARD_INDEX_SHARDS is "0" but must be a whole number from 1 to 64/,
-    );
   });
 
   it.each([
